@@ -8,7 +8,7 @@
 //!
 //! The router uses [`segment`] to decide how many parts a message costs; the ingest API
 //! returns a [`Preview`]; the SMPP client (`smsflow-smpp`) sends each [`Part`] either as
-//! `short_message` with a UDH (esm_class 0x40, see [`Part::short_message`]), with SAR TLVs
+//! `short_message` with a UDH (`esm_class` 0x40, see [`Part::short_message`]), with SAR TLVs
 //! (take [`Part::payload`], [`Part::seq`], [`Part::total`] and [`Concat::reference`]), or
 //! unsplit in `message_payload` (see [`encode`]).
 //!

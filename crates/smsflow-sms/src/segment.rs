@@ -54,7 +54,7 @@ impl Part {
     }
 
     /// SMPP `short_message` for this part: UDH (if any) then the unpacked payload. Send with
-    /// esm_class 0x40 (UDHI) when [`Part::udh`] is `Some`. For GSM-7 the SMSC packs it.
+    /// `esm_class` 0x40 (UDHI) when [`Part::udh`] is `Some`. For GSM-7 the SMSC packs it.
     #[must_use]
     pub fn short_message(&self) -> Vec<u8> {
         let udh = self.udh.as_deref().unwrap_or_default();
@@ -122,6 +122,7 @@ pub fn segment(text: &str, opts: &Options, concat: Concat) -> Result<Segmented, 
                 udh: (total > 1).then(|| concat.header(total, seq)),
             });
         }
+        // Never `None`: the part for `index` was pushed above.
         let part = parts
             .last_mut()
             .ok_or(EncodingError::TooManyParts { parts: plan.parts })?;
@@ -302,6 +303,60 @@ mod tests {
         assert_eq!(sm[..6], [0x05, 0x00, 0x03, 0x42, 2, 1]);
         assert_eq!(s.parts[0].packed_user_data().unwrap().len(), 140);
         assert_eq!(s.parts[0].user_data_length(), 160);
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// TP-UDL and TP-UD as python-gsmmodem-new 0.13.0 `encodeSmsSubmitPdu` builds them
+    /// (an independent implementation, same 8-bit reference UDH and fill bit).
+    #[test]
+    fn packed_user_data_matches_an_independent_encoder() {
+        let s = seg(&format!("{}€{}", "a".repeat(152), "b".repeat(20)), U8);
+        let first = hex(&format!(
+            "{}{}{}",
+            "050003420201c2e170381c0e87",
+            "c3e170381c0e87".repeat(18),
+            "01"
+        ));
+        assert_eq!(
+            (
+                s.parts[0].user_data_length(),
+                s.parts[0].packed_user_data().unwrap()
+            ),
+            (159, first)
+        );
+        let second = hex("0500034202023665b1582c168bc562b1582c168bc562b1582c06");
+        assert_eq!(
+            (
+                s.parts[1].user_data_length(),
+                s.parts[1].packed_user_data().unwrap()
+            ),
+            (29, second)
+        );
+
+        let s = seg(&"x".repeat(161), U8);
+        let second = hex("050003420202f0783c1e8fc7e301");
+        assert_eq!(
+            (
+                s.parts[1].user_data_length(),
+                s.parts[1].packed_user_data().unwrap()
+            ),
+            (15, second)
+        );
+
+        let s = seg("hello{}", U8);
+        assert_eq!(
+            (
+                s.parts[0].user_data_length(),
+                s.parts[0].packed_user_data().unwrap()
+            ),
+            (9, hex("e8329bfddea03629"))
+        );
     }
 
     #[test]
