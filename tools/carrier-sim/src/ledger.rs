@@ -1,0 +1,547 @@
+//! The ledger: every submit (SMPP and HTTP) per segment, so tests can prove "no duplicate"
+//! and "nothing lost", plus the simulator's totals.
+//!
+//! A segment is identified by [`SegmentKey`]: `(destination, reference, total, seq)` when it
+//! is part of a concatenated message (UDH or sar_* TLVs), else `(destination, payload bytes)`.
+//! Sending the same unconcatenated text twice to one number is therefore one segment
+//! submitted twice: tests that want to count duplicates use distinct texts.
+//!
+//! Updates are a sharded map entry plus relaxed atomics: cheap enough for every submit.
+
+use std::{
+    hash::Hash,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use dashmap::{DashMap, mapref::entry::Entry};
+use serde::{Deserialize, Serialize};
+
+use crate::{scenario::ReceiptState, text::Concat};
+
+/// Identity of one SMS segment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SegmentKey {
+    /// Part of a concatenated message.
+    Concatenated {
+        /// Destination address as submitted.
+        destination: String,
+        /// Concatenation reference.
+        reference: u16,
+        /// Number of parts.
+        total: u8,
+        /// Part number, from 1.
+        seq: u8,
+    },
+    /// A message in one segment (or one message_payload).
+    Single {
+        /// Destination address as submitted.
+        destination: String,
+        /// The short_message / message_payload octets.
+        payload: Vec<u8>,
+    },
+}
+
+impl SegmentKey {
+    /// Builds the key of a submitted segment.
+    pub fn new(destination: &str, concat: Option<Concat>, payload: &[u8]) -> Self {
+        match concat {
+            Some(c) => SegmentKey::Concatenated {
+                destination: destination.to_string(),
+                reference: c.reference,
+                total: c.total,
+                seq: c.seq,
+            },
+            None => SegmentKey::Single {
+                destination: destination.to_string(),
+                payload: payload.to_vec(),
+            },
+        }
+    }
+
+    /// Destination address.
+    pub fn destination(&self) -> &str {
+        match self {
+            SegmentKey::Concatenated { destination, .. }
+            | SegmentKey::Single { destination, .. } => destination,
+        }
+    }
+}
+
+/// Where a submit came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// submit_sm over SMPP.
+    Smpp,
+    /// Kannel-style HTTP sendsms.
+    Http,
+}
+
+/// What the simulator answered to one submit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SubmitOutcome {
+    /// Success response with this carrier id (as written in the response).
+    Accepted(String),
+    /// ESME_RTHROTTLED / ESME_RMSGQFUL (or HTTP 503 throttled).
+    Throttled,
+    /// Another error status from the failure mix.
+    Failed,
+    /// Not answered: the scenario dropped the connection on this submit.
+    Dropped,
+}
+
+/// Description of a submit, for the ledger.
+#[derive(Debug, Clone)]
+pub(crate) struct SubmitInfo {
+    pub channel: Channel,
+    pub system_id: String,
+    pub source: String,
+    pub destination: String,
+    pub concat: Option<Concat>,
+    pub data_coding: u8,
+    pub text: String,
+}
+
+/// Concatenation fields of a segment, as shown in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConcatInfo {
+    /// Concatenation reference.
+    pub reference: u16,
+    /// Number of parts.
+    pub total: u8,
+    /// Part number, from 1.
+    pub seq: u8,
+}
+
+/// One receipt sent for a segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptRecord {
+    /// Carrier id as written in the receipt.
+    pub message_id: String,
+    /// Reported state.
+    pub state: ReceiptState,
+    /// Whether this was a scenario duplicate (the second copy).
+    pub duplicate: bool,
+}
+
+/// Everything known about one segment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentEntry {
+    /// Order of first appearance (global submit counter).
+    pub first_seen: u64,
+    /// SMPP or HTTP.
+    pub channel: Channel,
+    /// system_id (SMPP) or username (HTTP) of the first submit.
+    pub system_id: String,
+    /// Source address.
+    pub source: String,
+    /// Destination address.
+    pub destination: String,
+    /// Concatenation reference / total / seq, if concatenated.
+    pub concat: Option<ConcatInfo>,
+    /// Hex of the payload for unconcatenated segments (part of the key).
+    pub payload_hex: Option<String>,
+    /// data_coding of the first submit.
+    pub data_coding: u8,
+    /// Decoded text of this part.
+    pub text: String,
+    /// Submits received for this segment.
+    pub submits: u64,
+    /// Submits answered with success.
+    pub accepted: u64,
+    /// Submits answered with an error (throttled + failed).
+    pub rejected: u64,
+    /// Of which throttled (0x58 / 0x14).
+    pub throttled: u64,
+    /// Of which failed with another status.
+    pub failed: u64,
+    /// Submits left unanswered because the scenario dropped the connection.
+    pub dropped: u64,
+    /// Carrier ids given in success responses, in order.
+    pub message_ids: Vec<String>,
+    /// Receipts written to an ESME (or DLR callbacks made), including re-sends.
+    pub receipts: Vec<ReceiptRecord>,
+    /// Receipts acknowledged with deliver_sm_resp status 0 (or callback 2xx).
+    pub receipts_acked: u64,
+}
+
+/// Simulator totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerSummary {
+    /// submit_sm PDUs and HTTP sendsms requests received (after bind/auth checks).
+    pub submits_received: u64,
+    /// Answered with success.
+    pub accepted: u64,
+    /// Answered with ESME_RTHROTTLED / ESME_RMSGQFUL (HTTP: 503).
+    pub throttled: u64,
+    /// Answered with another error from the failure mix.
+    pub failed: u64,
+    /// Left unanswered because the scenario closed the connection on them.
+    pub dropped: u64,
+    /// Responses decided but never written because the connection was closed first.
+    pub responses_unsent: u64,
+    /// Distinct segments seen.
+    pub unique_segments: u64,
+    /// Segments accepted more than once.
+    pub duplicate_segments: u64,
+    /// Segments not stored because `ledger.max_segments` was reached.
+    pub segments_not_recorded: u64,
+    /// Receipts written to ESMEs plus DLR callbacks made (including duplicates and re-sends).
+    pub receipts_sent: u64,
+    /// Receipts acknowledged (deliver_sm_resp 0 / callback 2xx).
+    pub receipts_acked: u64,
+    /// MO deliver_sm written.
+    pub mo_sent: u64,
+    /// MO deliver_sm acknowledged with status 0.
+    pub mo_acked: u64,
+    /// Successful binds.
+    pub binds: u64,
+    /// Refused binds (bad credentials, already bound).
+    pub bind_failures: u64,
+    /// Currently bound SMPP sessions.
+    pub current_sessions: u64,
+    /// TCP connections accepted.
+    pub connections: u64,
+    /// Connections closed by the scenario or `drop_connections`.
+    pub connections_dropped: u64,
+    /// generic_nack PDUs sent (unknown command id, malformed PDU).
+    pub generic_nacks: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub submits_received: AtomicU64,
+    pub accepted: AtomicU64,
+    pub throttled: AtomicU64,
+    pub failed: AtomicU64,
+    pub dropped: AtomicU64,
+    pub responses_unsent: AtomicU64,
+    pub unique_segments: AtomicU64,
+    pub duplicate_segments: AtomicU64,
+    pub segments_not_recorded: AtomicU64,
+    pub receipts_sent: AtomicU64,
+    pub receipts_acked: AtomicU64,
+    pub mo_sent: AtomicU64,
+    pub mo_acked: AtomicU64,
+    pub binds: AtomicU64,
+    pub bind_failures: AtomicU64,
+    pub current_sessions: AtomicU64,
+    pub connections: AtomicU64,
+    pub connections_dropped: AtomicU64,
+    pub generic_nacks: AtomicU64,
+}
+
+pub(crate) fn inc(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+#[derive(Debug)]
+struct Inner {
+    segments: DashMap<Arc<SegmentKey>, SegmentEntry>,
+    counters: Counters,
+    max_segments: usize,
+    order: AtomicU64,
+}
+
+/// Handle on the ledger; cheap to clone, shared with the running simulator.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    inner: Arc<Inner>,
+}
+
+fn strip_plus(s: &str) -> &str {
+    s.strip_prefix('+').unwrap_or(s)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+impl Ledger {
+    /// An empty ledger keeping at most `max_segments` segments.
+    pub fn new(max_segments: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                segments: DashMap::new(),
+                counters: Counters::default(),
+                max_segments,
+                order: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+
+    /// Current totals.
+    pub fn summary(&self) -> LedgerSummary {
+        let c = &self.inner.counters;
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        LedgerSummary {
+            submits_received: g(&c.submits_received),
+            accepted: g(&c.accepted),
+            throttled: g(&c.throttled),
+            failed: g(&c.failed),
+            dropped: g(&c.dropped),
+            responses_unsent: g(&c.responses_unsent),
+            unique_segments: g(&c.unique_segments),
+            duplicate_segments: g(&c.duplicate_segments),
+            segments_not_recorded: g(&c.segments_not_recorded),
+            receipts_sent: g(&c.receipts_sent),
+            receipts_acked: g(&c.receipts_acked),
+            mo_sent: g(&c.mo_sent),
+            mo_acked: g(&c.mo_acked),
+            binds: g(&c.binds),
+            bind_failures: g(&c.bind_failures),
+            current_sessions: g(&c.current_sessions),
+            connections: g(&c.connections),
+            connections_dropped: g(&c.connections_dropped),
+            generic_nacks: g(&c.generic_nacks),
+        }
+    }
+
+    /// Segments sent to `destination` (a leading `+` is ignored on both sides), in order of
+    /// first appearance.
+    pub fn segments(&self, destination: &str) -> Vec<SegmentEntry> {
+        let want = strip_plus(destination);
+        self.collect(|k| strip_plus(k.destination()) == want)
+    }
+
+    /// Every stored segment, in order of first appearance.
+    pub fn all_segments(&self) -> Vec<SegmentEntry> {
+        self.collect(|_| true)
+    }
+
+    fn collect(&self, keep: impl Fn(&SegmentKey) -> bool) -> Vec<SegmentEntry> {
+        let mut out: Vec<SegmentEntry> = self
+            .inner
+            .segments
+            .iter()
+            .filter(|e| keep(e.key()))
+            .map(|e| e.value().clone())
+            .collect();
+        out.sort_by_key(|e| e.first_seen);
+        out
+    }
+
+    /// Forgets all segments and zeroes the totals (except `current_sessions`).
+    pub fn reset(&self) {
+        self.inner.segments.clear();
+        let c = &self.inner.counters;
+        for a in [
+            &c.submits_received,
+            &c.accepted,
+            &c.throttled,
+            &c.failed,
+            &c.dropped,
+            &c.responses_unsent,
+            &c.unique_segments,
+            &c.duplicate_segments,
+            &c.segments_not_recorded,
+            &c.receipts_sent,
+            &c.receipts_acked,
+            &c.mo_sent,
+            &c.mo_acked,
+            &c.binds,
+            &c.bind_failures,
+            &c.connections,
+            &c.connections_dropped,
+            &c.generic_nacks,
+        ] {
+            a.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Records one submit and what it was answered.
+    pub(crate) fn record_submit(
+        &self,
+        key: &Arc<SegmentKey>,
+        info: &SubmitInfo,
+        outcome: &SubmitOutcome,
+    ) {
+        let c = &self.inner.counters;
+        inc(&c.submits_received);
+        match outcome {
+            SubmitOutcome::Accepted(_) => inc(&c.accepted),
+            SubmitOutcome::Throttled => inc(&c.throttled),
+            SubmitOutcome::Failed => inc(&c.failed),
+            SubmitOutcome::Dropped => inc(&c.dropped),
+        }
+        let apply = |e: &mut SegmentEntry| {
+            e.submits += 1;
+            match outcome {
+                SubmitOutcome::Accepted(id) => {
+                    e.accepted += 1;
+                    e.message_ids.push(id.clone());
+                    if e.accepted == 2 {
+                        inc(&c.duplicate_segments);
+                    }
+                }
+                SubmitOutcome::Throttled => {
+                    e.rejected += 1;
+                    e.throttled += 1;
+                }
+                SubmitOutcome::Failed => {
+                    e.rejected += 1;
+                    e.failed += 1;
+                }
+                SubmitOutcome::Dropped => e.dropped += 1,
+            }
+        };
+        if let Some(mut e) = self.inner.segments.get_mut(key.as_ref()) {
+            apply(&mut e);
+            return;
+        }
+        if c.unique_segments.load(Ordering::Relaxed) >= self.inner.max_segments as u64 {
+            inc(&c.segments_not_recorded);
+            return;
+        }
+        match self.inner.segments.entry(Arc::clone(key)) {
+            Entry::Occupied(mut e) => apply(e.get_mut()),
+            Entry::Vacant(v) => {
+                inc(&c.unique_segments);
+                let mut entry = SegmentEntry {
+                    first_seen: self.inner.order.fetch_add(1, Ordering::Relaxed),
+                    channel: info.channel,
+                    system_id: info.system_id.clone(),
+                    source: info.source.clone(),
+                    destination: info.destination.clone(),
+                    concat: info.concat.map(|c| ConcatInfo {
+                        reference: c.reference,
+                        total: c.total,
+                        seq: c.seq,
+                    }),
+                    payload_hex: match key.as_ref() {
+                        SegmentKey::Single { payload, .. } => Some(hex(payload)),
+                        SegmentKey::Concatenated { .. } => None,
+                    },
+                    data_coding: info.data_coding,
+                    text: info.text.clone(),
+                    submits: 0,
+                    accepted: 0,
+                    rejected: 0,
+                    throttled: 0,
+                    failed: 0,
+                    dropped: 0,
+                    message_ids: Vec::new(),
+                    receipts: Vec::new(),
+                    receipts_acked: 0,
+                };
+                apply(&mut entry);
+                v.insert(entry);
+            }
+        }
+    }
+
+    /// Records a receipt written to an ESME / a DLR callback made.
+    pub(crate) fn record_receipt_sent(
+        &self,
+        key: &SegmentKey,
+        message_id: &str,
+        state: ReceiptState,
+        duplicate: bool,
+    ) {
+        inc(&self.inner.counters.receipts_sent);
+        if let Some(mut e) = self.inner.segments.get_mut(key) {
+            e.receipts.push(ReceiptRecord {
+                message_id: message_id.to_string(),
+                state,
+                duplicate,
+            });
+        }
+    }
+
+    /// Records an acknowledged receipt.
+    pub(crate) fn record_receipt_acked(&self, key: &SegmentKey) {
+        inc(&self.inner.counters.receipts_acked);
+        if let Some(mut e) = self.inner.segments.get_mut(key) {
+            e.receipts_acked += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(dest: &str, concat: Option<Concat>) -> SubmitInfo {
+        SubmitInfo {
+            channel: Channel::Smpp,
+            system_id: "s".into(),
+            source: "src".into(),
+            destination: dest.into(),
+            concat,
+            data_coding: 0,
+            text: "t".into(),
+        }
+    }
+
+    #[test]
+    fn keys_distinguish_concat_and_payload() {
+        let c = Concat {
+            reference: 1,
+            total: 2,
+            seq: 1,
+        };
+        let a = SegmentKey::new("49", Some(c), b"x");
+        let b = SegmentKey::new("49", Some(c), b"y");
+        assert_eq!(a, b, "concatenated key ignores payload");
+        let c2 = Concat { seq: 2, ..c };
+        assert_ne!(a, SegmentKey::new("49", Some(c2), b"x"));
+        assert_ne!(
+            SegmentKey::new("49", None, b"x"),
+            SegmentKey::new("49", None, b"y")
+        );
+        assert_ne!(
+            SegmentKey::new("49", None, b"x"),
+            SegmentKey::new("48", None, b"x")
+        );
+    }
+
+    #[test]
+    fn counts_duplicates_and_rejections() {
+        let l = Ledger::new(100);
+        let k = Arc::new(SegmentKey::new("+4912", None, b"hello"));
+        let i = info("+4912", None);
+        l.record_submit(&k, &i, &SubmitOutcome::Throttled);
+        l.record_submit(&k, &i, &SubmitOutcome::Accepted("1".into()));
+        l.record_submit(&k, &i, &SubmitOutcome::Accepted("2".into()));
+        l.record_submit(&k, &i, &SubmitOutcome::Accepted("3".into()));
+        l.record_receipt_sent(&k, "1", ReceiptState::Delivrd, false);
+        l.record_receipt_acked(&k);
+        let s = l.summary();
+        assert_eq!(s.submits_received, 4);
+        assert_eq!(s.accepted, 3);
+        assert_eq!(s.throttled, 1);
+        assert_eq!(s.unique_segments, 1);
+        assert_eq!(s.duplicate_segments, 1);
+        assert_eq!(s.receipts_sent, 1);
+        let segs = l.segments("4912");
+        assert_eq!(segs.len(), 1);
+        assert_eq!(segs[0].message_ids, vec!["1", "2", "3"]);
+        assert_eq!(segs[0].rejected, 1);
+        assert_eq!(segs[0].receipts_acked, 1);
+        assert_eq!(segs[0].payload_hex.as_deref(), Some("68656C6C6F"));
+        assert!(l.segments("4913").is_empty());
+        l.reset();
+        assert_eq!(l.summary(), LedgerSummary::default());
+        assert!(l.all_segments().is_empty());
+    }
+
+    #[test]
+    fn respects_max_segments() {
+        let l = Ledger::new(1);
+        for p in [b"a", b"b"] {
+            let k = Arc::new(SegmentKey::new("1", None, p));
+            l.record_submit(&k, &info("1", None), &SubmitOutcome::Failed);
+        }
+        let s = l.summary();
+        assert_eq!(s.unique_segments, 1);
+        assert_eq!(s.segments_not_recorded, 1);
+        assert_eq!(s.failed, 2);
+    }
+}
