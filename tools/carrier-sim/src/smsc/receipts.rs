@@ -189,6 +189,8 @@ pub(crate) fn build_mo(
         .dest_addr_ton(ton(to))
         .dest_addr_npi(Npi::Isdn)
         .destination_addr(addr(to.trim_start_matches('+'))?)
+        // explicit: rusmpp 0.4's EsmClass::default() is 0x08, not 0
+        .esm_class(EsmClass::from(0))
         .data_coding(DataCoding::from(dc));
     if bytes.len() <= 254 {
         b = b.short_message(
@@ -329,6 +331,7 @@ mod tests {
     fn mo_encodings() {
         let pdu = build_mo("+491701234567", "12345", "hello", DefaultAlphabet::Gsm7).unwrap();
         assert_eq!(u8::from(pdu.data_coding), 0);
+        assert_eq!(u8::from(pdu.esm_class), 0);
         assert_eq!(pdu.source_addr.as_str(), "491701234567");
         let pdu = build_mo("4917", "123", "héllo 😀", DefaultAlphabet::Gsm7).unwrap();
         assert_eq!(u8::from(pdu.data_coding), 8);
