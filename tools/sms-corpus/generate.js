@@ -13,9 +13,12 @@
 //   segment gets a 6-octet UDH (48 bits): 153 septets (7 bits each; GSM extension
 //   characters are 2 septets kept together) or 67 UTF-16 units (16 bits each). This is
 //   our `Concat::Udh8`.
-// - it never splits a grapheme cluster (grapheme-splitter 1.0.4) across segments; we only
-//   keep surrogate pairs and escape pairs together. corpus.rs lists the resulting
-//   differences.
+// - it never splits a grapheme cluster across segments. Clusters come from
+//   grapheme-splitter 1.0.4 (UAX #29 of Unicode 10.0), and then every CR LF is cut in two
+//   (src/libs/textUtils.ts). A cluster that does not fit in what is left of a segment
+//   starts the next one; a cluster longer than a whole segment goes whole into a segment
+//   of its own, over 140 octets (smsflow-sms splits it instead: the one difference that
+//   corpus.rs documents, `grapheme/longer-than-a-part`).
 // Per entry we record the calculator's encoding, segment count, units per segment
 // (message bits of the segment, UDH excluded, / 7 or / 16), total units, its
 // `numberOfCharacters` (septets for GSM-7 but graphemes for UCS-2) and
@@ -145,8 +148,11 @@ add('ucs2/thai-short', 'สวัสดีครับ');
 add('ucs2/emoji-and-ext', 'Promo {50%} off 🎉 today €10 [code]');
 add('ucs2/space-then-emoji', '   😀   ');
 
-// Grapheme clusters made of several code points, placed across a part boundary: the
-// calculator keeps each cluster whole, we only keep surrogate pairs whole (see corpus.rs).
+// Grapheme clusters made of several code points, placed across (or ending exactly on) a
+// part boundary: both sides keep each cluster whole and move it to the next part. The
+// calculator's clusters are those of Unicode 10 with CR LF cut in two; smsflow-sms follows
+// it there (Indic conjuncts, CR LF; see crates/smsflow-sms/src/cluster.rs). Only emoji
+// sequences newer than Unicode 10 are clustered differently, so none is used here.
 add('grapheme/skin-tone-at-67', rep('ж', 65) + '👍🏽' + rep('ж', 10));
 add('grapheme/skin-tone-adds-a-part', rep('ж', 65) + '👍🏽' + rep('ж', 65));
 add('grapheme/zwj-family-at-67', rep('ж', 60) + '👨‍👩‍👧‍👦' + rep('ж', 20));
@@ -156,6 +162,37 @@ add('grapheme/combining-acute-at-67', rep('ж', 66) + 'e\u0301' + rep('ж', 5));
 add('grapheme/keycap-at-67', rep('ж', 65) + '1\ufe0f\u20e3' + rep('ж', 5));
 add('grapheme/longer-than-a-part', 'e' + rep('\u0301', 80));
 add('grapheme/hindi-long', rep('नमस्ते दुनिया, आपका कोड 482913 है। ', 5));
+// More clusters at the first and second boundaries (67 and 134 UTF-16 units).
+add('grapheme/skin-tone-ends-at-67', rep('ж', 63) + '👍🏽' + rep('ж', 10));
+add('grapheme/skin-tone-at-134', rep('ж', 132) + '👍🏾' + rep('ж', 10));
+add('grapheme/zwj-family-ends-at-67', rep('ж', 56) + '👨‍👩‍👧‍👦' + rep('ж', 10));
+add('grapheme/zwj-skin-tone-gender-at-67', rep('ж', 62) + '🙋🏾‍♀️' + rep('ж', 10));
+add('grapheme/rainbow-flag-at-67', rep('ж', 63) + '🏳️‍🌈' + rep('ж', 10));
+add('grapheme/tag-flag-at-67', rep('ж', 60) + '🏴󠁧󠁢󠁳󠁣󠁴󠁿' + rep('ж', 10));
+add('grapheme/flag-at-134', rep('ж', 131) + '🇯🇵' + rep('ж', 10));
+add('grapheme/flags-after-odd-offset', 'a' + rep('🇫🇷🇩🇪', 20));
+add('grapheme/keycap-ends-at-67', rep('ж', 64) + '#️⃣' + rep('ж', 5));
+add('grapheme/heart-vs16-at-67', rep('ж', 66) + '❤️' + rep('ж', 5));
+add('grapheme/two-marks-at-67', rep('ж', 65) + 'e\u0301\u0323' + rep('ж', 5));
+add('grapheme/hangul-jamo-at-67', rep('ж', 65) + '\u1112\u1161\u11ab' + rep('ж', 5));
+add('grapheme/thai-sara-am-at-67', rep('ж', 66) + 'กำ' + rep('ж', 5));
+add('grapheme/prepend-at-67', rep('ж', 66) + '\u0600\u0661\u0662' + rep('ж', 5));
+add('grapheme/skin-tone-x40', rep('👍🏽', 40));
+add('grapheme/family-x10', rep('👨‍👩‍👧‍👦', 10));
+add('grapheme/keycaps-x30', rep('1️⃣', 30));
+add('grapheme/combining-x50', rep('e\u0301', 50));
+// CR LF: the calculator counts CR and LF as two characters and may end a part between them.
+add('grapheme/crlf-at-67', rep('ж', 66) + '\r\n' + rep('ж', 5));
+add('grapheme/crlf-at-153', rep('a', 152) + '\r\n' + rep('b', 10));
+// Indic conjuncts (consonant + virama + consonant): one cluster under today's rule GB9c,
+// two under Unicode 10, which ends the cluster after the virama.
+add('grapheme/hindi-conjunct-at-67', rep('ж', 65) + 'स्ते' + rep('ж', 5));
+add('grapheme/hindi-conjunct-after-66', rep('ж', 66) + 'स्ते' + rep('ж', 5));
+add('grapheme/hindi-three-consonants-at-67', rep('ж', 64) + 'स्त्री' + rep('ж', 5));
+add('grapheme/hindi-half-form-zwj-at-67', rep('ж', 64) + 'क्\u200dष' + rep('ж', 5));
+add('grapheme/bengali-conjunct-at-67', rep('ж', 65) + 'ক্ষ' + rep('ж', 5));
+add('grapheme/hindi-otp', rep('आपका सत्यापन कोड 482913 है। इसे किसी के साथ साझा न करें। ', 3));
+add('grapheme/bengali-otp', rep('আপনার যাচাইকরণ কোড 482913। এটি কারও সাথে শেয়ার করবেন না। ', 3));
 
 // ---------------------------------------------------------------- deterministic random
 // mulberry32, fixed seed: the same corpus on every run.

@@ -3,8 +3,11 @@
 //! This crate turns a message body into what a carrier link sends: it picks the most
 //! compact encoding (GSM 03.38 7-bit when every character fits, UCS-2 otherwise), optionally
 //! replaces look-alike punctuation so a message stays GSM-7, splits long messages into
-//! concatenated parts without ever cutting a GSM escape pair or a UTF-16 surrogate pair,
-//! and builds the concatenation header (UDH) of each part. It has no I/O and does not log.
+//! concatenated parts without ever cutting a GSM escape pair, a UTF-16 surrogate pair or a
+//! grapheme cluster (an emoji with its skin tone, a flag, a letter with its accents; only a
+//! cluster longer than a whole part is split), and builds the concatenation header (UDH)
+//! of each part. Encodings and part counts agree with Twilio's published calculator (npm
+//! `sms-segments-calculator`); `tests/corpus.rs` checks it. It has no I/O and does not log.
 //!
 //! The router uses [`segment`] to decide how many parts a message costs; the ingest API
 //! returns a [`Preview`]; the SMPP client (`smsflow-smpp`) sends each [`Part`] either as
@@ -19,6 +22,7 @@
 //! - [`smart`]: optional replacement of look-alike characters (curly quotes, dashes, ...).
 //! - `encoding`: [`Encoding`], [`Options`], the automatic choice and [`encode`].
 //! - `concat`: [`Concat`] (8-bit or 16-bit reference UDH) and part capacities.
+//! - `cluster`: where a part may end (grapheme clusters, as the calculator counts them).
 //! - `segment`: [`segment`], [`Segmented`] and [`Part`].
 //! - `preview`: [`preview`] and [`Preview`] for the API.
 //! - `error`: [`EncodingError`].
@@ -26,6 +30,7 @@
 //! Units: a GSM-7 message is measured in septets (an extension character costs 2), a UCS-2
 //! message in UTF-16 code units (a character outside the BMP, such as most emoji, costs 2).
 
+mod cluster;
 mod concat;
 mod encoding;
 mod error;

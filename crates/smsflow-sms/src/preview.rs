@@ -22,7 +22,8 @@ pub struct Preview {
     /// Units still free in the last part.
     pub units_left: usize,
     /// Units each part holds: 160 / 70 for a single SMS, 153 / 67 per concatenated part.
-    /// A part can hold one unit fewer when an escape or surrogate pair moved to the next.
+    /// A part holds fewer when an escape pair, a surrogate pair or a grapheme cluster that
+    /// did not fit moved whole to the next part.
     pub units_per_part: usize,
     /// `None` when smart replacement is off; otherwise whether it changed the text.
     pub text_changed: Option<bool>,
@@ -77,6 +78,12 @@ mod tests {
             ),
             (Encoding::Ucs2, 3, 135, 65, 67)
         );
+    }
+
+    #[test]
+    fn units_left_accounts_for_a_moved_cluster() {
+        let p = preview(&format!("{}👍🏽", "ж".repeat(65 + 67)), &Options::default());
+        assert_eq!((p.parts, p.units_used, p.units_left), (3, 136, 63));
     }
 
     #[test]

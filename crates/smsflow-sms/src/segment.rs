@@ -1,12 +1,16 @@
 //! Splitting a message into parts.
 //!
 //! A message that fits one SMS (160 septets / 70 UCS-2 units) is one part without a header.
-//! Otherwise parts are filled greedily up to [`Concat::part_capacity`]; a character never
-//! straddles two parts, so a GSM-7 escape pair or a UTF-16 surrogate pair that would not
-//! fit moves whole to the next part, which leaves the previous one a unit short.
+//! Otherwise parts are filled greedily up to [`Concat::part_capacity`] with whole
+//! clusters (see `cluster`): what a reader sees as one character (an emoji with its skin
+//! tone, a flag, a letter with its accents) never straddles two parts, and neither does a
+//! GSM-7 escape pair or a UTF-16 surrogate pair. A cluster that does not fit moves whole to
+//! the next part, which leaves the previous one short by the units it did not take. Only a
+//! cluster longer than a whole part is split, between characters.
 
 use std::convert::Infallible;
 
+use crate::cluster::clusters;
 use crate::concat::single_capacity;
 use crate::encoding::{prepare, units};
 use crate::{Concat, Encoding, EncodingError, MAX_PARTS, Options, gsm7, ucs2};
@@ -173,6 +177,12 @@ pub(crate) struct Plan {
 
 /// The splitting rule, shared by [`segment`] and [`crate::preview`]: calls `visit` with the
 /// 0-based part index of every character, in order, and returns the totals.
+///
+/// Parts are filled greedily with whole clusters (see [`crate::cluster`]): a cluster that
+/// does not fit in what is left of a part starts the next one. A cluster longer than a
+/// whole part (say, a letter with dozens of combining marks) cannot be kept whole within
+/// 140 octets; it is split between characters, filling parts greedily, like any text.
+/// A character is never split, so escape and surrogate pairs always stay whole.
 pub(crate) fn layout<E>(
     text: &str,
     encoding: Encoding,
@@ -188,14 +198,27 @@ pub(crate) fn layout<E>(
     };
     let mut index = 0;
     let mut used = 0;
-    for c in text.chars() {
-        let cost = units(c, encoding);
+    // Reserves `cost` units, in the next part if they do not fit in this one.
+    let mut place = |cost: usize| {
         if used + cost > capacity {
             index += 1;
             used = 0;
         }
         used += cost;
-        visit(index, c)?;
+        index
+    };
+    for cluster in clusters(text) {
+        let cost: usize = cluster.chars().map(|c| units(c, encoding)).sum();
+        if cost <= capacity {
+            let part = place(cost);
+            for c in cluster.chars() {
+                visit(part, c)?;
+            }
+        } else {
+            for c in cluster.chars() {
+                visit(place(units(c, encoding)), c)?;
+            }
+        }
     }
     Ok(Plan {
         parts: index + 1,
@@ -276,6 +299,50 @@ mod tests {
         // 35 emoji = 70 units: one SMS. 36 emoji = 72 units: 33 per part (66 units).
         assert_eq!(units_per_part(&seg(&"😀".repeat(35), U8)), [70]);
         assert_eq!(units_per_part(&seg(&"😀".repeat(36), U8)), [66, 6]);
+    }
+
+    #[test]
+    fn grapheme_cluster_moves_whole_to_next_part() {
+        // 65 units + 👍🏽 (4 units) > 67: the emoji and its skin tone start part 2.
+        let s = seg(&format!("{}👍🏽{}", "ж".repeat(65), "ж".repeat(10)), U8);
+        assert_eq!(units_per_part(&s), [65, 14]);
+        assert!(s.parts[1].text.starts_with("👍🏽"));
+        // Which can cost a part, as in Twilio's calculator.
+        let s = seg(&format!("{}👍🏽{}", "ж".repeat(65), "ж".repeat(65)), U8);
+        assert_eq!(units_per_part(&s), [65, 67, 2]);
+        // A ZWJ family (11 units) from unit 61 on.
+        let family = "👨\u{200D}👩\u{200D}👧\u{200D}👦";
+        let s = seg(&format!("{}{family}{}", "ж".repeat(60), "ж".repeat(20)), U8);
+        assert_eq!(units_per_part(&s), [60, 31]);
+        // Ending exactly on the boundary, it stays.
+        let s = seg(&format!("{}{family}{}", "ж".repeat(56), "ж".repeat(20)), U8);
+        assert_eq!(units_per_part(&s), [67, 20]);
+    }
+
+    #[test]
+    fn cluster_longer_than_a_part_is_split_between_characters() {
+        // One cluster of 81 units cannot fit in 67: split, filling parts greedily.
+        let s = seg(&format!("e{}", "\u{301}".repeat(80)), U8);
+        assert_eq!(units_per_part(&s), [67, 14]);
+        let s = seg(&format!("{}e{}", "ж".repeat(10), "\u{301}".repeat(80)), U8);
+        assert_eq!(units_per_part(&s), [67, 24]);
+        assert!(
+            s.parts
+                .iter()
+                .all(|p| p.packed_user_data().unwrap().len() <= 140)
+        );
+    }
+
+    #[test]
+    fn a_part_may_end_inside_crlf_or_after_a_virama() {
+        // As in the calculator: CR and LF count as two characters...
+        let s = seg(&format!("{}\r\n{}", "a".repeat(152), "b".repeat(10)), U8);
+        assert_eq!(units_per_part(&s), [153, 11]);
+        assert_eq!(s.parts[1].text.chars().next(), Some('\n'));
+        // ... and "स्ते" is "स्" + "ते" (Unicode 10 rules).
+        let s = seg(&format!("{}स्ते{}", "ж".repeat(65), "ж".repeat(5)), U8);
+        assert_eq!(units_per_part(&s), [67, 7]);
+        assert!(s.parts[1].text.starts_with("ते"));
     }
 
     #[test]

@@ -1,11 +1,16 @@
-//! Property tests: round trips, the 140-octet limit, concatenation headers, pairs never
-//! split, and no panic on any input.
+//! Property tests: round trips, the 140-octet limit, concatenation headers, pairs and
+//! grapheme clusters never split (unless a cluster is longer than a part), greedy parts,
+//! preview == segment, and no panic on any input.
 
+mod common;
+
+use common::calculator_clusters;
 use proptest::prelude::*;
 use smsflow_sms::{
     Concat, Encoding, EncodingError, Options, Part, Segmented, encode, gsm7, preview, segment,
     smart, ucs2,
 };
+use unicode_segmentation::UnicodeSegmentation;
 
 const GSM_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
                          ¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
@@ -48,6 +53,59 @@ fn mixed_text() -> impl Strategy<Value = String> {
         3 => prop::collection::vec(c, 0..500),
     ]
     .prop_map(|v| v.into_iter().collect())
+}
+
+/// Multi-code-point grapheme clusters (and CR LF, Indic conjuncts), each known to the
+/// calculator's Unicode 10 rules, mixed with plain text so that they land on part
+/// boundaries; sometimes a cluster longer than a whole part.
+const CLUSTER_PIECES: &[&str] = &[
+    "a",
+    "ж",
+    "ж",
+    "ж",
+    "中",
+    " ",
+    "😀",
+    "👍🏽",
+    "👍🏿",
+    "🙋🏾\u{200D}♀\u{FE0F}",
+    "👨\u{200D}👩\u{200D}👧\u{200D}👦",
+    "🏳\u{FE0F}\u{200D}🌈",
+    "🇫🇷",
+    "🇯🇵🇩🇪",
+    "1\u{FE0F}\u{20E3}",
+    "#\u{FE0F}\u{20E3}",
+    "❤\u{FE0F}",
+    "e\u{301}",
+    "e\u{301}\u{323}",
+    "\u{1112}\u{1161}\u{11AB}",
+    "กำ",
+    "\u{600}\u{661}",
+    "\r\n",
+    "\r",
+    "\n",
+    "नमस्ते",
+    "स्त्री",
+    "क्\u{200D}ष",
+    "क़ि",
+    "ক্ষ",
+    "ক্ত",
+    "ક્ષ",
+    "க்ஷ",
+    "🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}",
+];
+const GSM_PIECES: &[&str] = &["a", "b", " ", "\r\n", "\r", "\n", "€", "{", "@"];
+
+fn cluster_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        30 => prop::sample::select(CLUSTER_PIECES).prop_map(str::to_owned),
+        1 => (60usize..200).prop_map(|n| format!("e{}", "\u{301}".repeat(n))),
+    ];
+    prop_oneof![
+        3 => prop::collection::vec(piece, 0..150),
+        1 => prop::collection::vec(prop::sample::select(GSM_PIECES).prop_map(str::to_owned), 0..400),
+    ]
+    .prop_map(|v| v.concat())
 }
 
 fn concat() -> impl Strategy<Value = Concat> {
@@ -157,11 +215,8 @@ fn check_segmented(
         if s.encoding == Encoding::Gsm7 {
             prop_assert_ne!(part.payload.last(), Some(&gsm7::ESC));
         }
-        // Greedy: a part ends only when the next character does not fit.
-        if let Some(next) = s.parts.get(i + 1).and_then(|p| p.text.chars().next()) {
-            prop_assert!(part.units() + unit_cost(next, s.encoding) > capacity);
-        }
     }
+    check_part_ends(s, capacity)?;
 
     // The preview (8-bit reference) agrees with segmenting with an 8-bit reference.
     if let Concat::Udh8 { .. } = concat {
@@ -177,8 +232,108 @@ fn check_segmented(
     Ok(())
 }
 
+fn units_of(text: &str, encoding: Encoding) -> usize {
+    text.chars().map(|c| unit_cost(c, encoding)).sum()
+}
+
+/// Where parts end: never inside a cluster the calculator keeps whole (grapheme clusters,
+/// see `common`) unless that cluster is longer than a part, and only when what comes next
+/// does not fit (the next cluster, or the next character of a cluster longer than a part).
+fn check_part_ends(s: &Segmented, capacity: usize) -> Result<(), TestCaseError> {
+    let mut clusters = Vec::new();
+    let mut start = 0;
+    for cluster in calculator_clusters(&s.text) {
+        clusters.push((start, cluster));
+        start += cluster.len();
+    }
+    let mut end = 0;
+    for (part, next_part) in s.parts.iter().zip(s.parts.iter().skip(1)) {
+        end += part.text.len();
+        let next_char = next_part.text.chars().next();
+        prop_assert!(next_char.is_some(), "part {} is empty", next_part.seq);
+        let next_char = next_char.unwrap_or_default();
+        let (start, cluster) = clusters
+            .iter()
+            .copied()
+            .take_while(|&(start, _)| start <= end)
+            .last()
+            .unwrap_or_default();
+        let cost = units_of(cluster, s.encoding);
+        let oversized = cost > capacity;
+        prop_assert!(
+            start == end || oversized,
+            "part {} ends inside {:?} ({} units, part holds {})",
+            part.seq,
+            cluster,
+            cost,
+            capacity
+        );
+        let next_cost = if oversized {
+            unit_cost(next_char, s.encoding)
+        } else {
+            cost
+        };
+        prop_assert!(
+            part.units() + next_cost > capacity,
+            "part {} ({} units of {}) ends before {:?}, which fits",
+            part.seq,
+            part.units(),
+            capacity,
+            if oversized {
+                next_char.to_string()
+            } else {
+                cluster.to_owned()
+            }
+        );
+    }
+    Ok(())
+}
+
+/// The same against plain UAX #29 clusters: a part ends inside one only between CR and LF,
+/// after a virama (before the consonant GB9c joins to it), or in a cluster longer than a
+/// part. Checked on texts whose only viramas are the Indic ones of `CLUSTER_PIECES`.
+fn check_grapheme_clusters_whole(s: &Segmented, capacity: usize) -> Result<(), TestCaseError> {
+    const VIRAMAS: &[char] = &['\u{94D}', '\u{9CD}', '\u{ACD}', '\u{BCD}'];
+    let mut end = 0;
+    for part in &s.parts[..s.parts.len() - 1] {
+        end += part.text.len();
+        let Some((start, grapheme)) = s
+            .text
+            .grapheme_indices(true)
+            .find(|&(start, g)| start < end && end < start + g.len())
+        else {
+            continue; // the part ends between two grapheme clusters
+        };
+        let (before, after) = grapheme.split_at(end - start);
+        let last_before = before.chars().rev().find(|&c| c != '\u{200D}');
+        let crlf = before.ends_with('\r') && after.starts_with('\n');
+        let conjunct = last_before.is_some_and(|c| VIRAMAS.contains(&c))
+            && after.chars().next().is_some_and(char::is_alphabetic);
+        prop_assert!(
+            crlf || conjunct || units_of(grapheme, s.encoding) > capacity,
+            "part {} ends inside grapheme cluster {:?}: {:?} | {:?}",
+            part.seq,
+            grapheme,
+            before,
+            after
+        );
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn no_grapheme_cluster_split_unless_longer_than_a_part(text in cluster_text(), concat in concat()) {
+        let opts = Options::default();
+        let s = segment(&text, &opts, concat).unwrap();
+        // Includes: parts concatenate to the text, at most 140 octets each, greedy part
+        // ends, no pair split, preview == segment (8-bit reference).
+        check_segmented(&text, &opts, concat, &s)?;
+        let capacity = if s.parts.len() == 1 { usize::MAX } else { concat.part_capacity(s.encoding) };
+        check_grapheme_clusters_whole(&s, capacity)?;
+    }
 
     #[test]
     fn gsm7_unpacked_round_trip(text in gsm_text()) {
