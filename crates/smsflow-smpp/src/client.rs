@@ -1,0 +1,215 @@
+//! The client handle the dispatcher uses: start the sessions of one carrier, submit
+//! messages, receive inbound events, shut down.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusmpp::{Command, CommandStatus};
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::bind::Role;
+use crate::config::{BindMode, CarrierConfig};
+use crate::error::{ConfigError, NotSentReason, PartFailure, SubmitError, UnknownReason};
+use crate::inbound::InboundEvent;
+use crate::metrics::CarrierMetrics;
+use crate::session::{PartDone, QueuedSubmit, Shared, run_session};
+use crate::submit::{
+    PartOutcome, PreparedMessage, PreparedPart, SubmitReport, SubmitRequest, prepare_parts,
+};
+
+/// SMPP client for one carrier: several sessions, one submit API, one inbound channel.
+///
+/// Cheap to clone; all clones drive the same sessions. Dropping the last clone without
+/// [`SmppClient::shutdown`] stops the sessions abruptly (in-flight submits are reported as
+/// outcome unknown).
+#[derive(Debug, Clone)]
+pub struct SmppClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    shared: Arc<Shared>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shared.shutdown.cancel();
+    }
+}
+
+impl SmppClient {
+    /// Validates the config and starts the sessions (each connects, binds and reconnects on
+    /// its own). Returns the client and the channel of inbound events (receipts and MO).
+    ///
+    /// Each deliver_sm is answered with deliver_sm_resp as soon as its event has been put in
+    /// this channel (not when the caller has processed it). The channel is bounded: when it
+    /// is full, sessions keep up to `inbound_backlog` events and then stop reading from the
+    /// socket, which pushes back on the carrier. Must be called inside a tokio runtime.
+    pub fn start(
+        config: CarrierConfig,
+    ) -> Result<(Self, mpsc::Receiver<InboundEvent>), ConfigError> {
+        config.validate()?;
+        let (queue_tx, queue_rx) = mpsc::channel(config.submit_queue);
+        let (inbound_tx, inbound_rx) = mpsc::channel(config.inbound_channel);
+        let (bound, _) = watch::channel(0usize);
+        let shared = Arc::new(Shared {
+            metrics: CarrierMetrics::new(&config.name),
+            config: Arc::new(config),
+            queue_tx,
+            queue_rx: Mutex::new(queue_rx),
+            inbound_tx,
+            bound,
+            shutdown: CancellationToken::new(),
+            shutdown_deadline: std::sync::Mutex::new(None),
+        });
+        let mut roles = Vec::new();
+        let cfg = &shared.config;
+        match cfg.bind_mode {
+            BindMode::Transceiver => roles.extend((0..cfg.sessions).map(|_| Role::Transceiver)),
+            BindMode::TransmitterReceiver => {
+                roles.extend((0..cfg.sessions).map(|_| Role::Transmitter));
+                roles.extend((0..cfg.receiver_sessions).map(|_| Role::Receiver));
+            }
+        }
+        let tasks = roles
+            .into_iter()
+            .enumerate()
+            .map(|(index, role)| tokio::spawn(run_session(Arc::clone(&shared), index, role)))
+            .collect();
+        Ok((
+            Self {
+                inner: Arc::new(Inner {
+                    shared,
+                    tasks: Mutex::new(tasks),
+                }),
+            },
+            inbound_rx,
+        ))
+    }
+
+    /// The carrier settings in use.
+    pub fn config(&self) -> &CarrierConfig {
+        &self.inner.shared.config
+    }
+
+    /// Number of bound sessions that can take submits right now.
+    pub fn bound_sessions(&self) -> usize {
+        self.inner.shared.bound_count()
+    }
+
+    /// Waits until at least `sessions` submit-capable sessions are bound, or `timeout`.
+    /// Returns whether that happened.
+    pub async fn wait_until_bound(&self, sessions: usize, timeout: Duration) -> bool {
+        let mut rx = self.inner.shared.bound.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|n| *n >= sessions.max(1)))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Builds the submit_sm PDUs of a request without sending them (e.g. to count parts).
+    pub fn prepare(&self, request: &SubmitRequest) -> Result<PreparedMessage, SubmitError> {
+        prepare_parts(&self.inner.shared.config, request)
+    }
+
+    /// Segments and sends a message; returns one outcome per part. Throttling is handled
+    /// inside (pause and resend); timeouts and link loss give "outcome unknown" and are
+    /// never resent by the client; parts that were never written give "not sent".
+    pub async fn submit(&self, request: SubmitRequest) -> Result<SubmitReport, SubmitError> {
+        let prepared = self.prepare(&request)?;
+        tracing::debug!(
+            carrier = %self.inner.shared.config.name,
+            destination = %crate::mask::mask_address(&request.destination),
+            parts = prepared.parts.len(),
+            "submitting message"
+        );
+        let parts = self.submit_parts(prepared.parts).await;
+        Ok(SubmitReport {
+            encoding: prepared.encoding,
+            parts,
+        })
+    }
+
+    /// Sends prepared parts (one submit_sm each) and returns their outcomes in order.
+    pub async fn submit_parts(&self, parts: Vec<PreparedPart>) -> Vec<PartOutcome> {
+        let shared = &self.inner.shared;
+        let mut waiting = Vec::with_capacity(parts.len());
+        for part in parts {
+            let (seq, total) = (part.seq, part.total);
+            let (tx, rx) = oneshot::channel();
+            let item = QueuedSubmit {
+                command: Command::new(CommandStatus::EsmeRok, 0, part.into_pdu()),
+                reply: tx,
+                throttled: 0,
+            };
+            if shared.shutdown.is_cancelled() {
+                shared.not_sent(item, NotSentReason::ShuttingDown);
+            } else if shared.bound_count() == 0 {
+                shared.not_sent(item, NotSentReason::NotConnected);
+            } else {
+                let sent = tokio::select! {
+                    result = shared.queue_tx.send(item) => result.map_err(|e| e.0),
+                    () = shared.shutdown.cancelled() => Ok(()),
+                };
+                if let Err(item) = sent {
+                    shared.not_sent(item, NotSentReason::ShuttingDown);
+                }
+            }
+            waiting.push((seq, total, rx));
+        }
+        let mut outcomes = Vec::with_capacity(waiting.len());
+        for (seq, total, rx) in waiting {
+            let done = rx.await.unwrap_or(PartDone {
+                throttled: 0,
+                // Dropped without an answer (client torn down mid-flight): it may have been
+                // written, so the only safe answer is "unknown".
+                result: Err(PartFailure::OutcomeUnknown {
+                    reason: UnknownReason::Shutdown,
+                }),
+            });
+            outcomes.push(PartOutcome {
+                seq,
+                total,
+                throttled: done.throttled,
+                result: done.result,
+            });
+        }
+        outcomes
+    }
+
+    /// Graceful shutdown: stops taking submits (new and queued ones get "not sent"), waits
+    /// up to `grace` for responses to the submits in flight, unbinds, and reports whatever
+    /// is still unanswered as outcome unknown. Returns when every session has stopped.
+    ///
+    /// The window is drained before the unbind (rather than unbinding first) because some
+    /// SMSCs close the link right after unbind_resp and drop the pending responses.
+    pub async fn shutdown(&self, grace: Duration) {
+        let shared = &self.inner.shared;
+        {
+            let mut deadline = shared
+                .shutdown_deadline
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            deadline.get_or_insert_with(|| Instant::now() + grace);
+        }
+        shared.shutdown.cancel();
+        {
+            let mut rx = shared.queue_rx.lock().await;
+            shared.drain_queue(&mut rx, NotSentReason::ShuttingDown);
+        }
+        let tasks: Vec<JoinHandle<()>> = self.inner.tasks.lock().await.drain(..).collect();
+        for task in tasks {
+            if let Err(err) = task.await {
+                tracing::error!(error = %err, "session task failed");
+            }
+        }
+        let mut rx = shared.queue_rx.lock().await;
+        rx.close();
+        shared.drain_queue(&mut rx, NotSentReason::ShuttingDown);
+        tracing::info!(carrier = %shared.config.name, "smpp client stopped");
+    }
+}
