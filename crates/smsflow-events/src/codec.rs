@@ -1,0 +1,279 @@
+//! [`EventCodec`]: typed events to and from Confluent-framed Avro, through a schema registry.
+//!
+//! Subject naming: **TopicRecordNameStrategy**, `<topic>-<fully.qualified.RecordName>`, e.g.
+//! `sms.attempts-io.smsflow.events.AttemptStarted`, because several event types share a topic.
+//! Each subject's compatibility is set to BACKWARD_TRANSITIVE before its schema is registered.
+//!
+//! Encoding writes with our embedded schema. Decoding reads the writer schema id, fetches the
+//! schema (cached), maps its record name to an [`EventKind`], and reads either straight into
+//! the Rust type (writer schema identical to ours: the common case) or through Avro schema
+//! resolution (an older or newer compatible writer).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use apache_avro::reader::datum::GenericDatumReader;
+use schema_registry_converter::async_impl::avro::{AvroDecoder, AvroEncoder};
+use schema_registry_converter::async_impl::schema_registry::SrSettings;
+use schema_registry_converter::error::SRCError;
+use schema_registry_converter::schema_registry_common::{
+    SchemaType, SubjectNameStrategy, SuppliedSchema,
+};
+
+use crate::error::{DecodeError, EncodeError};
+use crate::events::{Event, EventKind};
+use crate::schema;
+use crate::wire;
+
+/// Largest Avro allocation accepted while decoding (guards against hostile length prefixes).
+const MAX_AVRO_ALLOCATION: usize = 4 << 20;
+
+/// Compatibility level set on every subject we register.
+pub const COMPATIBILITY: &str = "BACKWARD_TRANSITIVE";
+
+/// What a writer schema id means to us.
+#[derive(Debug)]
+struct WriterInfo {
+    kind: EventKind,
+    /// Writer schema identical to ours: read straight into the Rust type.
+    same_as_ours: bool,
+    /// The writer schema, for resolution when it differs.
+    writer: Arc<schema_registry_converter::avro_common::AvroSchema>,
+}
+
+/// Encodes and decodes events in the Confluent wire format. Cheap to share (`Arc`).
+pub struct EventCodec {
+    /// Registry base URL, e.g. `http://127.0.0.1:8081/apis/ccompat/v7`.
+    url: String,
+    encoder: AvroEncoder,
+    decoder: AvroDecoder,
+    http: reqwest::Client,
+    /// Registered schema id per (topic, event).
+    ids: RwLock<HashMap<(String, EventKind), u32>>,
+    /// Decoding plan per writer schema id.
+    writers: RwLock<HashMap<u32, Arc<WriterInfo>>>,
+    /// Serialises registrations (first use of a subject), which race in the registry otherwise.
+    registering: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for EventCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventCodec")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn registry_error(e: &SRCError) -> EncodeError {
+    EncodeError::Registry {
+        message: match &e.cause {
+            Some(c) => format!("{}: {c}", e.error),
+            None => e.error.clone(),
+        },
+        retriable: e.retriable,
+    }
+}
+
+impl EventCodec {
+    /// A codec talking to the Confluent-compatible registry at `url`.
+    pub fn new(url: &str) -> Result<Self, EncodeError> {
+        apache_avro::util::max_allocation_bytes(MAX_AVRO_ALLOCATION);
+        let url = url.trim_end_matches('/').to_owned();
+        let settings = || {
+            SrSettings::new_builder(url.clone())
+                .set_timeout(Duration::from_secs(5))
+                .no_proxy()
+                .build()
+                .map_err(|e| registry_error(&e))
+        };
+        Ok(Self {
+            encoder: AvroEncoder::new(settings()?),
+            decoder: AvroDecoder::new(settings()?),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .no_proxy()
+                .build()
+                .map_err(|e| EncodeError::Registry {
+                    message: e.to_string(),
+                    retriable: false,
+                })?,
+            ids: RwLock::default(),
+            writers: RwLock::default(),
+            registering: tokio::sync::Mutex::new(()),
+            url,
+        })
+    }
+
+    /// The registry subject for `kind` on `topic`.
+    pub fn subject(topic: &str, kind: EventKind) -> String {
+        format!("{topic}-{}", kind.full_name())
+    }
+
+    /// Sets BACKWARD_TRANSITIVE on the subject and registers our schema of `kind` for `topic`
+    /// (idempotent: an identical schema gets its existing id). Fails if the registry holds an
+    /// incompatible earlier version.
+    pub async fn register(&self, topic: &str, kind: EventKind) -> Result<u32, EncodeError> {
+        if let Some(id) = self.cached_id(topic, kind) {
+            return Ok(id);
+        }
+        let _one_at_a_time = self.registering.lock().await;
+        if let Some(id) = self.cached_id(topic, kind) {
+            return Ok(id);
+        }
+        let subject = Self::subject(topic, kind);
+        self.set_compatibility(Some(&subject)).await?;
+        let supplied = SuppliedSchema::new(
+            Some(kind.full_name().to_owned()),
+            SchemaType::Avro,
+            schema::schema(kind).json.clone(),
+        );
+        let strategy =
+            SubjectNameStrategy::TopicRecordNameStrategyWithSchema(topic.to_owned(), supplied);
+        let registered = self
+            .encoder
+            .get_schema_and_id(&subject, strategy)
+            .await
+            .map_err(|e| registry_error(&e))?;
+        self.ids
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((topic.to_owned(), kind), registered.id);
+        Ok(registered.id)
+    }
+
+    /// Sets the compatibility level of `subject`, or the registry default when `None`.
+    pub async fn set_compatibility(&self, subject: Option<&str>) -> Result<(), EncodeError> {
+        let url = match subject {
+            Some(s) => format!("{}/config/{s}", self.url),
+            None => format!("{}/config", self.url),
+        };
+        let res = self
+            .http
+            .put(url)
+            .header("Content-Type", "application/vnd.schemaregistry.v1+json")
+            .body(format!("{{\"compatibility\":\"{COMPATIBILITY}\"}}"))
+            .send()
+            .await
+            .map_err(|e| EncodeError::Registry {
+                message: format!("setting compatibility: {e}"),
+                retriable: true,
+            })?;
+        // 409: the rule exists already (another client set it first).
+        if res.status().is_success() || res.status() == reqwest::StatusCode::CONFLICT {
+            Ok(())
+        } else {
+            Err(EncodeError::Registry {
+                message: format!("setting compatibility: HTTP {}", res.status()),
+                retriable: res.status().is_server_error(),
+            })
+        }
+    }
+
+    fn cached_id(&self, topic: &str, kind: EventKind) -> Option<u32> {
+        self.ids
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(topic.to_owned(), kind))
+            .copied()
+    }
+
+    /// Encodes `event` for `topic`: header + Avro body. Registers the schema on first use.
+    pub async fn encode(&self, topic: &str, event: &Event) -> Result<Vec<u8>, EncodeError> {
+        let kind = event.kind();
+        let id = match self.cached_id(topic, kind) {
+            Some(id) => id,
+            None => self.register(topic, kind).await?,
+        };
+        encode_with_id(id, event)
+    }
+
+    /// Decodes a framed payload into an event.
+    pub async fn decode(&self, payload: &[u8]) -> Result<Event, DecodeError> {
+        let (id, body) = wire::split(payload)?;
+        let info = self.writer_info(id).await?;
+        if info.same_as_ours {
+            return Event::read_datum(info.kind, body).map_err(|e| avro_err(info.kind.name(), &e));
+        }
+        let ours = &schema::schema(info.kind).schema;
+        let reader = GenericDatumReader::builder(&info.writer.parsed)
+            .reader_schema(ours)
+            .human_readable(true)
+            .build()
+            .map_err(|e| avro_err(info.kind.name(), &e))?;
+        let mut rest = body;
+        let value = reader
+            .read_value(&mut rest)
+            .map_err(|e| avro_err(info.kind.name(), &e))?;
+        if !rest.is_empty() {
+            return Err(DecodeError::Avro {
+                event: info.kind.name().to_owned(),
+                message: format!("{} trailing bytes after the record", rest.len()),
+            });
+        }
+        Event::from_resolved(info.kind, &value).map_err(|e| avro_err(info.kind.name(), &e))
+    }
+
+    async fn writer_info(&self, id: u32) -> Result<Arc<WriterInfo>, DecodeError> {
+        if let Some(i) = self
+            .writers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+        {
+            return Ok(i.clone());
+        }
+        let writer = self.decoder.get_schema(id).await.map_err(|e| {
+            if is_not_found(&e) {
+                DecodeError::UnknownSchemaId(id)
+            } else {
+                // Don't let a transient registry failure stick in the decoder's cache.
+                self.decoder.remove_errors_from_cache();
+                DecodeError::RegistryUnavailable(e.to_string())
+            }
+        })?;
+        let name = writer
+            .parsed
+            .name()
+            .map(|n| n.fullname(None))
+            .unwrap_or_default();
+        let kind = EventKind::from_full_name(&name).ok_or(DecodeError::UnknownEventType(name))?;
+        let info = Arc::new(WriterInfo {
+            kind,
+            same_as_ours: writer.parsed.canonical_form() == schema::schema(kind).canonical,
+            writer,
+        });
+        self.writers
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, info.clone());
+        Ok(info)
+    }
+}
+
+/// Frames `event` with `schema_id` (which must be the id of our schema of its kind).
+pub fn encode_with_id(schema_id: u32, event: &Event) -> Result<Vec<u8>, EncodeError> {
+    let mut out = wire::header(schema_id, 256);
+    event.write_datum(&mut out).map_err(|e| EncodeError::Avro {
+        event: event.kind().name(),
+        source: Box::new(e),
+    })?;
+    Ok(out)
+}
+
+/// Decodes a bare Avro body written with our schema of `kind` (no registry involved).
+pub fn decode_datum(kind: EventKind, body: &[u8]) -> Result<Event, DecodeError> {
+    Event::read_datum(kind, body).map_err(|e| avro_err(kind.name(), &e))
+}
+
+fn is_not_found(e: &SRCError) -> bool {
+    let text = format!("{} {}", e.error, e.cause.as_deref().unwrap_or(""));
+    text.contains("404") || text.contains("40403")
+}
+
+fn avro_err(event: &str, e: &apache_avro::Error) -> DecodeError {
+    DecodeError::Avro {
+        event: event.to_owned(),
+        message: e.to_string(),
+    }
+}

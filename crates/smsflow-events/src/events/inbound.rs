@@ -1,0 +1,53 @@
+//! `sms.inbound` and `sms.consent`: what handsets send us, and consent.
+
+use serde::{Deserialize, Serialize};
+
+use super::common::{Encoding, EventMeta, avro_enum};
+use crate::ids::{CarrierId, EventId, MessageId, Msisdn, TenantId};
+
+/// A mobile-originated message (`schemas/InboundMessageReceived.avsc`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundMessageReceived {
+    /// Envelope.
+    pub meta: EventMeta,
+    /// Id given to the inbound message.
+    pub message_id: MessageId,
+    /// Tenant owning the number, when known.
+    pub tenant_id: Option<TenantId>,
+    /// Handset number.
+    pub from: Msisdn,
+    /// Our number or short code.
+    pub to: String,
+    /// Body. Never logged.
+    pub text: String,
+    /// Carrier it came through.
+    pub carrier_id: CarrierId,
+    /// Encoding it arrived in.
+    pub encoding: Encoding,
+    /// Recognised compliance keyword.
+    pub keyword: Option<String>,
+}
+
+avro_enum!(
+    /// Whether a handset accepts messages from a tenant.
+    ConsentStatus { /** Accepts. */ OptedIn = "OPTED_IN", /** Refuses. */ OptedOut = "OPTED_OUT" }
+);
+
+/// Consent changed (`schemas/ConsentChanged.avsc`); key `tenant_id/number`, compacted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentChanged {
+    /// Envelope.
+    pub meta: EventMeta,
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// Handset number.
+    pub number: Msisdn,
+    /// New status.
+    pub status: ConsentStatus,
+    /// `keyword` or `api`.
+    pub source: String,
+    /// Keyword that changed it.
+    pub keyword: Option<String>,
+    /// Inbound message proving it.
+    pub evidence_message_id: Option<EventId>,
+}

@@ -1,0 +1,547 @@
+//! The consumer loop every service runs: decode, dedupe, handle, produce outputs, then commit.
+//!
+//! Guarantees:
+//! - **At-least-once, commit after outputs.** A record's offset is stored only after its
+//!   handler's outputs were acknowledged by Kafka (and its dedupe mark written); commits carry
+//!   only stored offsets, and a partition's position never passes an unfinished record.
+//! - **Concurrency with per-key order.** Up to `max_in_flight` records are processed at once,
+//!   but a record waits while another with the same key is in flight.
+//! - **Poison never stalls a partition.** Undecodable records and handler dead-letters go to
+//!   `sms.dlq` with headers saying topic, partition, offset, error and service.
+//! - **Transient failures are retried**, with capped exponential backoff, never dropped.
+//! - **Graceful shutdown**: stop taking records, let in-flight ones finish (retries give up at
+//!   shutdown without storing their offset), commit synchronously.
+//! - **Rebalance**: stored offsets are committed before partitions are revoked.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use futures::stream::{FuturesUnordered, StreamExt};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::message::{Message, OwnedHeaders, OwnedMessage};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use smsflow_events::Event;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, debug, info, warn};
+
+use crate::config::KafkaConfig;
+use crate::dedupe::Dedupe;
+use crate::dlq::{self, DeadLetter};
+use crate::error::{HandlerError, KafkaError};
+use crate::headers;
+use crate::metrics;
+use crate::offsets::Tracker;
+use crate::producer::{EventProducer, Outgoing};
+
+/// A decoded record handed to a [`Handler`].
+#[derive(Debug)]
+pub struct Incoming {
+    /// Topic it was read from.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Record key.
+    pub key: Option<Vec<u8>>,
+    /// Record headers (trace context among them).
+    pub headers: Option<OwnedHeaders>,
+    /// The event.
+    pub event: Event,
+}
+
+/// What a service does with each event. Outputs are produced by the loop, which commits the
+/// input only once they are acknowledged.
+pub trait Handler: Send + Sync + 'static {
+    /// Handles one event; returns the events to publish as a consequence.
+    fn handle(
+        &self,
+        msg: &Incoming,
+    ) -> impl Future<Output = Result<Vec<Outgoing>, HandlerError>> + Send;
+}
+
+/// How a consumer runs.
+#[derive(Clone, Debug)]
+pub struct ConsumerOptions {
+    /// Consumer group id; also the dedupe scope and the `smsflow.dlq.service` header.
+    pub group_id: String,
+    /// Topics to subscribe to.
+    pub topics: Vec<String>,
+    /// Records processed concurrently.
+    pub max_in_flight: usize,
+    /// How often stored offsets are committed.
+    pub commit_interval: Duration,
+    /// Upper bound of the retry backoff.
+    pub max_backoff: Duration,
+    /// Dead-letter topic.
+    pub dlq_topic: String,
+    /// Where to start without a committed offset: `earliest` or `latest`.
+    pub auto_offset_reset: String,
+}
+
+impl ConsumerOptions {
+    /// Options with defaults: 64 in flight, commit every second, backoff up to 10 s.
+    pub fn new(
+        group_id: impl Into<String>,
+        topics: Vec<String>,
+        dlq_topic: impl Into<String>,
+    ) -> Self {
+        Self {
+            group_id: group_id.into(),
+            topics,
+            max_in_flight: 64,
+            commit_interval: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(10),
+            dlq_topic: dlq_topic.into(),
+            auto_offset_reset: "earliest".into(),
+        }
+    }
+}
+
+/// How a record ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Handled and its outputs acknowledged.
+    Handled,
+    /// Already handled before (dedupe hit); skipped.
+    Duplicate,
+    /// Sent to the dead-letter topic.
+    DeadLettered,
+    /// Given up at shutdown; its offset is not stored, so it will be seen again.
+    Abandoned,
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Handled => "handled",
+            Outcome::Duplicate => "duplicate",
+            Outcome::DeadLettered => "dead_lettered",
+            Outcome::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// A finished record, reported to an optional observer (used by tests and tools).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finished {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+/// Everything a running consumer needs besides its handler.
+#[derive(Clone)]
+pub struct ConsumerParts {
+    /// Producer for outputs and dead letters.
+    pub producer: EventProducer,
+    /// Dedupe hook.
+    pub dedupe: Arc<dyn Dedupe>,
+    /// Optional observer of finished records.
+    pub observer: Option<tokio::sync::mpsc::UnboundedSender<Finished>>,
+}
+
+impl std::fmt::Debug for ConsumerParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsumerParts").finish_non_exhaustive()
+    }
+}
+
+/// Rebalance hook: commit stored offsets before partitions go, and tell the loop.
+struct LoopContext {
+    revoked: Mutex<Vec<(String, i32)>>,
+}
+
+impl ClientContext for LoopContext {}
+
+impl ConsumerContext for LoopContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+                debug!(error = %e, "nothing to commit before revoke");
+            }
+            let mut r = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
+            r.extend(
+                tpl.elements()
+                    .iter()
+                    .map(|e| (e.topic().to_owned(), e.partition())),
+            );
+        }
+    }
+}
+
+/// Shared by the loop and the per-record tasks.
+struct Shared<H> {
+    opts: ConsumerOptions,
+    parts: ConsumerParts,
+    handler: Arc<H>,
+    shutdown: CancellationToken,
+}
+
+/// Result of one record's task.
+struct Done {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    generation: u64,
+    key: Option<Vec<u8>>,
+    outcome: Outcome,
+}
+
+/// Runs the consumer until `shutdown` is cancelled, then drains and commits.
+pub async fn run<H: Handler>(
+    cfg: &KafkaConfig,
+    opts: ConsumerOptions,
+    parts: ConsumerParts,
+    handler: Arc<H>,
+    shutdown: CancellationToken,
+) -> Result<(), KafkaError> {
+    let mut cc = cfg.client_config();
+    cc.set("group.id", &opts.group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", &opts.auto_offset_reset)
+        .set("isolation.level", "read_committed")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "2000")
+        .set("fetch.wait.max.ms", "20")
+        .set("partition.assignment.strategy", "cooperative-sticky");
+    for (k, v) in &cfg.properties {
+        cc.set(k, v);
+    }
+    let consumer: StreamConsumer<LoopContext> = cc.create_with_context(LoopContext {
+        revoked: Mutex::default(),
+    })?;
+    let topics: Vec<&str> = opts.topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topics)?;
+    info!(group = %opts.group_id, topics = ?opts.topics, "consumer started");
+
+    let shared = Arc::new(Shared {
+        opts,
+        parts,
+        handler,
+        shutdown: shutdown.clone(),
+    });
+    let mut state = LoopState::default();
+    let mut in_flight: FuturesUnordered<JoinHandle<Done>> = FuturesUnordered::new();
+    let mut commit_tick = tokio::time::interval(shared.opts.commit_interval);
+    commit_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let group = shared.opts.group_id.clone();
+
+    loop {
+        state.apply_revocations(&consumer);
+        metrics::in_flight(&group, in_flight.len());
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                state.finish(&consumer, &shared, done);
+            }
+            _ = commit_tick.tick() => state.commit(&consumer, CommitMode::Async),
+            r = consumer.recv(), if in_flight.len() < shared.opts.max_in_flight => match r {
+                Err(e) => {
+                    warn!(error = %e, "kafka consumer error");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Ok(m) => {
+                    let msg = m.detach();
+                    metrics::consumed(&group, msg.topic());
+                    // Keep per-key order: wait for the same key's earlier record.
+                    if let Some(k) = msg.key() {
+                        while state.keys.contains_key(k) {
+                            match in_flight.next().await {
+                                Some(done) => state.finish(&consumer, &shared, done),
+                                None => break,
+                            }
+                        }
+                    }
+                    in_flight.push(state.start(&shared, msg));
+                }
+            }
+        }
+    }
+
+    info!(group = %group, in_flight = in_flight.len(), "consumer draining");
+    while let Some(done) = in_flight.next().await {
+        state.finish(&consumer, &shared, done);
+    }
+    state.apply_revocations(&consumer);
+    state.commit(&consumer, CommitMode::Sync);
+    info!(group = %group, "consumer stopped");
+    Ok(())
+}
+
+/// Loop-local bookkeeping.
+#[derive(Default)]
+struct LoopState {
+    tracker: Tracker,
+    /// Keys with a record in flight, and how many.
+    keys: HashMap<Vec<u8>, usize>,
+    /// Something was stored since the last commit.
+    dirty: bool,
+}
+
+impl LoopState {
+    fn start<H: Handler>(
+        &mut self,
+        shared: &Arc<Shared<H>>,
+        msg: OwnedMessage,
+    ) -> JoinHandle<Done> {
+        let generation = self
+            .tracker
+            .start(msg.topic(), msg.partition(), msg.offset());
+        if let Some(k) = msg.key() {
+            *self.keys.entry(k.to_vec()).or_default() += 1;
+        }
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let outcome = match AssertUnwindSafe(process(&shared, &msg))
+                .catch_unwind()
+                .await
+            {
+                Ok(o) => o,
+                Err(_) => dead_letter(&shared, &msg, "HANDLER_PANIC", "the handler panicked").await,
+            };
+            metrics::processed(
+                &shared.opts.group_id,
+                outcome.label(),
+                started.elapsed().as_secs_f64(),
+            );
+            Done {
+                topic: msg.topic().to_owned(),
+                partition: msg.partition(),
+                offset: msg.offset(),
+                generation,
+                key: msg.key().map(<[u8]>::to_vec),
+                outcome,
+            }
+        })
+    }
+
+    fn finish<H: Handler>(
+        &mut self,
+        consumer: &StreamConsumer<LoopContext>,
+        shared: &Shared<H>,
+        done: Result<Done, tokio::task::JoinError>,
+    ) {
+        let Ok(done) = done else {
+            // Cancelled by runtime shutdown: the offset stays unstored.
+            return;
+        };
+        if let Some(k) = &done.key
+            && let Some(n) = self.keys.get_mut(k)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.keys.remove(k);
+            }
+        }
+        if let Some(obs) = &shared.parts.observer {
+            let _ = obs.send(Finished {
+                topic: done.topic.clone(),
+                partition: done.partition,
+                offset: done.offset,
+                outcome: done.outcome,
+            });
+        }
+        if done.outcome == Outcome::Abandoned {
+            return;
+        }
+        if let Some(pos) =
+            self.tracker
+                .finish(&done.topic, done.partition, done.offset, done.generation)
+        {
+            let mut tpl = TopicPartitionList::new();
+            if tpl
+                .add_partition_offset(&done.topic, done.partition, Offset::Offset(pos))
+                .is_ok()
+            {
+                match consumer.store_offsets(&tpl) {
+                    Ok(()) => self.dirty = true,
+                    Err(e) => debug!(error = %e, "offset not stored (partition revoked?)"),
+                }
+            }
+        }
+    }
+
+    fn commit(&mut self, consumer: &StreamConsumer<LoopContext>, mode: CommitMode) {
+        if !self.dirty {
+            return;
+        }
+        match consumer.commit_consumer_state(mode) {
+            Ok(()) => self.dirty = false,
+            Err(e) => debug!(error = %e, "commit failed; retried at the next tick"),
+        }
+    }
+
+    fn apply_revocations(&mut self, consumer: &StreamConsumer<LoopContext>) {
+        let revoked = std::mem::take(
+            &mut *consumer
+                .context()
+                .revoked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        for (t, p) in revoked {
+            self.tracker.revoke(&t, p);
+        }
+    }
+}
+
+/// Sleeps the backoff for `attempt`; false if shutdown came first.
+async fn backoff<H>(shared: &Shared<H>, attempt: &mut u32) -> bool {
+    let base = Duration::from_millis(100).saturating_mul(1 << (*attempt).min(10));
+    let d = base.min(shared.opts.max_backoff);
+    *attempt += 1;
+    metrics::retried(&shared.opts.group_id);
+    tokio::select! {
+        _ = tokio::time::sleep(d) => true,
+        _ = shared.shutdown.cancelled() => false,
+    }
+}
+
+/// Decode → dedupe → handle → produce outputs → mark handled.
+async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage) -> Outcome {
+    let Some(payload) = msg.payload() else {
+        return dead_letter(shared, msg, "EMPTY_PAYLOAD", "record has no value").await;
+    };
+    let codec = shared.parts.producer.codec();
+    let mut attempt = 0;
+    let event = loop {
+        match codec.decode(payload).await {
+            Ok(e) => break e,
+            Err(e) if e.is_retriable() => {
+                warn!(error = %e, "cannot decode yet, retrying");
+                if !backoff(shared, &mut attempt).await {
+                    return Outcome::Abandoned;
+                }
+            }
+            Err(e) => return dead_letter(shared, msg, e.code(), &e.to_string()).await,
+        }
+    };
+    let scope = shared.opts.group_id.as_str();
+    let event_id = event.meta().event_id;
+    loop {
+        match shared.parts.dedupe.seen(scope, event_id).await {
+            Ok(true) => return Outcome::Duplicate,
+            Ok(false) => break,
+            Err(e) => {
+                warn!(error = %e, "dedupe lookup failed, retrying");
+                if !backoff(shared, &mut attempt).await {
+                    return Outcome::Abandoned;
+                }
+            }
+        }
+    }
+    let span = tracing::info_span!("handle", group = scope, event_type = event.kind().name(), event_id = %event_id);
+    headers::set_parent_from(&span, msg.headers());
+    let incoming = Incoming {
+        topic: msg.topic().to_owned(),
+        partition: msg.partition(),
+        offset: msg.offset(),
+        key: msg.key().map(<[u8]>::to_vec),
+        headers: msg.headers().cloned(),
+        event,
+    };
+    let outputs = loop {
+        match shared
+            .handler
+            .handle(&incoming)
+            .instrument(span.clone())
+            .await
+        {
+            Ok(outs) => break outs,
+            Err(HandlerError::Retry(reason)) => {
+                warn!(parent: &span, reason = %reason, "handler failed transiently, retrying");
+                if !backoff(shared, &mut attempt).await {
+                    return Outcome::Abandoned;
+                }
+            }
+            Err(HandlerError::DeadLetter { code, reason }) => {
+                return dead_letter(shared, msg, code, &reason).await;
+            }
+        }
+    };
+    // Retrying a send is safe: the producer is idempotent and output ids are derived from
+    // the input's, so a repeated output is recognisable downstream.
+    while let Err(e) = shared
+        .parts
+        .producer
+        .send_all(&outputs)
+        .instrument(span.clone())
+        .await
+    {
+        warn!(parent: &span, error = %e, "outputs not acknowledged, retrying");
+        if !backoff(shared, &mut attempt).await {
+            return Outcome::Abandoned;
+        }
+    }
+    while let Err(e) = shared.parts.dedupe.record(scope, event_id).await {
+        warn!(parent: &span, error = %e, "dedupe mark failed, retrying");
+        if !backoff(shared, &mut attempt).await {
+            return Outcome::Abandoned;
+        }
+    }
+    Outcome::Handled
+}
+
+async fn dead_letter<H>(
+    shared: &Shared<H>,
+    msg: &OwnedMessage,
+    code: &'static str,
+    reason: &str,
+) -> Outcome {
+    let dead = DeadLetter {
+        topic: msg.topic(),
+        partition: msg.partition(),
+        offset: msg.offset(),
+        code,
+        reason,
+        service: &shared.opts.group_id,
+    };
+    warn!(
+        topic = dead.topic,
+        partition = dead.partition,
+        offset = dead.offset,
+        code,
+        reason,
+        "dead-lettering record"
+    );
+    let mut attempt = 0;
+    loop {
+        let sent = dlq::send(
+            &shared.parts.producer,
+            &shared.opts.dlq_topic,
+            msg.key(),
+            msg.payload(),
+            msg.headers(),
+            &dead,
+        )
+        .await;
+        match sent {
+            Ok(_) => {
+                metrics::dead_lettered(&shared.opts.group_id, code);
+                return Outcome::DeadLettered;
+            }
+            Err(e) => {
+                warn!(error = %e, "dead-letter not acknowledged, retrying");
+                if !backoff(shared, &mut attempt).await {
+                    return Outcome::Abandoned;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! # smsflow-kafka: the Kafka plumbing every service shares
+//!
+//! | module | role |
+//! |---|---|
+//! | [`config`] | [`KafkaConfig`]: brokers, security, topic prefix, schema registry URL |
+//! | [`producer`] | [`EventProducer`]: idempotent `acks=all` producer of Confluent-framed events |
+//! | [`consumer`] | the consumer loop: decode, dedupe, [`Handler`], outputs, commit-after-ack |
+//! | [`offsets`] | per-partition offset tracking for concurrent processing (internal) |
+//! | [`dedupe`] | the [`Dedupe`] hook and in-memory implementations |
+//! | [`dlq`] | dead-lettering to `sms.dlq` with origin and error headers |
+//! | [`headers`] | header names, W3C `traceparent` propagation |
+//! | [`admin`] | topic creation from the catalog, describe, ping |
+//! | [`metrics`] | every metric this crate emits |
+//! | [`error`] | [`KafkaError`], and [`HandlerError`] (retry vs dead-letter) |
+
+pub mod admin;
+pub mod config;
+pub mod consumer;
+pub mod dedupe;
+pub mod dlq;
+pub mod error;
+pub mod headers;
+pub mod metrics;
+mod offsets;
+pub mod producer;
+
+pub use config::KafkaConfig;
+pub use consumer::{ConsumerOptions, ConsumerParts, Finished, Handler, Incoming, Outcome};
+pub use dedupe::{Dedupe, MemoryDedupe, NoDedupe};
+pub use error::{HandlerError, KafkaError};
+pub use producer::{EventProducer, Outgoing, Stored};

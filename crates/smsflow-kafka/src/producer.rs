@@ -1,0 +1,148 @@
+//! [`EventProducer`]: the idempotent producer every service writes events with.
+//!
+//! `acks=all` and `enable.idempotence=true`: a send returns only once the broker has the event
+//! durably, and librdkafka's retries never duplicate or reorder it within a partition.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::message::OwnedHeaders;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
+use smsflow_events::{Event, EventCodec};
+
+use crate::config::KafkaConfig;
+use crate::error::KafkaError;
+use crate::headers;
+use crate::metrics;
+
+/// An event to publish: topic, key (the destination number for most topics) and event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Full topic name.
+    pub topic: String,
+    /// Record key.
+    pub key: String,
+    /// The event.
+    pub event: Event,
+}
+
+impl Outgoing {
+    /// Creates an outgoing event.
+    pub fn new(topic: impl Into<String>, key: impl Into<String>, event: impl Into<Event>) -> Self {
+        Self {
+            topic: topic.into(),
+            key: key.into(),
+            event: event.into(),
+        }
+    }
+}
+
+/// Where Kafka stored a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stored {
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+}
+
+/// Produces events in the Confluent wire format. Clone it freely (it is an `Arc` inside).
+#[derive(Clone)]
+pub struct EventProducer {
+    inner: FutureProducer,
+    codec: Arc<EventCodec>,
+}
+
+impl std::fmt::Debug for EventProducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventProducer").finish_non_exhaustive()
+    }
+}
+
+/// How long a send may wait for room in librdkafka's queue before failing.
+const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl EventProducer {
+    /// An idempotent, `acks=all` producer named `client_id`.
+    pub fn new(
+        cfg: &KafkaConfig,
+        codec: Arc<EventCodec>,
+        client_id: &str,
+    ) -> Result<Self, KafkaError> {
+        let mut c = cfg.client_config();
+        c.set("client.id", client_id)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "2")
+            .set("batch.num.messages", "10000")
+            .set("compression.type", "lz4")
+            .set("queue.buffering.max.messages", "200000")
+            .set("delivery.timeout.ms", "60000");
+        for (k, v) in &cfg.properties {
+            c.set(k, v);
+        }
+        Ok(Self {
+            inner: c.create()?,
+            codec,
+        })
+    }
+
+    /// The codec this producer encodes with.
+    pub fn codec(&self) -> &Arc<EventCodec> {
+        &self.codec
+    }
+
+    /// Encodes and sends one event; returns once Kafka acknowledged it.
+    pub async fn send(&self, out: &Outgoing) -> Result<Stored, KafkaError> {
+        let payload = self.codec.encode(&out.topic, &out.event).await?;
+        let event_id = out.event.meta().event_id.to_string();
+        let h = headers::with(OwnedHeaders::new(), headers::EVENT_ID, &event_id);
+        let h = headers::with(h, headers::EVENT_TYPE, out.event.kind().name());
+        let h = headers::inject_current_trace(h);
+        self.send_raw(&out.topic, Some(out.key.as_bytes()), &payload, h)
+            .await
+    }
+
+    /// Sends several events, pipelined; returns once every one is acknowledged, or the first
+    /// error. Records to the same partition keep their order.
+    pub async fn send_all(&self, outs: &[Outgoing]) -> Result<Vec<Stored>, KafkaError> {
+        futures::future::try_join_all(outs.iter().map(|o| self.send(o))).await
+    }
+
+    /// Sends raw bytes with headers; returns once Kafka acknowledged them.
+    pub async fn send_raw(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        headers: OwnedHeaders,
+    ) -> Result<Stored, KafkaError> {
+        let mut rec: FutureRecord<'_, [u8], [u8]> =
+            FutureRecord::to(topic).payload(payload).headers(headers);
+        if let Some(k) = key {
+            rec = rec.key(k);
+        }
+        match self.inner.send(rec, Timeout::After(QUEUE_TIMEOUT)).await {
+            Ok(d) => {
+                metrics::produced(topic, true);
+                Ok(Stored {
+                    partition: d.partition,
+                    offset: d.offset,
+                })
+            }
+            Err((source, _)) => {
+                metrics::produced(topic, false);
+                Err(KafkaError::NotAcknowledged {
+                    topic: topic.to_owned(),
+                    source,
+                })
+            }
+        }
+    }
+
+    /// Waits until every queued record is acknowledged or `timeout` passes.
+    pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
+        Ok(self.inner.flush(Timeout::After(timeout))?)
+    }
+}

@@ -1,0 +1,123 @@
+//! Typed configuration from a TOML file and `SMSFLOW_*` environment variables.
+//!
+//! Precedence: struct defaults (which run against the local stack) < the TOML file <
+//! environment. Nested keys use a double underscore: `SMSFLOW_KAFKA__BOOTSTRAP_SERVERS`
+//! sets `kafka.bootstrap_servers`, `SMSFLOW_STORE__CONTACT_POINTS='["10.0.0.5:9042"]'` sets a list.
+
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+/// Environment variable prefix.
+pub const ENV_PREFIX: &str = "SMSFLOW_";
+
+/// Configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+/// Loads `T` from defaults, then `file` (if given), then the environment.
+pub fn load<T: DeserializeOwned>(file: Option<&Path>) -> Result<T, ConfigError> {
+    let mut fig = Figment::new();
+    if let Some(f) = file {
+        if !f.exists() {
+            return Err(ConfigError(format!("file {} does not exist", f.display())));
+        }
+        fig = fig.merge(Toml::file(f));
+    }
+    fig.merge(Env::prefixed(ENV_PREFIX).split("__"))
+        .extract()
+        .map_err(|e| ConfigError(e.to_string()))
+}
+
+/// Settings of the service's own HTTP listener (health, readiness, metrics, API).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address to listen on, e.g. `127.0.0.1:8080`; port 0 picks a free one.
+    pub listen: String,
+}
+
+impl HttpConfig {
+    /// A listener on `listen`.
+    pub fn on(listen: &str) -> Self {
+        Self {
+            listen: listen.to_owned(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self::on("127.0.0.1:0")
+    }
+}
+
+/// Logging and tracing.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// `json` (default) or `pretty`.
+    pub log_format: String,
+    /// `tracing` filter, e.g. `info,smsflow_kafka=debug`. `RUST_LOG` overrides it.
+    pub log_filter: String,
+    /// OTLP/gRPC endpoint for traces, e.g. `http://otel-collector:4317`; none disables export.
+    pub otlp_endpoint: Option<String>,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            log_format: "json".into(),
+            log_filter: "info,scylla=warn,rdkafka=warn".into(),
+            otlp_endpoint: None,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's test jail has a large error type
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize, Default, PartialEq)]
+    #[serde(deny_unknown_fields, default)]
+    struct Sample {
+        http: HttpConfig,
+        name: String,
+    }
+
+    #[test]
+    fn file_then_env_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "svc.toml",
+                "name = \"from-file\"\n[http]\nlisten = \"127.0.0.1:1\"\n",
+            )?;
+            jail.set_env("SMSFLOW_HTTP__LISTEN", "127.0.0.1:2");
+            let s: Sample = load(Some(Path::new("svc.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.name, "from-file");
+            assert_eq!(s.http.listen, "127.0.0.1:2");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("svc.toml", "nmae = \"typo\"\n")?;
+            let r: Result<Sample, _> = load(Some(Path::new("svc.toml")));
+            assert!(r.unwrap_err().to_string().contains("nmae"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error() {
+        let r: Result<Sample, _> = load(Some(Path::new("/nonexistent/smsflow.toml")));
+        assert!(r.is_err());
+    }
+}

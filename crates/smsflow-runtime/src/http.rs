@@ -1,0 +1,122 @@
+//! The operational HTTP surface every service exposes: `/healthz` (the process runs),
+//! `/readyz` (its Kafka, CQL store and registry links answer), `/metrics` (Prometheus).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use futures::future::BoxFuture;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::HttpConfig;
+
+/// One readiness check: `Ok` when the dependency answers.
+pub type Check = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// The named checks `/readyz` runs.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    checks: Vec<(&'static str, Check)>,
+}
+
+impl std::fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.checks.iter().map(|(n, _)| n))
+            .finish()
+    }
+}
+
+/// How long one check may take.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+impl Readiness {
+    /// Adds a check named `name`.
+    pub fn with<F, Fut>(mut self, name: &'static str, f: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.checks.push((name, Arc::new(move || Box::pin(f()))));
+        self
+    }
+
+    /// Runs every check; returns each name with its error, if any.
+    pub async fn run(&self) -> Vec<(&'static str, Option<String>)> {
+        let futs = self.checks.iter().map(|(name, check)| {
+            let fut = check();
+            async move {
+                let r = match tokio::time::timeout(CHECK_TIMEOUT, fut).await {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e),
+                    Err(_) => Some(format!("no answer within {CHECK_TIMEOUT:?}")),
+                };
+                (*name, r)
+            }
+        });
+        futures::future::join_all(futs).await
+    }
+}
+
+async fn healthz() -> impl IntoResponse {
+    (StatusCode::OK, axum::Json(json!({"status": "ok"})))
+}
+
+async fn readyz(State(r): State<Readiness>) -> impl IntoResponse {
+    let results = r.run().await;
+    let ready = results.iter().all(|(_, e)| e.is_none());
+    let checks: serde_json::Map<String, serde_json::Value> = results
+        .into_iter()
+        .map(|(n, e)| (n.to_owned(), e.map_or(json!("ok"), |e| json!(e))))
+        .collect();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(json!({"ready": ready, "checks": checks})),
+    )
+}
+
+async fn metrics() -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        crate::telemetry::prometheus().render(),
+    )
+}
+
+/// `/healthz`, `/readyz` and `/metrics`; merge a service's own routes into it.
+pub fn ops_router(readiness: Readiness) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(readiness)
+        .route("/metrics", get(metrics))
+}
+
+/// Binds the configured listener.
+pub async fn bind(cfg: &HttpConfig) -> std::io::Result<TcpListener> {
+    TcpListener::bind(&cfg.listen).await
+}
+
+/// Serves `router` until `shutdown` is cancelled, then lets open requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}

@@ -1,0 +1,20 @@
+//! # smsflow-runtime: what every service binary shares
+//!
+//! | module | role |
+//! |---|---|
+//! | [`config`] | typed config from TOML + `SMSFLOW_*` env; `HttpConfig`, `TelemetryConfig` |
+//! | [`telemetry`] | JSON logs, OTLP traces, the Prometheus recorder |
+//! | [`shutdown`] | a cancellation token fired by SIGINT/SIGTERM |
+//! | [`http`] | `/healthz`, `/readyz` (named dependency checks), `/metrics`, serve with graceful shutdown |
+//!
+//! A service's `main.rs` is: parse CLI, [`config::load`], [`telemetry::init`],
+//! [`shutdown::on_signal`], then `<service>::run(config, shutdown)`.
+
+pub mod config;
+pub mod http;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use config::{ConfigError, HttpConfig, TelemetryConfig};
+pub use http::Readiness;
+pub use tokio_util::sync::CancellationToken;

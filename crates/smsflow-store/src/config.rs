@@ -1,0 +1,47 @@
+//! How to reach the CQL store (ScyllaDB in production, Cassandra locally).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// CQL store settings. Defaults run against the local stack.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Contact points, `host:port`.
+    pub contact_points: Vec<String>,
+    /// Datacenter whose nodes are preferred (ScyllaDB/Cassandra `dc`).
+    pub local_datacenter: String,
+    /// Keyspace holding smsflow's tables.
+    pub keyspace: String,
+    /// Keyspace replication, as in `CREATE KEYSPACE ... WITH replication = {...}`. Locally
+    /// `{class: SimpleStrategy, replication_factor: "1"}`; in production
+    /// `{class: NetworkTopologyStrategy, <dc>: "3"}`.
+    pub replication: BTreeMap<String, String>,
+    /// Username, when authentication is on.
+    pub username: Option<String>,
+    /// Password. Prefer the `SMSFLOW_STORE__PASSWORD` environment variable.
+    pub password: Option<String>,
+    /// Consistency of reads and writes: `LOCAL_QUORUM` (default), `QUORUM`, `ONE`...
+    pub consistency: String,
+    /// Seconds to wait for a connection.
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            contact_points: vec!["127.0.0.1:9042".into()],
+            local_datacenter: "datacenter1".into(),
+            keyspace: "smsflow".into(),
+            replication: BTreeMap::from([
+                ("class".into(), "SimpleStrategy".into()),
+                ("replication_factor".into(), "1".into()),
+            ]),
+            username: None,
+            password: None,
+            consistency: "LOCAL_QUORUM".into(),
+            connect_timeout_secs: 5,
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! [`CqlDedupe`]: the durable dedupe hook of the consumer loop, in `processed_events`.
+
+use futures::future::BoxFuture;
+use scylla::statement::prepared::PreparedStatement;
+use smsflow_events::EventId;
+use smsflow_kafka::{Dedupe, HandlerError};
+
+use crate::error::StoreError;
+use crate::session::Store;
+
+/// Records handled events per consumer group in the CQL store (7-day TTL).
+#[derive(Debug, Clone)]
+pub struct CqlDedupe {
+    store: Store,
+    seen: PreparedStatement,
+    record: PreparedStatement,
+}
+
+impl CqlDedupe {
+    /// Prepares the statements.
+    pub async fn new(store: Store) -> Result<Self, StoreError> {
+        let t = store.table("processed_events");
+        let seen = store
+            .session()
+            .prepare(format!(
+                "SELECT event_id FROM {t} WHERE scope = ? AND event_id = ?"
+            ))
+            .await
+            .map_err(|e| StoreError::query("prepare dedupe", e))?;
+        let record = store
+            .session()
+            .prepare(format!(
+                "INSERT INTO {t} (scope, event_id, handled_at) VALUES (?, ?, toTimestamp(now()))"
+            ))
+            .await
+            .map_err(|e| StoreError::query("prepare dedupe", e))?;
+        Ok(Self {
+            store,
+            seen,
+            record,
+        })
+    }
+}
+
+impl Dedupe for CqlDedupe {
+    fn seen<'a>(
+        &'a self,
+        scope: &'a str,
+        event: EventId,
+    ) -> BoxFuture<'a, Result<bool, HandlerError>> {
+        Box::pin(async move {
+            let res = self
+                .store
+                .session()
+                .execute_unpaged(&self.seen, (scope, event.as_uuid()))
+                .await
+                .map_err(HandlerError::retry)?;
+            let rows = res.into_rows_result().map_err(HandlerError::retry)?;
+            Ok(rows.rows_num() > 0)
+        })
+    }
+
+    fn record<'a>(
+        &'a self,
+        scope: &'a str,
+        event: EventId,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            self.store
+                .session()
+                .execute_unpaged(&self.record, (scope, event.as_uuid()))
+                .await
+                .map_err(HandlerError::retry)?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,116 @@
+//! [`Store`]: a connected CQL session bound to smsflow's keyspace.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use scylla::client::execution_profile::ExecutionProfile;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::statement::Consistency;
+
+use crate::config::StoreConfig;
+use crate::error::StoreError;
+
+/// A CQL session plus the keyspace name. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    session: Arc<Session>,
+    keyspace: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("keyspace", &self.keyspace)
+            .finish_non_exhaustive()
+    }
+}
+
+fn consistency(s: &str) -> Result<Consistency, StoreError> {
+    Ok(match s.to_ascii_uppercase().as_str() {
+        "ONE" => Consistency::One,
+        "TWO" => Consistency::Two,
+        "QUORUM" => Consistency::Quorum,
+        "LOCAL_QUORUM" => Consistency::LocalQuorum,
+        "LOCAL_ONE" => Consistency::LocalOne,
+        "ALL" => Consistency::All,
+        other => return Err(StoreError::Config(format!("unknown consistency {other}"))),
+    })
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 48
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+impl Store {
+    /// Connects to the contact points. Does not create or select the keyspace; see
+    /// [`crate::migrate::migrate`] for that.
+    pub async fn connect(cfg: &StoreConfig) -> Result<Self, StoreError> {
+        if !is_identifier(&cfg.keyspace) {
+            return Err(StoreError::Config(format!(
+                "keyspace name {:?} is not a plain identifier",
+                cfg.keyspace
+            )));
+        }
+        let policy = DefaultPolicy::builder()
+            .prefer_datacenter(cfg.local_datacenter.clone())
+            .token_aware(true)
+            .build();
+        let profile = ExecutionProfile::builder()
+            .consistency(consistency(&cfg.consistency)?)
+            .load_balancing_policy(policy)
+            .request_timeout(Some(Duration::from_secs(10)))
+            .build();
+        let mut b = SessionBuilder::new()
+            .known_nodes(&cfg.contact_points)
+            .connection_timeout(Duration::from_secs(cfg.connect_timeout_secs))
+            .default_execution_profile_handle(profile.into_handle());
+        if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
+            b = b.user(u, p);
+        }
+        let session = b.build().await.map_err(|e| StoreError::Connect {
+            points: cfg.contact_points.join(","),
+            message: e.to_string(),
+        })?;
+        Ok(Self {
+            session: Arc::new(session),
+            keyspace: cfg.keyspace.clone(),
+        })
+    }
+
+    /// The driver session.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The keyspace name.
+    pub fn keyspace(&self) -> &str {
+        &self.keyspace
+    }
+
+    /// `keyspace.table`, for statements.
+    pub fn table(&self, name: &str) -> String {
+        format!("{}.{name}", self.keyspace)
+    }
+
+    /// Checks the store answers (readiness probe); returns its release version.
+    pub async fn ping(&self) -> Result<String, StoreError> {
+        let res = self
+            .session
+            .query_unpaged("SELECT release_version FROM system.local", &[])
+            .await
+            .map_err(|e| StoreError::query("ping", e))?;
+        let rows = res
+            .into_rows_result()
+            .map_err(|e| StoreError::query("ping", e))?;
+        let (v,) = rows
+            .single_row::<(String,)>()
+            .map_err(|e| StoreError::query("ping", e))?;
+        Ok(v)
+    }
+}
