@@ -97,10 +97,8 @@ pub(crate) enum SubmitOutcome {
 #[derive(Debug, Clone)]
 pub(crate) struct SubmitInfo {
     pub channel: Channel,
-    pub system_id: String,
+    pub system_id: Arc<str>,
     pub source: String,
-    pub destination: String,
-    pub concat: Option<Concat>,
     pub data_coding: u8,
     pub text: String,
 }
@@ -166,6 +164,77 @@ pub struct SegmentEntry {
     pub receipts: Vec<ReceiptRecord>,
     /// Receipts acknowledged with deliver_sm_resp status 0 (or callback 2xx).
     pub receipts_acked: u64,
+}
+
+/// Most carrier ids / receipts kept per segment (counts stay exact beyond it).
+const MAX_LIST: usize = 32;
+
+/// Compact in-memory form of a [`SegmentEntry`] (the ledger may hold millions).
+#[derive(Debug)]
+struct Record {
+    first_seen: u64,
+    channel: Channel,
+    data_coding: u8,
+    system_id: Arc<str>,
+    source: Box<str>,
+    text: Box<str>,
+    submits: u64,
+    accepted: u64,
+    throttled: u64,
+    failed: u64,
+    dropped: u64,
+    receipts_acked: u64,
+    message_ids: Vec<Box<str>>,
+    receipts: Vec<(Box<str>, ReceiptState, bool)>,
+}
+
+impl Record {
+    fn snapshot(&self, key: &SegmentKey) -> SegmentEntry {
+        let (concat, payload_hex) = match key {
+            SegmentKey::Concatenated {
+                reference,
+                total,
+                seq,
+                ..
+            } => (
+                Some(ConcatInfo {
+                    reference: *reference,
+                    total: *total,
+                    seq: *seq,
+                }),
+                None,
+            ),
+            SegmentKey::Single { payload, .. } => (None, Some(hex(payload))),
+        };
+        SegmentEntry {
+            first_seen: self.first_seen,
+            channel: self.channel,
+            system_id: self.system_id.to_string(),
+            source: self.source.to_string(),
+            destination: key.destination().to_string(),
+            concat,
+            payload_hex,
+            data_coding: self.data_coding,
+            text: self.text.to_string(),
+            submits: self.submits,
+            accepted: self.accepted,
+            rejected: self.throttled + self.failed,
+            throttled: self.throttled,
+            failed: self.failed,
+            dropped: self.dropped,
+            message_ids: self.message_ids.iter().map(|m| m.to_string()).collect(),
+            receipts: self
+                .receipts
+                .iter()
+                .map(|(id, state, duplicate)| ReceiptRecord {
+                    message_id: id.to_string(),
+                    state: *state,
+                    duplicate: *duplicate,
+                })
+                .collect(),
+            receipts_acked: self.receipts_acked,
+        }
+    }
 }
 
 /// Simulator totals.
@@ -240,7 +309,7 @@ pub(crate) fn inc(c: &AtomicU64) {
 
 #[derive(Debug)]
 struct Inner {
-    segments: DashMap<Arc<SegmentKey>, SegmentEntry>,
+    segments: DashMap<Arc<SegmentKey>, Record>,
     counters: Counters,
     max_segments: usize,
     order: AtomicU64,
@@ -322,7 +391,7 @@ impl Ledger {
             .segments
             .iter()
             .filter(|e| keep(e.key()))
-            .map(|e| e.value().clone())
+            .map(|e| e.value().snapshot(e.key()))
             .collect();
         out.sort_by_key(|e| e.first_seen);
         out
@@ -371,24 +440,20 @@ impl Ledger {
             SubmitOutcome::Failed => inc(&c.failed),
             SubmitOutcome::Dropped => inc(&c.dropped),
         }
-        let apply = |e: &mut SegmentEntry| {
+        let apply = |e: &mut Record| {
             e.submits += 1;
             match outcome {
                 SubmitOutcome::Accepted(id) => {
                     e.accepted += 1;
-                    e.message_ids.push(id.clone());
+                    if e.message_ids.len() < MAX_LIST {
+                        e.message_ids.push(id.as_str().into());
+                    }
                     if e.accepted == 2 {
                         inc(&c.duplicate_segments);
                     }
                 }
-                SubmitOutcome::Throttled => {
-                    e.rejected += 1;
-                    e.throttled += 1;
-                }
-                SubmitOutcome::Failed => {
-                    e.rejected += 1;
-                    e.failed += 1;
-                }
+                SubmitOutcome::Throttled => e.throttled += 1,
+                SubmitOutcome::Failed => e.failed += 1,
                 SubmitOutcome::Dropped => e.dropped += 1,
             }
         };
@@ -404,35 +469,24 @@ impl Ledger {
             Entry::Occupied(mut e) => apply(e.get_mut()),
             Entry::Vacant(v) => {
                 inc(&c.unique_segments);
-                let mut entry = SegmentEntry {
+                let mut record = Record {
                     first_seen: self.inner.order.fetch_add(1, Ordering::Relaxed),
                     channel: info.channel,
-                    system_id: info.system_id.clone(),
-                    source: info.source.clone(),
-                    destination: info.destination.clone(),
-                    concat: info.concat.map(|c| ConcatInfo {
-                        reference: c.reference,
-                        total: c.total,
-                        seq: c.seq,
-                    }),
-                    payload_hex: match key.as_ref() {
-                        SegmentKey::Single { payload, .. } => Some(hex(payload)),
-                        SegmentKey::Concatenated { .. } => None,
-                    },
                     data_coding: info.data_coding,
-                    text: info.text.clone(),
+                    system_id: Arc::clone(&info.system_id),
+                    source: info.source.as_str().into(),
+                    text: info.text.as_str().into(),
                     submits: 0,
                     accepted: 0,
-                    rejected: 0,
                     throttled: 0,
                     failed: 0,
                     dropped: 0,
-                    message_ids: Vec::new(),
-                    receipts: Vec::new(),
                     receipts_acked: 0,
+                    message_ids: Vec::with_capacity(1),
+                    receipts: Vec::new(),
                 };
-                apply(&mut entry);
-                v.insert(entry);
+                apply(&mut record);
+                v.insert(record);
             }
         }
     }
@@ -446,12 +500,13 @@ impl Ledger {
         duplicate: bool,
     ) {
         inc(&self.inner.counters.receipts_sent);
-        if let Some(mut e) = self.inner.segments.get_mut(key) {
-            e.receipts.push(ReceiptRecord {
-                message_id: message_id.to_string(),
-                state,
-                duplicate,
-            });
+        if let Some(mut e) = self.inner.segments.get_mut(key)
+            && e.receipts.len() < MAX_LIST
+        {
+            if e.receipts.capacity() == 0 {
+                e.receipts.reserve_exact(1);
+            }
+            e.receipts.push((message_id.into(), state, duplicate));
         }
     }
 
@@ -468,13 +523,11 @@ impl Ledger {
 mod tests {
     use super::*;
 
-    fn info(dest: &str, concat: Option<Concat>) -> SubmitInfo {
+    fn info() -> SubmitInfo {
         SubmitInfo {
             channel: Channel::Smpp,
             system_id: "s".into(),
             source: "src".into(),
-            destination: dest.into(),
-            concat,
             data_coding: 0,
             text: "t".into(),
         }
@@ -506,7 +559,7 @@ mod tests {
     fn counts_duplicates_and_rejections() {
         let l = Ledger::new(100);
         let k = Arc::new(SegmentKey::new("+4912", None, b"hello"));
-        let i = info("+4912", None);
+        let i = info();
         l.record_submit(&k, &i, &SubmitOutcome::Throttled);
         l.record_submit(&k, &i, &SubmitOutcome::Accepted("1".into()));
         l.record_submit(&k, &i, &SubmitOutcome::Accepted("2".into()));
@@ -537,7 +590,7 @@ mod tests {
         let l = Ledger::new(1);
         for p in [b"a", b"b"] {
             let k = Arc::new(SegmentKey::new("1", None, p));
-            l.record_submit(&k, &info("1", None), &SubmitOutcome::Failed);
+            l.record_submit(&k, &info(), &SubmitOutcome::Failed);
         }
         let s = l.summary();
         assert_eq!(s.unique_segments, 1);

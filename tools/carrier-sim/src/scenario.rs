@@ -528,19 +528,20 @@ impl Default for HttpApiConfig {
     }
 }
 
-/// Ledger limits.
+/// Ledger limits. Each stored segment costs roughly 1-2 KB of memory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LedgerConfig {
-    /// Most distinct segments kept; beyond it totals still count but new segments are not
-    /// stored (reported as `segments_not_recorded`).
+    /// Most distinct segments kept (default 2 million, ~2-4 GB at most); beyond it totals
+    /// still count but new segments are not stored (reported as `segments_not_recorded`).
+    /// 0 keeps only the totals, for long benchmarks.
     pub max_segments: usize,
 }
 
 impl Default for LedgerConfig {
     fn default() -> Self {
         Self {
-            max_segments: 5_000_000,
+            max_segments: 2_000_000,
         }
     }
 }

@@ -113,10 +113,8 @@ pub(crate) async fn sendsms(
         let key = Arc::new(SegmentKey::new(&to, None, &raw_text));
         let info = SubmitInfo {
             channel: Channel::Http,
-            system_id: username.clone(),
+            system_id: Arc::from(username.as_str()),
             source: from.clone(),
-            destination: to.clone(),
-            concat: None,
             data_coding,
             text: text.clone(),
         };

@@ -59,7 +59,7 @@ pub(crate) struct Addresses {
 /// Everything needed to send a receipt later.
 #[derive(Debug, Clone)]
 pub(crate) struct ReceiptJob {
-    pub system_id: String,
+    pub system_id: Arc<str>,
     pub key: Arc<SegmentKey>,
     pub message_id: String,
     pub plan: ReceiptPlan,

@@ -36,6 +36,9 @@ use crate::{
     text::mask_msisdn,
 };
 
+/// How long the writer may take to flush unbind_resp before the socket is closed anyway.
+const UNBIND_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// ESME_RINVCMDLEN.
 const RINVCMDLEN: u32 = 0x02;
 /// ESME_RINVCMDID.
@@ -90,7 +93,7 @@ struct Session {
     shared: Arc<Shared>,
     handle: Arc<SessionHandle>,
     tx: mpsc::Sender<Outbound>,
-    bound: Option<(BindKind, String)>,
+    bound: Option<(BindKind, Arc<str>)>,
     submits: u64,
     gsm7: bool,
 }
@@ -150,8 +153,16 @@ pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr
 
 impl Session {
     async fn respond(&self, command: Command) {
-        // fails only when the writer is gone, i.e. the session is closing anyway
-        let _ = self.tx.send(Outbound::Response(command)).await;
+        self.enqueue(Outbound::Response(command)).await;
+    }
+
+    /// Queues for the writer; gives up when the session is cancelled (the writer is then
+    /// gone and a full queue would never drain).
+    async fn enqueue(&self, item: Outbound) {
+        tokio::select! {
+            _ = self.handle.cancel.cancelled() => {}
+            _ = self.tx.send(item) => {}
+        }
     }
 
     fn error_resp(&self, id: CommandId, status: u32, seq: u32) -> Command {
@@ -240,7 +251,7 @@ impl Session {
             (CommandId::Unbind, _) => {
                 self.respond(Command::new(CommandStatus::EsmeRok, seq, Pdu::UnbindResp))
                     .await;
-                let _ = self.tx.send(Outbound::Close).await;
+                self.enqueue(Outbound::Close).await;
                 tracing::debug!(session = self.handle.id, "unbind");
                 return Some(Stop::Unbind);
             }
@@ -311,7 +322,7 @@ impl Session {
             }
         };
         self.handle.set_system_id(system_id.as_str());
-        self.bound = Some((kind, system_id.as_str().to_string()));
+        self.bound = Some((kind, Arc::from(system_id.as_str())));
         inc(&counters.binds);
         inc(&counters.current_sessions);
         self.respond(Command::new(CommandStatus::EsmeRok, seq, pdu))
@@ -341,7 +352,7 @@ impl Session {
                 .await;
             return None;
         }
-        let system_id = system_id.clone();
+        let system_id = Arc::clone(system_id);
         self.submits += 1;
         let shared = &self.shared;
         let parsed = submit::parse(sm, self.gsm7);
@@ -349,10 +360,8 @@ impl Session {
         let key = Arc::new(SegmentKey::new(destination, parsed.concat, &parsed.payload));
         let info = SubmitInfo {
             channel: Channel::Smpp,
-            system_id: system_id.clone(),
+            system_id: Arc::clone(&system_id),
             source: sm.source_addr.as_str().to_string(),
-            destination: destination.to_string(),
-            concat: parsed.concat,
             data_coding: parsed.data_coding,
             text: parsed.text,
         };
@@ -485,7 +494,11 @@ impl Session {
 
     /// Unregisters, waits for the writer, and re-routes every deliver_sm that was queued or
     /// unacknowledged.
-    async fn finish(self, stop: Stop, writer: tokio::task::JoinHandle<mpsc::Receiver<Outbound>>) {
+    async fn finish(
+        self,
+        stop: Stop,
+        mut writer: tokio::task::JoinHandle<mpsc::Receiver<Outbound>>,
+    ) {
         let shared = self.shared;
         let handle = self.handle;
         if let Some((kind, system_id)) = &self.bound {
@@ -500,7 +513,15 @@ impl Session {
         }
         drop(self.tx);
         let mut requeue = Vec::new();
-        if let Ok(mut rx) = writer.await {
+        // after unbind the writer flushes unbind_resp; a peer that stops reading gets 5 s
+        let finished = tokio::select! {
+            r = &mut writer => r,
+            _ = tokio::time::sleep(UNBIND_FLUSH_TIMEOUT) => {
+                handle.cancel.cancel();
+                writer.await
+            }
+        };
+        if let Ok(mut rx) = finished {
             rx.close();
             while let Ok(item) = rx.try_recv() {
                 match item {
