@@ -108,7 +108,8 @@ pub(crate) async fn call(shared: &Shared, url: &str) -> bool {
                 status = r.status().as_u16(),
                 "dlr callback refused"
             ),
-            Err(e) => tracing::debug!(attempt, error = %e, "dlr callback failed"),
+            // without_url: the URL carries the receiver number and maybe the text
+            Err(e) => tracing::debug!(attempt, error = %e.without_url(), "dlr callback failed"),
         }
         tokio::time::sleep(Duration::from_millis(cfg.dlr_retry_delay_ms)).await;
     }
