@@ -98,6 +98,8 @@ pub(crate) struct Link {
     /// Submits in the window (enquire_link and unbind do not use window slots).
     submits_in_flight: usize,
     limiter: Option<DefaultDirectRateLimiter>,
+    /// Clock the limiter's answers are measured against.
+    clock: DefaultClock,
     /// A part waiting for the TPS limiter, and when it may go.
     tps_wait: Option<(QueuedSubmit, Instant)>,
     /// Parts answered with a throttling error, resent first once the pause is over.
@@ -154,6 +156,7 @@ impl Link {
             window: Window::new(bound.next_sequence),
             submits_in_flight: 0,
             limiter,
+            clock: DefaultClock::default(),
             tps_wait: None,
             retry: VecDeque::new(),
             paused_until: None,
@@ -275,7 +278,11 @@ impl Link {
                     self.take_more_from_queue();
                     Ok(())
                 }
-                Wake::Queued(None) => Ok(()),
+                // The queue only closes once the client has shut down.
+                Wake::Queued(None) => {
+                    self.begin_drain();
+                    Ok(())
+                }
                 Wake::TpsReady => {
                     if let Some((item, _)) = self.tps_wait.take() {
                         self.dispatch(item);
@@ -329,7 +336,7 @@ impl Link {
         if let Some(limiter) = &self.limiter
             && let Err(not_until) = limiter.check()
         {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let wait = not_until.wait_time_from(self.clock.now());
             self.tps_wait = Some((item, Instant::now() + wait));
             return;
         }

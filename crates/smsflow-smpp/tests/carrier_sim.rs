@@ -218,7 +218,11 @@ async fn link_drop_under_load_loses_nothing() -> anyhow::Result<()> {
         summary.unique_segments
     );
     ensure!(summary.duplicate_segments == 0, "{summary:?}");
-    ensure!(unknown > 0, "the drop happened mid-window: {summary:?}, not sent {}", not_sent.len());
+    ensure!(
+        unknown > 0,
+        "the drop happened mid-window: {summary:?}, not sent {}",
+        not_sent.len()
+    );
     // "Not sent" parts never reached the carrier.
     for (i, _, reason) in &not_sent {
         ensure!(
