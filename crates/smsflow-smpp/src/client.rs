@@ -135,6 +135,10 @@ impl SmppClient {
     }
 
     /// Sends prepared parts (one submit_sm each) and returns their outcomes in order.
+    ///
+    /// Parts are queued for whichever bound session has room in its window; when the queue
+    /// (`submit_queue`) is full this waits for space (backpressure). With no session bound
+    /// every part is answered "not sent" at once rather than waiting for a reconnect.
     pub async fn submit_parts(&self, parts: Vec<PreparedPart>) -> Vec<PartOutcome> {
         let shared = &self.inner.shared;
         let mut waiting = Vec::with_capacity(parts.len());

@@ -31,7 +31,9 @@
 //! - [`client`]: [`SmppClient`] — start, submit, submit_parts, shutdown.
 //! - [`submit`]: request and outcome types; text → submit_sm PDUs via `smsflow-sms`.
 //! - `session`: per-session reconnect loop and the state sessions share.
-//! - `link`: the loop of one bound link (window, writes, reads, timers, throttling).
+//! - `link`: the loop of one bound link (`link/mod.rs`), with `write` (window, TPS, write
+//!   accounting), `read` (responses, throttling, deliver_sm, timeouts) and `end` (drain,
+//!   final answers).
 //! - `bind`: connect and bind.
 //! - `window`: sequence numbers 1..=0x7FFFFFFF and requests awaiting a response.
 //! - `codec`: framing over the rusmpp codec, tolerant of undecodable PDUs.

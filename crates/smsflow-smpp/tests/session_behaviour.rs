@@ -421,3 +421,77 @@ async fn submits_spread_over_sessions() {
     );
     client.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test]
+async fn generic_nack_to_a_submit_is_a_rejection() {
+    init_tracing();
+    let mock = MockSmsc::start(|_, _| Reply::Nack(0x03)).await;
+    let (client, _inbound) = started(test_config(mock.port)).await;
+    let report = client.submit(request(1)).await.expect("submit");
+    match &report.parts[0].result {
+        Err(PartFailure::Rejected { status, class }) => {
+            assert_eq!(status.0, 0x03);
+            assert_eq!(*class, StatusClass::Permanent);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    client.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn peer_unbind_is_answered_and_the_session_rebinds() {
+    init_tracing();
+    let mock = MockSmsc::start(|_, i| Reply::Ok(i.to_string())).await;
+    let (client, _inbound) = started(test_config(mock.port)).await;
+    mock.send_raw(pdu(0x6, 0, 42, &[]));
+    assert!(
+        mock.wait_for(|l| l.responses.contains(&(0x8000_0006, 0, 42)))
+            .await,
+        "unbind_resp"
+    );
+    assert!(mock.wait_for(|l| l.binds.len() == 2).await, "rebound");
+    assert!(client.wait_until_bound(1, WAIT).await);
+    assert!(
+        client
+            .submit(request(1))
+            .await
+            .expect("submit")
+            .all_accepted()
+    );
+    client.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn full_inbound_channel_holds_back_deliver_sm_resp() {
+    init_tracing();
+    let mock = MockSmsc::start(|_, _| Reply::Ok("1".into())).await;
+    let mut cfg = test_config(mock.port);
+    cfg.inbound_channel = 1;
+    cfg.inbound_backlog = 1;
+    let (client, mut inbound) = started(cfg).await;
+    for seq in 1..=4u32 {
+        let text = format!("id:{seq} stat:DELIVRD");
+        let body = deliver_body("447700900001", "ACME", 0x04, 0, text.as_bytes(), &[]);
+        mock.send_raw(pdu(0x5, 0, 100 + seq, &body));
+    }
+    let acked =
+        |l: &common::mock_smsc::Log| l.responses.iter().filter(|r| r.0 == 0x8000_0005).count();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        acked(&mock.log.lock().unwrap()),
+        1,
+        "only what fits in the channel is acknowledged"
+    );
+    for _ in 0..4 {
+        let event = tokio::time::timeout(WAIT, inbound.recv())
+            .await
+            .expect("event")
+            .expect("open");
+        assert!(matches!(event, InboundEvent::Receipt(_)));
+    }
+    assert!(
+        mock.wait_for(|l| acked(l) == 4).await,
+        "all acknowledged once consumed"
+    );
+    client.shutdown(Duration::from_secs(1)).await;
+}

@@ -23,6 +23,8 @@ pub enum Reply {
     Silent,
     /// Close the connection without answering.
     Drop,
+    /// generic_nack with this status.
+    Nack(u32),
 }
 
 /// Body of an error response.
@@ -285,6 +287,9 @@ async fn serve(
                     Reply::Status(st, Body::Nul) => {
                         let _ = out_tx.send(Some(pdu(0x8000_0004, st, seq, &[0])));
                     }
+                    Reply::Nack(st) => {
+                        let _ = out_tx.send(Some(pdu(0x8000_0000, st, seq, &[])));
+                    }
                     Reply::Silent => {}
                     Reply::Drop => break,
                 }
@@ -292,6 +297,13 @@ async fn serve(
             0x15 => {
                 log.lock().unwrap().enquire_links += 1;
                 let _ = out_tx.send(Some(pdu(0x8000_0015, 0, seq, &[])));
+            }
+            0x8000_0006 => {
+                log.lock()
+                    .unwrap()
+                    .responses
+                    .push((0x8000_0006, status, seq));
+                break;
             }
             0x6 => {
                 log.lock().unwrap().unbinds += 1;

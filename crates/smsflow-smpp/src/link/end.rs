@@ -1,0 +1,79 @@
+//! Ending: graceful drain at shutdown (stop taking submits, wait for the window, unbind)
+//! and the final answer for everything the link still holds when it ends.
+
+use rusmpp::{Command, CommandStatus, Pdu};
+use tokio::time::Instant;
+
+use super::{Link, LinkEnd, Pending};
+use crate::error::{NotSentReason, UnknownReason};
+
+impl Link {
+    /// Starts shutdown: no new submits; parked parts are answered "not sent".
+    pub(super) fn begin_drain(&mut self) {
+        self.draining = Some(self.shared.drain_deadline());
+        if let Some((item, _)) = self.tps_wait.take() {
+            self.shared.not_sent(item, NotSentReason::ShuttingDown);
+        }
+        while let Some(item) = self.retry.pop_front() {
+            self.shared.not_sent(item, NotSentReason::ShuttingDown);
+        }
+        self.paused_until = None;
+    }
+
+    /// During shutdown: once no submit waits any more, unbind; the link ends with the
+    /// unbind_resp (or its timeout, or the drain deadline).
+    pub(super) fn check_drain_progress(&mut self) -> Option<LinkEnd> {
+        self.draining?;
+        if self.unbind_sent || self.submits_in_flight > 0 || !self.inbound.is_empty() {
+            return None;
+        }
+        let now = Instant::now();
+        let deadline =
+            (now + self.shared.config.response_timeout()).min(self.draining.unwrap_or(now));
+        let seq = self.window.insert(Pending::Unbind, now, deadline.max(now));
+        self.unbind_sent = true;
+        self.write_command(&Command::new(CommandStatus::EsmeRok, seq, Pdu::Unbind));
+        None
+    }
+
+    /// Answers everything still held by the link when it ends.
+    pub(super) fn fail_everything(&mut self, end: LinkEnd) {
+        let shutting_down = matches!(end, LinkEnd::Shutdown) || self.shared.shutdown.is_cancelled();
+        for (_, entry) in self.window.drain() {
+            if let Pending::Submit { item, written } = entry.item {
+                self.shared.metrics.window_add(-1.0);
+                if written {
+                    let reason = if shutting_down {
+                        UnknownReason::Shutdown
+                    } else {
+                        UnknownReason::LinkLost
+                    };
+                    self.shared.unknown(item, reason);
+                } else if shutting_down {
+                    self.shared.not_sent(item, NotSentReason::ShuttingDown);
+                } else {
+                    self.shared
+                        .requeue_or_not_sent(item, NotSentReason::LinkLostBeforeWrite);
+                }
+            }
+        }
+        self.submits_in_flight = 0;
+        if let Some((item, _)) = self.tps_wait.take() {
+            self.shared
+                .requeue_or_not_sent(item, NotSentReason::LinkLostBeforeWrite);
+        }
+        while let Some(item) = self.retry.pop_front() {
+            self.shared
+                .requeue_or_not_sent(item, NotSentReason::LinkLostBeforeWrite);
+        }
+        if !self.inbound.is_empty() {
+            // Not acknowledged: the carrier delivers them again on the next bind.
+            tracing::info!(
+                carrier = self.carrier(),
+                count = self.inbound.len(),
+                "unacknowledged deliver_sm left for redelivery"
+            );
+            self.inbound.clear();
+        }
+    }
+}
