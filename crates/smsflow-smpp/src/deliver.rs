@@ -71,7 +71,14 @@ impl DeliverFields {
         for tlv in pdu.tlvs() {
             match tlv.value() {
                 Some(TlvValue::ReceiptedMessageId(id)) => {
-                    out.receipted_message_id = Some(id.as_str().to_owned());
+                    // A strict decoder may run past an unterminated id into the next TLV
+                    // until it meets a NUL: keep the printable prefix only.
+                    let clean: String = id
+                        .as_str()
+                        .chars()
+                        .take_while(|c| !c.is_control())
+                        .collect();
+                    out.receipted_message_id = Some(clean);
                 }
                 Some(TlvValue::MessageState(state)) => out.message_state = Some(u8::from(*state)),
                 Some(TlvValue::NetworkErrorCode(nec)) => {
@@ -254,6 +261,54 @@ pub(crate) mod tests {
         assert_eq!(f.receipted_message_id.as_deref(), Some("1A2B"));
         assert_eq!(f.message_state, Some(2));
         assert_eq!(f.short_message, b"id:1 stat:DELIVRD");
+    }
+
+    /// Decodes a deliver_sm body through the codec as the link does (strict first, lenient
+    /// when rusmpp refuses it).
+    fn through_codec(body: &[u8]) -> DeliverFields {
+        use crate::codec::{Frame, PduCodec};
+        use tokio_util::codec::Decoder;
+        let mut frame = Vec::new();
+        frame.extend(u32::try_from(16 + body.len()).unwrap_or(0).to_be_bytes());
+        frame.extend(5u32.to_be_bytes());
+        frame.extend(0u32.to_be_bytes());
+        frame.extend(9u32.to_be_bytes());
+        frame.extend(body);
+        let mut buf = bytes::BytesMut::from(&frame[..]);
+        match PduCodec::default().decode(&mut buf) {
+            Ok(Some(Frame::Command(cmd))) => match cmd.pdu() {
+                Some(rusmpp::Pdu::DeliverSm(d)) => DeliverFields::from_pdu(d),
+                other => panic!("unexpected pdu {other:?}"),
+            },
+            Ok(Some(Frame::Undecodable { body, .. })) => {
+                DeliverFields::parse_lenient(&body).expect("lenient")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unterminated_tlv_id_in_any_position_is_read_cleanly() {
+        let cases: [&[(u16, &[u8])]; 3] = [
+            &[
+                (tag::RECEIPTED_MESSAGE_ID, b"1a2b"),
+                (tag::MESSAGE_STATE, &[2]),
+            ],
+            &[
+                (tag::MESSAGE_STATE, &[2]),
+                (tag::RECEIPTED_MESSAGE_ID, b"1a2b"),
+            ],
+            &[
+                (tag::RECEIPTED_MESSAGE_ID, b"1a2b\0"),
+                (tag::MESSAGE_STATE, &[2]),
+            ],
+        ];
+        for tlvs in cases {
+            let body = raw_body("447700900001", "ACME", 0x04, 0, b"id:1 stat:DELIVRD", tlvs);
+            let f = through_codec(&body);
+            assert_eq!(f.receipted_message_id.as_deref(), Some("1a2b"), "{tlvs:?}");
+            assert_eq!(f.source_addr, "447700900001");
+        }
     }
 
     #[test]
