@@ -119,6 +119,10 @@ impl SmppClient {
     /// Segments and sends a message; returns one outcome per part. Throttling is handled
     /// inside (pause and resend); timeouts and link loss give "outcome unknown" and are
     /// never resent by the client; parts that were never written give "not sent".
+    ///
+    /// Cancellation: dropping the returned future (e.g. a caller-side timeout) discards the
+    /// parts that were not written yet; parts already written stay in the window and their
+    /// outcome is unknown to the caller, so treat a dropped submit as "outcome unknown".
     pub async fn submit(&self, request: SubmitRequest) -> Result<SubmitReport, SubmitError> {
         let prepared = self.prepare(&request)?;
         tracing::debug!(

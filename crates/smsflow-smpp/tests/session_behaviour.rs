@@ -495,3 +495,42 @@ async fn full_inbound_channel_holds_back_deliver_sm_resp() {
     );
     client.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test]
+async fn a_dropped_submit_is_never_written_later() {
+    init_tracing();
+    let mock = MockSmsc::start(|_, i| {
+        if i == 0 {
+            Reply::Silent
+        } else {
+            Reply::Ok(i.to_string())
+        }
+    })
+    .await;
+    let mut cfg = test_config(mock.port);
+    cfg.window = 1;
+    cfg.response_timeout_ms = 500;
+    let (client, _inbound) = started(cfg).await;
+    // A holds the only window slot (no answer) ...
+    let c = client.clone();
+    let a = tokio::spawn(async move { c.submit(request(1)).await });
+    assert!(mock.wait_for(|l| l.submits.len() == 1).await);
+    // ... so B waits in the queue; its caller gives up.
+    let b = tokio::time::timeout(Duration::from_millis(100), client.submit(request(2))).await;
+    assert!(b.is_err(), "B could not have been answered yet");
+    // A times out and frees the slot: B must not be written now that nobody waits for it.
+    let a = a.await.expect("join").expect("submit");
+    assert_eq!(a.parts[0].class(), Some(ErrorClass::OutcomeUnknown));
+    let c = client.submit(request(3)).await.expect("submit");
+    assert!(c.all_accepted());
+    let destinations: Vec<String> = mock
+        .submits()
+        .iter()
+        .map(|s| s.destination.clone())
+        .collect();
+    assert_eq!(
+        destinations,
+        vec![request(1).destination, request(3).destination]
+    );
+    client.shutdown(Duration::from_secs(1)).await;
+}

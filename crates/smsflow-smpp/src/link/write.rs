@@ -13,8 +13,18 @@ use crate::session::QueuedSubmit;
 use crate::status::CommandStatusCode;
 
 impl Link {
-    /// Sends a part now, or parks it until the TPS limiter allows it.
+    /// Sends a part now, or parks it until the TPS limiter allows it. A part whose caller
+    /// stopped waiting (dropped the `submit` future) is discarded instead: nothing was
+    /// written yet, and nobody would learn the outcome.
     pub(super) fn dispatch(&mut self, item: QueuedSubmit) {
+        if item.reply.is_closed() {
+            tracing::debug!(
+                carrier = self.carrier(),
+                "caller gone, part discarded before writing"
+            );
+            self.shared.metrics.not_sent("caller_gone");
+            return;
+        }
         if let Some(limiter) = &self.limiter
             && let Err(not_until) = limiter.check()
         {
