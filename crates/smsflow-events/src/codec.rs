@@ -261,6 +261,16 @@ pub fn encode_with_id(schema_id: u32, event: &Event) -> Result<Vec<u8>, EncodeEr
     Ok(out)
 }
 
+/// The bare Avro body of `event` with our schema (no header): for storing an event in a table.
+pub fn encode_datum(event: &Event) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::with_capacity(256);
+    event.write_datum(&mut out).map_err(|e| EncodeError::Avro {
+        event: event.kind().name(),
+        source: Box::new(e),
+    })?;
+    Ok(out)
+}
+
 /// Decodes a bare Avro body written with our schema of `kind` (no registry involved).
 pub fn decode_datum(kind: EventKind, body: &[u8]) -> Result<Event, DecodeError> {
     Event::read_datum(kind, body).map_err(|e| avro_err(kind.name(), &e))

@@ -87,6 +87,13 @@ impl EventId {
     pub fn as_uuid(&self) -> Uuid {
         self.0
     }
+
+    /// The id of the event that `cause` leads to, named `what` (UUIDv5). A handler that runs
+    /// twice for the same input emits outputs with the same ids, so a repeated output is
+    /// recognisable downstream.
+    pub fn derived(cause: Uuid, what: &str) -> Self {
+        Self(Uuid::new_v5(&cause, what.as_bytes()))
+    }
 }
 
 impl Default for EventId {
@@ -353,6 +360,19 @@ mod tests {
         assert_ne!(
             MessageId::from_idempotency_key(&a, "k1"),
             MessageId::from_idempotency_key(&b, "k1")
+        );
+    }
+
+    #[test]
+    fn derived_event_ids_are_stable_and_distinct() {
+        let cause = Uuid::now_v7();
+        assert_eq!(
+            EventId::derived(cause, "routed"),
+            EventId::derived(cause, "routed")
+        );
+        assert_ne!(
+            EventId::derived(cause, "routed"),
+            EventId::derived(cause, "rejected")
         );
     }
 

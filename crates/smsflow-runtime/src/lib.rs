@@ -6,6 +6,7 @@
 //! | [`telemetry`] | JSON logs, OTLP traces, the Prometheus recorder |
 //! | [`shutdown`] | a cancellation token fired by SIGINT/SIGTERM |
 //! | [`http`] | `/healthz`, `/readyz` (named dependency checks), `/metrics`, serve with graceful shutdown |
+//! | [`wiring`] | the links of a consuming service: producer, CQL store, dedupe, readiness probes |
 //!
 //! A service's `main.rs` is: parse CLI, [`config::load`], [`telemetry::init`],
 //! [`shutdown::on_signal`], then `<service>::run(config, shutdown)`.
@@ -14,6 +15,7 @@ pub mod config;
 pub mod http;
 pub mod shutdown;
 pub mod telemetry;
+pub mod wiring;
 
 pub use config::{ConfigError, HttpConfig, TelemetryConfig};
 pub use http::Readiness;

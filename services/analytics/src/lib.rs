@@ -1,1 +1,112 @@
-//! analytics
+//! # analytics: views of the event log, and the query API
+//!
+//! Consumes every message topic (`sms.requests`, the lanes, `sms.attempts`, `sms.dlr`) and
+//! materialises, in the CQL store, `messages_by_id` (current status, carrier, segments,
+//! timestamps) and `message_timeline` (every event, in time order). Writes are upserts with
+//! event-derived cell timestamps, so the views are a function of the log. Serves
+//! `GET /v1/messages/{id}`.
+//!
+//! | module | role |
+//! |---|---|
+//! | [`config`] | [`Config`] |
+//! | [`status`] | status rule: rank, then time |
+//! | [`views`] | view writes and reads |
+//! | [`handler`] | consumer handler |
+//! | [`api`] | query API |
+//! | [`metrics`] | metric names |
+
+pub mod api;
+pub mod config;
+pub mod handler;
+pub mod metrics;
+pub mod status;
+pub mod views;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use smsflow_kafka::{ConsumerOptions, NoDedupe};
+use smsflow_runtime::wiring::{Links, WiringError, group_id};
+use smsflow_runtime::{CancellationToken, http};
+use tokio::net::TcpListener;
+
+pub use config::Config;
+
+/// Errors that stop analytics.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Kafka, registry or store link.
+    #[error(transparent)]
+    Wiring(#[from] WiringError),
+    /// The store.
+    #[error(transparent)]
+    Store(#[from] smsflow_store::StoreError),
+    /// The consumer failed.
+    #[error(transparent)]
+    Kafka(#[from] smsflow_kafka::KafkaError),
+    /// The listener failed.
+    #[error("http: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Analytics' links, views and listener.
+#[derive(Debug)]
+pub struct Context {
+    links: Links,
+    views: Arc<views::Views>,
+    listener: TcpListener,
+}
+
+impl Context {
+    /// Opens the links, prepares the view statements, binds the listener.
+    pub async fn connect(config: &Config) -> Result<Self, Error> {
+        let links = Links::connect(&config.kafka, &config.store, "analytics").await?;
+        let views = Arc::new(views::Views::new(links.store.clone()).await?);
+        let listener = http::bind(&config.http).await?;
+        Ok(Self {
+            links,
+            views,
+            listener,
+        })
+    }
+
+    /// Where the query API is served.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+}
+
+/// Materialises views and serves queries until `shutdown`.
+pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> Result<(), Error> {
+    let t = config.kafka.topics();
+    let topics = vec![
+        t.requests.clone(),
+        t.routing_otp.clone(),
+        t.routing_transactional.clone(),
+        t.routing_bulk.clone(),
+        t.attempts.clone(),
+        t.dlr.clone(),
+    ];
+    let mut opts =
+        ConsumerOptions::new(group_id(&config.kafka, "analytics"), topics, t.dlq.clone());
+    opts.max_in_flight = config.max_in_flight;
+    let api = Router::new()
+        .route("/v1/messages/{id}", get(api::message))
+        .with_state(ctx.views.clone());
+    let router = http::ops_router(ctx.links.readiness(&config.kafka)).merge(api);
+    let server = tokio::spawn(http::serve(ctx.listener, router, shutdown.clone()));
+    let mut parts = ctx.links.consumer_parts();
+    parts.dedupe = Arc::new(NoDedupe);
+    let handler = Arc::new(handler::Materialise {
+        views: ctx.views.clone(),
+    });
+    tracing::info!("analytics started");
+    smsflow_kafka::consumer::run(&config.kafka, opts, parts, handler, shutdown).await?;
+    let _ = server.await;
+    tracing::info!("analytics stopped");
+    Ok(())
+}

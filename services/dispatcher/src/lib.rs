@@ -1,1 +1,215 @@
-//! dispatcher
+//! # dispatcher: carrier submits
+//!
+//! Consumes the lane topics (`sms.routing.otp|transactional|bulk`, one consumer each so OTP is
+//! never queued behind bulk) and the retry topics, submits over SMPP, and records every attempt
+//! ahead of time on `sms.attempts` (`AttemptStarted` before the first byte, then
+//! `AttemptSubmitted` or `AttemptFailed` + `RetryScheduled`). Receipts and MO messages from the
+//! binds go to `sms.dlr.raw` and `sms.inbound`.
+//!
+//! | module | role |
+//! |---|---|
+//! | [`config`] | [`Config`]: carriers, lane concurrency, retry and unknown-outcome policy |
+//! | [`attempt`] | one attempt: write-ahead, segment bookkeeping, no duplicate submits |
+//! | [`followup`] | retry tier / failover / give up after a failure |
+//! | [`state`] | the `dispatch_attempts` and `dispatch_segments` tables |
+//! | [`handler`] | consumer handler (waits for `not_before`) |
+//! | [`inbound`] | receipts and MO from the binds to Kafka |
+//! | [`metrics`] | metric names |
+
+pub mod attempt;
+pub mod config;
+pub mod followup;
+pub mod handler;
+pub mod inbound;
+pub mod metrics;
+pub mod state;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use smsflow_events::{CarrierId, Producer};
+use smsflow_kafka::ConsumerOptions;
+use smsflow_runtime::wiring::{Links, WiringError, group_id};
+use smsflow_runtime::{CancellationToken, http};
+use smsflow_smpp::{InboundEvent, SmppClient};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+pub use config::Config;
+
+/// Producer identity of the dispatcher's events.
+pub const PRODUCER: Producer = Producer {
+    name: "dispatcher",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
+/// Errors that stop the dispatcher.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad configuration.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Kafka, registry or store link.
+    #[error(transparent)]
+    Wiring(#[from] WiringError),
+    /// The store.
+    #[error(transparent)]
+    Store(#[from] smsflow_store::StoreError),
+    /// A consumer failed.
+    #[error(transparent)]
+    Kafka(#[from] smsflow_kafka::KafkaError),
+    /// The ops listener failed.
+    #[error("http: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The dispatcher's links, carrier binds and listener.
+#[derive(Debug)]
+pub struct Context {
+    links: Links,
+    listener: TcpListener,
+    carriers: HashMap<CarrierId, SmppClient>,
+    inbound: Vec<(CarrierId, mpsc::Receiver<InboundEvent>)>,
+}
+
+impl Context {
+    /// Opens Kafka, registry and store links, starts the SMPP binds, binds the ops listener.
+    pub async fn connect(config: &Config) -> Result<Self, Error> {
+        let links = Links::connect(&config.kafka, &config.store, "dispatcher").await?;
+        let mut carriers = HashMap::new();
+        let mut inbound = Vec::new();
+        for (id, c) in &config.carriers {
+            let cid =
+                CarrierId::parse(id).map_err(|e| Error::Config(format!("carrier {id:?}: {e}")))?;
+            let mut c = c.clone();
+            c.name = id.clone();
+            let (client, rx) =
+                SmppClient::start(c).map_err(|e| Error::Config(format!("carrier {id}: {e}")))?;
+            carriers.insert(cid.clone(), client);
+            inbound.push((cid, rx));
+        }
+        let listener = http::bind(&config.http).await?;
+        Ok(Self {
+            links,
+            listener,
+            carriers,
+            inbound,
+        })
+    }
+
+    /// Where `/healthz`, `/readyz` and `/metrics` are served.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+}
+
+/// Dispatches until `shutdown`: consumers drain first (submits in flight get their answers),
+/// then the binds close, then receipts already received are published.
+pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> Result<(), Error> {
+    let topics = config.kafka.topics();
+    let Context {
+        links,
+        listener,
+        carriers,
+        inbound,
+    } = ctx;
+    let pumps: Vec<_> = inbound
+        .into_iter()
+        .map(|(id, rx)| {
+            tokio::spawn(inbound::pump(
+                id,
+                rx,
+                links.producer.clone(),
+                topics.clone(),
+            ))
+        })
+        .collect();
+    let clients: Vec<(CarrierId, SmppClient)> = carriers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let binds = clients.clone();
+    let ready = links
+        .readiness(&config.kafka)
+        .with("carrier_binds", move || {
+            let unbound: Vec<String> = binds
+                .iter()
+                .filter(|(_, c)| c.bound_sessions() == 0)
+                .map(|(id, _)| id.to_string())
+                .collect();
+            async move {
+                if unbound.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("not bound: {}", unbound.join(", ")))
+                }
+            }
+        });
+    let server = tokio::spawn(http::serve(
+        listener,
+        http::ops_router(ready),
+        shutdown.clone(),
+    ));
+
+    let dispatcher = Arc::new(attempt::Dispatcher {
+        state: state::DispatchState::new(links.store.clone()).await?,
+        carriers,
+        producer: links.producer.clone(),
+        topics: topics.clone(),
+        max_attempts: config.max_attempts,
+        resubmit_unknown: config.resubmit_unknown.clone(),
+    });
+    let handler = Arc::new(handler::Dispatch {
+        dispatcher,
+        shutdown: shutdown.clone(),
+    });
+    let retry_topics: Vec<String> = smsflow_events::topics::RETRY_TIERS
+        .iter()
+        .map(|(t, _)| topics.retry(t))
+        .collect();
+    let consumers = [
+        ("otp", vec![topics.routing_otp.clone()], config.lanes.otp),
+        (
+            "transactional",
+            vec![topics.routing_transactional.clone()],
+            config.lanes.transactional,
+        ),
+        ("bulk", vec![topics.routing_bulk.clone()], config.lanes.bulk),
+        ("retry", retry_topics, config.lanes.retry),
+    ];
+    let runs = consumers.into_iter().map(|(lane, t, n)| {
+        let mut opts = ConsumerOptions::new(
+            group_id(&config.kafka, &format!("dispatcher-{lane}")),
+            t,
+            topics.dlq.clone(),
+        );
+        opts.max_in_flight = n;
+        smsflow_kafka::consumer::run(
+            &config.kafka,
+            opts,
+            links.consumer_parts(),
+            handler.clone(),
+            shutdown.clone(),
+        )
+    });
+    tracing::info!(carriers = clients.len(), "dispatcher started");
+    let results = futures::future::join_all(runs).await;
+
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    for (_, c) in &clients {
+        c.shutdown(grace).await;
+    }
+    drop(handler);
+    for p in pumps {
+        let _ = p.await;
+    }
+    links.producer.flush(Duration::from_secs(10))?;
+    let _ = server.await;
+    tracing::info!("dispatcher stopped");
+    results.into_iter().collect::<Result<Vec<()>, _>>()?;
+    Ok(())
+}

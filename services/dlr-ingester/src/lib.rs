@@ -1,1 +1,115 @@
-//! dlr-ingester
+//! # dlr-ingester: delivery receipts
+//!
+//! Consumes `sms.attempts` (to learn carrier message ids) and `sms.dlr.raw` (receipts as the
+//! carriers sent them, ids normalised per carrier), correlates each receipt to its message and
+//! segment, and publishes `DeliveryReported` on `sms.dlr`, with the message's terminal status
+//! once every segment is final. Both topics are keyed by destination, so a message's submit
+//! and its receipts are handled in order by one consumer.
+//!
+//! | module | role |
+//! |---|---|
+//! | [`config`] | [`Config`] |
+//! | [`correlate`] | the handler: correlate, park early receipts, drop duplicates |
+//! | [`settle`] | a message's terminal status from its segments |
+//! | [`tables`] | `dlr_correlation`, `dlr_pending`, `dlr_segments` |
+//! | [`metrics`] | metric names |
+
+pub mod config;
+pub mod correlate;
+pub mod metrics;
+pub mod settle;
+pub mod tables;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use smsflow_events::Producer;
+use smsflow_kafka::ConsumerOptions;
+use smsflow_runtime::wiring::{Links, WiringError, group_id};
+use smsflow_runtime::{CancellationToken, http};
+use tokio::net::TcpListener;
+
+pub use config::Config;
+
+/// Producer identity of dlr-ingester's events.
+pub const PRODUCER: Producer = Producer {
+    name: "dlr-ingester",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
+/// Errors that stop dlr-ingester.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Kafka, registry or store link.
+    #[error(transparent)]
+    Wiring(#[from] WiringError),
+    /// The store.
+    #[error(transparent)]
+    Store(#[from] smsflow_store::StoreError),
+    /// The consumer failed.
+    #[error(transparent)]
+    Kafka(#[from] smsflow_kafka::KafkaError),
+    /// The ops listener failed.
+    #[error("http: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// dlr-ingester's links and listener.
+#[derive(Debug)]
+pub struct Context {
+    links: Links,
+    listener: TcpListener,
+}
+
+impl Context {
+    /// Opens Kafka, registry and store links and binds the ops listener.
+    pub async fn connect(config: &Config) -> Result<Self, Error> {
+        let links = Links::connect(&config.kafka, &config.store, "dlr-ingester").await?;
+        let listener = http::bind(&config.http).await?;
+        Ok(Self { links, listener })
+    }
+
+    /// Where `/healthz`, `/readyz` and `/metrics` are served.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+}
+
+/// Correlates receipts until `shutdown`, then drains and commits.
+pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> Result<(), Error> {
+    let topics = config.kafka.topics();
+    let mut opts = ConsumerOptions::new(
+        group_id(&config.kafka, "dlr-ingester"),
+        vec![topics.attempts.clone(), topics.dlr_raw.clone()],
+        topics.dlq.clone(),
+    );
+    if let Some(n) = config.max_in_flight {
+        opts.max_in_flight = n;
+    }
+    let server = tokio::spawn(http::serve(
+        ctx.listener,
+        http::ops_router(ctx.links.readiness(&config.kafka)),
+        shutdown.clone(),
+    ));
+    let handler = Arc::new(correlate::Correlator {
+        tables: tables::Tables::new(ctx.links.store.clone()).await?,
+        topics,
+    });
+    tracing::info!("dlr-ingester started");
+    smsflow_kafka::consumer::run(
+        &config.kafka,
+        opts,
+        ctx.links.consumer_parts(),
+        handler,
+        shutdown,
+    )
+    .await?;
+    ctx.links
+        .producer
+        .flush(std::time::Duration::from_secs(10))?;
+    let _ = server.await;
+    tracing::info!("dlr-ingester stopped");
+    Ok(())
+}

@@ -1,1 +1,132 @@
-//! ingest
+//! # ingest: the public HTTP API
+//!
+//! Accepts send requests, validates them (E.164, sender, length, encoding), and publishes a
+//! `SendRequested` event on `sms.requests`, keyed by destination. A client gets `202` with the
+//! message id only after Kafka acknowledged the event (`acks=all`, idempotent producer), so
+//! *accepted means durable*.
+//!
+//! | module | role |
+//! |---|---|
+//! | [`config`] | [`Config`] |
+//! | [`api`] | `POST /v1/messages`, `GET /v1/messages/{id}` |
+//! | [`validate`] | request body and validation rules |
+//! | [`auth`] | API keys |
+//! | [`error`] | [`ApiError`]: stable codes, HTTP statuses, JSON bodies |
+//! | [`metrics`] | metric names |
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod validate;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use smsflow_events::{EventCodec, Producer, Topics};
+use smsflow_kafka::EventProducer;
+use smsflow_runtime::{CancellationToken, http};
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use error::ApiError;
+
+/// Producer identity of ingest's events.
+pub const PRODUCER: Producer = Producer {
+    name: "ingest",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
+/// Errors that stop ingest from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad configuration.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Kafka or registry client could not be created.
+    #[error(transparent)]
+    Kafka(#[from] smsflow_kafka::KafkaError),
+    /// The listener failed.
+    #[error("http: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// State shared by the request handlers.
+#[derive(Debug)]
+pub struct Shared {
+    config: Config,
+    keys: auth::Keys,
+    producer: EventProducer,
+    topics: Topics,
+    http: reqwest::Client,
+}
+
+/// Everything ingest runs with: the bound listener, the producer, the key table.
+#[derive(Debug)]
+pub struct Context {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl Context {
+    /// Binds the listener and creates the Kafka producer.
+    pub async fn connect(config: &Config) -> Result<Self, Error> {
+        validate::warm_up();
+        let keys =
+            auth::Keys::from_config(&config.api_keys).map_err(|e| Error::Config(e.to_string()))?;
+        let codec = Arc::new(
+            EventCodec::new(&config.kafka.schema_registry_url)
+                .map_err(smsflow_kafka::KafkaError::from)?,
+        );
+        let producer = EventProducer::new(&config.kafka, codec, "ingest")?;
+        let listener = http::bind(&config.http).await?;
+        let shared = Arc::new(Shared {
+            topics: config.kafka.topics(),
+            keys,
+            producer,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .map_err(|e| Error::Config(e.to_string()))?,
+            config: config.clone(),
+        });
+        Ok(Self { listener, shared })
+    }
+
+    /// The address the API listens on.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+}
+
+/// The API router (also used by tests).
+pub fn router(shared: Arc<Shared>) -> Router {
+    let limit = shared.config.max_body_bytes;
+    let api = Router::new()
+        .route("/v1/messages", post(api::send))
+        .route("/v1/messages/{id}", get(api::get))
+        .fallback(api::fallback)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(shared.clone());
+    http::ops_router(smsflow_runtime::wiring::kafka_readiness(
+        &shared.config.kafka,
+    ))
+    .merge(api)
+}
+
+/// Serves the API until `shutdown`; in-flight requests finish, queued events are flushed.
+pub async fn run(_config: Config, ctx: Context, shutdown: CancellationToken) -> Result<(), Error> {
+    tracing::info!(addr = %ctx.http_addr(), "ingest listening");
+    let shared = ctx.shared.clone();
+    http::serve(ctx.listener, router(shared.clone()), shutdown).await?;
+    shared.producer.flush(Duration::from_secs(10))?;
+    tracing::info!("ingest stopped");
+    Ok(())
+}

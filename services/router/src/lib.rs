@@ -1,1 +1,121 @@
-//! router
+//! # router: consent, encoding and route selection
+//!
+//! Consumes `sms.requests`; for each `SendRequested` decides the carrier from the versioned
+//! route table (longest prefix, tenant, lane, weight), computes encoding, segments and cost,
+//! and publishes `RoutingDecided` (or `MessageRejected` with a reason code) on the lane topic
+//! `sms.routing.<lane>`, so OTP never waits behind bulk.
+//!
+//! | module | role |
+//! |---|---|
+//! | [`config`] | [`Config`], the route table as configured |
+//! | [`routes`] | [`routes::RouteTable`] and the selection rule |
+//! | [`decide`] | one request → one decision |
+//! | [`handler`] | the consumer handler |
+//! | [`metrics`] | metric names |
+
+pub mod config;
+pub mod decide;
+pub mod handler;
+pub mod metrics;
+pub mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use smsflow_events::Producer;
+use smsflow_kafka::ConsumerOptions;
+use smsflow_runtime::wiring::{Links, WiringError, group_id};
+use smsflow_runtime::{CancellationToken, http};
+use tokio::net::TcpListener;
+
+pub use config::Config;
+
+/// Producer identity of the router's events.
+pub const PRODUCER: Producer = Producer {
+    name: "router",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
+/// Errors that stop the router.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The route table is not usable.
+    #[error(transparent)]
+    Routes(#[from] routes::RouteError),
+    /// Kafka, registry or store link.
+    #[error(transparent)]
+    Wiring(#[from] WiringError),
+    /// The consumer failed.
+    #[error(transparent)]
+    Kafka(#[from] smsflow_kafka::KafkaError),
+    /// The ops listener failed.
+    #[error("http: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The router's links and listener.
+#[derive(Debug)]
+pub struct Context {
+    links: Links,
+    listener: TcpListener,
+    table: routes::RouteTable,
+}
+
+impl Context {
+    /// Checks the route table, opens Kafka, registry and store links, binds the ops listener.
+    pub async fn connect(config: &Config) -> Result<Self, Error> {
+        let table = routes::RouteTable::from_config(&config.route_table)?;
+        let links = Links::connect(&config.kafka, &config.store, "router").await?;
+        let listener = http::bind(&config.http).await?;
+        Ok(Self {
+            links,
+            listener,
+            table,
+        })
+    }
+
+    /// Where `/healthz`, `/readyz` and `/metrics` are served.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+}
+
+/// Routes requests until `shutdown`, then drains in-flight work and commits.
+pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> Result<(), Error> {
+    let topics = config.kafka.topics();
+    let mut opts = ConsumerOptions::new(
+        group_id(&config.kafka, "router"),
+        vec![topics.requests.clone()],
+        topics.dlq.clone(),
+    );
+    if let Some(n) = config.max_in_flight {
+        opts.max_in_flight = n;
+    }
+    let ops = http::ops_router(ctx.links.readiness(&config.kafka));
+    let server = tokio::spawn(http::serve(ctx.listener, ops, shutdown.clone()));
+    let handler = Arc::new(handler::Router {
+        topics,
+        table: ctx.table,
+    });
+    tracing::info!(
+        version = handler.table.version,
+        routes = handler.table.routes.len(),
+        "router started"
+    );
+    smsflow_kafka::consumer::run(
+        &config.kafka,
+        opts,
+        ctx.links.consumer_parts(),
+        handler,
+        shutdown,
+    )
+    .await?;
+    ctx.links
+        .producer
+        .flush(std::time::Duration::from_secs(10))?;
+    let _ = server.await;
+    tracing::info!("router stopped");
+    Ok(())
+}

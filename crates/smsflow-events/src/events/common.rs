@@ -40,6 +40,18 @@ impl EventMeta {
             causation_id: cause,
         }
     }
+
+    /// An envelope for the output `what` of the event `cause`: its id is derived from the
+    /// cause's ([`EventId::derived`]), so handling the same input twice gives the same id.
+    pub fn derived(producer: Producer, cause: &EventMeta, what: &str) -> Self {
+        Self {
+            event_id: EventId::derived(cause.event_id.as_uuid(), what),
+            occurred_at: Timestamp::now(),
+            producer: producer.name.to_owned(),
+            producer_version: producer.version.to_owned(),
+            causation_id: Some(cause.event_id),
+        }
+    }
 }
 
 /// Declares a unit enum mirroring an Avro enum, with its symbols in schema order.

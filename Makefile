@@ -1,0 +1,78 @@
+# smsflow: the two commands are `make up` (bring the platform up and send work through it)
+# and `make check` (what CI runs). `make help` lists everything.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Build output lives outside the checkout so fresh clones (and CI) reuse it.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/smsflow/target
+# Integration tests share one local stack; keep their number sane on 2 cores.
+TEST_THREADS ?= 4
+STACK := scripts/stack.sh
+
+.PHONY: help deps tools stack-up setup up demo down status logs build fmt lint test check
+
+help: ## this list
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+deps: ## install missing system packages (apt-get, when root)
+	@scripts/deps.sh
+
+tools: deps ## node-smpp and Confluent's Python client for the conformance tests
+	@scripts/tools.sh
+
+build: deps ## build every binary
+	cargo build --workspace --bins
+
+stack-up: deps ## start Kafka, Cassandra and the schema registry (no-op if running)
+	@$(STACK) start
+
+setup: build stack-up ## create topics, register schemas, migrate the CQL store
+	$(CARGO_TARGET_DIR)/debug/smsflow admin setup
+
+up: setup ## bring the whole platform up and send a few messages through it
+	@scripts/platform.sh start
+	@echo
+	@echo "smsflow is up:"
+	@echo "  API          http://127.0.0.1:8080/v1/messages   (key: sk_local_demo)"
+	@echo "  analytics    http://127.0.0.1:8085   router :8082/metrics  dispatcher :8083/metrics  dlr-ingester :8084/metrics"
+	@echo "  simulator    SMPP 127.0.0.1:2775, ledger http://127.0.0.1:8090/ledger/summary"
+	@echo "  Kafka 127.0.0.1:9092, CQL 127.0.0.1:9042, registry http://127.0.0.1:8081/apis/ccompat/v7"
+	@echo
+	@scripts/demo.py
+
+demo: ## send a few messages through the running platform
+	@scripts/demo.py
+
+down: ## stop everything `make up` started
+	@scripts/platform.sh stop
+	@$(STACK) stop
+
+status: ## what is running
+	@$(STACK) status || true
+	@scripts/platform.sh status
+
+logs: ## tail the logs
+	@$(STACK) logs
+
+fmt: ## format the code
+	cargo fmt --all
+
+lint: deps ## rustfmt check and clippy with warnings denied
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+# Starts the stack only if none of it is running, and stops only what it started. If the
+# stack is half up (a server was killed), nothing is restarted: setup fails within seconds,
+# naming the server that does not answer.
+test: deps tools ## unit and integration tests against the real stack
+	@started=$$(mktemp); trap '$(STACK) stop --only '"$$started"'; rm -f '"$$started" EXIT; \
+	wait=60; \
+	if $(STACK) status >/dev/null 2>&1; then :; \
+	elif $(STACK) status 2>/dev/null | grep -qE '^[a-z]+ +ready'; then \
+	  echo "[test] the stack is partly down (not restarting it):"; $(STACK) status || true; wait=5; \
+	else $(STACK) start --record "$$started"; fi; \
+	cargo build --workspace --bins && \
+	$(CARGO_TARGET_DIR)/debug/smsflow admin setup --wait $$wait && \
+	cargo test --workspace --no-fail-fast -- --test-threads=$(TEST_THREADS)
+
+check: lint test ## exactly what CI runs: fmt, clippy -D warnings, all tests

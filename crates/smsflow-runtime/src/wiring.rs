@@ -1,0 +1,108 @@
+//! The links every consuming service opens: the event producer (with its registry codec), the
+//! CQL store with the durable dedupe hook, and the readiness probes for all of them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use smsflow_events::EventCodec;
+use smsflow_kafka::{ConsumerParts, Dedupe, EventProducer, KafkaConfig, KafkaError};
+use smsflow_store::{CqlDedupe, Store, StoreConfig, StoreError};
+
+use crate::http::Readiness;
+
+/// A link could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    /// Kafka or the registry client.
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    /// The CQL store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Producer, store and dedupe hook of a service.
+#[derive(Clone, Debug)]
+pub struct Links {
+    /// Idempotent producer with the registry codec.
+    pub producer: EventProducer,
+    /// CQL store, keyspace selected, schema version checked.
+    pub store: Store,
+    /// Durable dedupe hook (`processed_events`).
+    pub dedupe: Arc<CqlDedupe>,
+}
+
+impl Links {
+    /// Opens the producer and the store; fails if the store's schema is older than this build.
+    pub async fn connect(
+        kafka: &KafkaConfig,
+        store: &StoreConfig,
+        service: &str,
+    ) -> Result<Self, WiringError> {
+        let codec =
+            Arc::new(EventCodec::new(&kafka.schema_registry_url).map_err(KafkaError::from)?);
+        let producer = EventProducer::new(kafka, codec, service)?;
+        let store = Store::connect(store).await?;
+        smsflow_store::migrate::require_schema(&store).await?;
+        let dedupe = Arc::new(CqlDedupe::new(store.clone()).await?);
+        Ok(Self {
+            producer,
+            store,
+            dedupe,
+        })
+    }
+
+    /// Consumer parts using these links.
+    pub fn consumer_parts(&self) -> ConsumerParts {
+        ConsumerParts {
+            producer: self.producer.clone(),
+            dedupe: self.dedupe.clone() as Arc<dyn Dedupe>,
+            observer: None,
+        }
+    }
+
+    /// `/readyz` checks: Kafka, the schema registry and the CQL store answer.
+    pub fn readiness(&self, kafka: &KafkaConfig) -> Readiness {
+        let store = self.store.clone();
+        kafka_readiness(kafka).with("cql_store", move || {
+            let s = store.clone();
+            async move { s.ping().await.map(|_| ()).map_err(|e| e.to_string()) }
+        })
+    }
+}
+
+/// `/readyz` checks for Kafka and the schema registry.
+pub fn kafka_readiness(kafka: &KafkaConfig) -> Readiness {
+    let k = kafka.clone();
+    let registry = format!("{}/subjects", kafka.schema_registry_url);
+    let http = reqwest::Client::new();
+    Readiness::default()
+        .with("kafka", move || {
+            let k = k.clone();
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    smsflow_kafka::admin::ping(&k, Duration::from_secs(2))
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+            }
+        })
+        .with("schema_registry", move || {
+            let (c, u) = (http.clone(), registry.clone());
+            async move {
+                c.get(&u)
+                    .send()
+                    .await
+                    .and_then(|r| r.error_for_status())
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        })
+}
+
+/// Consumer group of `service` in this deployment: `<topic prefix>smsflow-<service>`.
+pub fn group_id(kafka: &KafkaConfig, service: &str) -> String {
+    format!("{}smsflow-{service}", kafka.topic_prefix)
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The smsflow processes on top of the stack: the carrier simulator and the five services.
+#
+#   scripts/platform.sh start     start what is not running, wait until each is ready
+#   scripts/platform.sh stop      stop them by pid (SIGTERM: they drain and commit)
+#   scripts/platform.sh status    one line each
+#
+# Binaries come from $CARGO_TARGET_DIR/debug (built by `make build`); configs from config/local.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+STACK_DIR=${SMSFLOW_STACK_DIR:-$ROOT/.stack}
+BIN=${CARGO_TARGET_DIR:-$HOME/.cache/smsflow/target}/debug
+CONF=$ROOT/config/local
+mkdir -p "$STACK_DIR"/{logs,pids}
+
+# name | binary and arguments | readiness URL
+SERVICES=(
+  "carrier-sim|carrier-sim --config $ROOT/tools/carrier-sim/scenarios/default.toml|http://127.0.0.1:8090/healthz"
+  "analytics|analytics --config $CONF/analytics.toml|http://127.0.0.1:8085/readyz"
+  "dlr-ingester|dlr-ingester --config $CONF/dlr-ingester.toml|http://127.0.0.1:8084/readyz"
+  "dispatcher|dispatcher --config $CONF/dispatcher.toml|http://127.0.0.1:8083/readyz"
+  "router|router --config $CONF/router.toml|http://127.0.0.1:8082/readyz"
+  "ingest|ingest --config $CONF/ingest.toml|http://127.0.0.1:8080/readyz"
+)
+
+say() { printf '[platform] %s\n' "$*"; }
+pid_of() { local f=$STACK_DIR/pids/$1; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && cat "$f"; }
+ready() { python3 "$ROOT/scripts/probe.py" http "$1" >/dev/null 2>&1; }
+
+start() {
+  for entry in "${SERVICES[@]}"; do
+    IFS='|' read -r name cmd url <<<"$entry"
+    if pid_of "$name" >/dev/null; then say "$name already running (pid $(pid_of "$name"))"; continue; fi
+    read -r -a argv <<<"$cmd"
+    [ -x "$BIN/${argv[0]}" ] || { say "error: $BIN/${argv[0]} not built (run make build)"; exit 1; }
+    nohup "$BIN/${argv[0]}" "${argv[@]:1}" >"$STACK_DIR/logs/$name.log" 2>&1 </dev/null &
+    echo $! >"$STACK_DIR/pids/$name"
+    local t=0
+    until ready "$url"; do
+      if ! pid_of "$name" >/dev/null; then say "$name died; last log lines:"; tail -20 "$STACK_DIR/logs/$name.log"; exit 1; fi
+      ((t++ < 120)) || { say "$name not ready after 60s ($url); last log lines:"; tail -20 "$STACK_DIR/logs/$name.log"; exit 1; }
+      sleep 0.5
+    done
+    say "$name ready (pid $(pid_of "$name")) $url"
+  done
+}
+
+stop() {
+  local i
+  for ((i=${#SERVICES[@]}-1; i>=0; i--)); do
+    IFS='|' read -r name _ _ <<<"${SERVICES[$i]}"
+    local pid; pid=$(pid_of "$name" || true)
+    [ -n "$pid" ] || { rm -f "$STACK_DIR/pids/$name"; continue; }
+    say "stopping $name (pid $pid)"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$STACK_DIR/pids/$name"
+  done
+}
+
+status() {
+  for entry in "${SERVICES[@]}"; do
+    IFS='|' read -r name _ url <<<"$entry"
+    local pid state; pid=$(pid_of "$name" || true)
+    if ready "$url"; then state=ready; else state="not ready"; fi
+    printf '%-13s %-10s %s\n' "$name" "$state" "${pid:+pid $pid}"
+  done
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,34 @@
+//! Analytics configuration (`config/local/analytics.toml`, `SMSFLOW_*` env).
+
+use serde::Deserialize;
+use smsflow_kafka::KafkaConfig;
+use smsflow_runtime::{HttpConfig, TelemetryConfig};
+use smsflow_store::StoreConfig;
+
+/// Analytics settings.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Query API, health, readiness and metrics listener.
+    pub http: HttpConfig,
+    /// Kafka and registry.
+    pub kafka: KafkaConfig,
+    /// CQL store (the views).
+    pub store: StoreConfig,
+    /// Logs and traces.
+    pub telemetry: TelemetryConfig,
+    /// Records processed concurrently.
+    pub max_in_flight: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            http: HttpConfig::on("127.0.0.1:8085"),
+            kafka: KafkaConfig::default(),
+            store: StoreConfig::default(),
+            telemetry: TelemetryConfig::default(),
+            max_in_flight: 256,
+        }
+    }
+}

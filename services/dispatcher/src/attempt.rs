@@ -1,0 +1,351 @@
+//! One carrier attempt for one `RoutingDecided`, with the write-ahead and no-duplicate rules:
+//!
+//! 1. A finished attempt (state SUBMITTED / FAILED_*) is not submitted again: its outcome
+//!    events are re-emitted with the same derived ids, which downstream dedupes.
+//! 2. Before the first byte goes to the carrier, the attempt is STARTED in CQL and
+//!    `AttemptStarted` is acknowledged by Kafka (write-ahead).
+//! 3. Only segments without a recorded carrier id are submitted; each accepted one is recorded.
+//! 4. A STARTED attempt found on entry crashed mid-submit: its unrecorded segments have an
+//!    unknown outcome, resolved by the per-message-type policy.
+//! 5. Segments that were never written (link down) make the handler retry in place.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use smsflow_events::{
+    AttemptFailed, AttemptStarted, AttemptSubmitted, CarrierId, ErrorClass, EventMeta, MessageType,
+    RetryScheduled, RoutingDecided, Timestamp, Topics,
+};
+use smsflow_kafka::{EventProducer, HandlerError, Outgoing};
+use smsflow_smpp::{PartFailure, SmppClient, SubmitRequest};
+use tracing::{info, warn};
+
+use crate::PRODUCER;
+use crate::config::UnknownOutcomePolicy;
+use crate::followup::{FailureKind, Next, plan};
+use crate::metrics;
+use crate::state::{AttemptState, DispatchState};
+
+/// Everything an attempt needs.
+#[derive(Debug)]
+pub struct Dispatcher {
+    /// Attempt and segment state.
+    pub state: DispatchState,
+    /// SMPP clients by carrier id.
+    pub carriers: HashMap<CarrierId, SmppClient>,
+    /// Producer for the write-ahead `AttemptStarted`.
+    pub producer: EventProducer,
+    /// Topic names.
+    pub topics: Topics,
+    /// Attempts before giving up on transient failures.
+    pub max_attempts: i32,
+    /// Resubmit policy for unknown outcomes.
+    pub resubmit_unknown: UnknownOutcomePolicy,
+}
+
+/// A failure of this attempt.
+struct Failure {
+    class: ErrorClass,
+    code: String,
+    reason: String,
+}
+
+impl Dispatcher {
+    fn may_resubmit(&self, t: MessageType) -> bool {
+        match t {
+            MessageType::Otp => self.resubmit_unknown.otp,
+            MessageType::Transactional => self.resubmit_unknown.transactional,
+            MessageType::Marketing => self.resubmit_unknown.marketing,
+        }
+    }
+
+    /// Runs attempt `d.attempt` of `d.message_id`; returns the outcome events to publish.
+    pub async fn dispatch(&self, d: &RoutingDecided) -> Result<Vec<Outgoing>, HandlerError> {
+        let (m, a, carrier) = (d.message_id, d.attempt, d.carrier_id.as_str());
+        let prior = self.state.attempt(m, a).await?;
+        let was_started = matches!(prior.as_ref().map(|r| r.state), Some(AttemptState::Started));
+        let mut done = self.state.segments(m).await?;
+        match prior.as_ref().map(|r| r.state) {
+            Some(AttemptState::Submitted) => return Ok(vec![self.submitted(d, &done, false)]),
+            Some(AttemptState::Failed(class)) => {
+                let code = prior.and_then(|r| r.error_code).unwrap_or_default();
+                let f = Failure {
+                    class,
+                    reason: format!("re-emitted after restart ({code})"),
+                    code,
+                };
+                return Ok(self.failed(d, &f, &done));
+            }
+            Some(AttemptState::Started) => {
+                // Crashed between write-ahead and outcome: unrecorded segments may be at the carrier.
+                if done.len() < usize::try_from(d.segments).unwrap_or(0)
+                    && !self.may_resubmit(d.message_type)
+                {
+                    let f = Failure {
+                        class: ErrorClass::OutcomeUnknown,
+                        code: "OUTCOME_UNKNOWN".into(),
+                        reason: "the dispatcher stopped during the submit".into(),
+                    };
+                    return self.finish_failed(d, f, &done).await;
+                }
+            }
+            Some(AttemptState::NotSent) | None => {}
+        }
+        if d.expires_at.is_some_and(|e| e <= Timestamp::now()) {
+            let f = Failure {
+                class: ErrorClass::Permanent,
+                code: "EXPIRED".into(),
+                reason: "validity ended before submit".into(),
+            };
+            return self.finish_failed_final(d, f, &done).await;
+        }
+        let Some(client) = self.carriers.get(&d.carrier_id) else {
+            let f = Failure {
+                class: ErrorClass::Permanent,
+                code: "UNKNOWN_CARRIER".into(),
+                reason: format!("carrier {carrier} is not configured here"),
+            };
+            return self.finish_failed(d, f, &done).await;
+        };
+        let req = SubmitRequest::new(&d.from, d.to.as_str(), &d.text, m.concat_reference());
+        let prepared = match client.prepare(&req) {
+            Ok(p) => p,
+            Err(e) => {
+                let f = Failure {
+                    class: ErrorClass::Permanent,
+                    code: "CANNOT_ENCODE".into(),
+                    reason: e.to_string(),
+                };
+                return self.finish_failed(d, f, &done).await;
+            }
+        };
+        let total = prepared.parts.len();
+        let remaining: Vec<_> = prepared
+            .parts
+            .into_iter()
+            .filter(|p| !done.contains_key(&i32::from(p.seq)))
+            .collect();
+        // A resubmit after a crash mid-submit, or after an unknown outcome, may duplicate.
+        let ambiguous = was_started || self.previous_unknown(d).await?;
+
+        // Write-ahead: durable in CQL and in Kafka before anything reaches the carrier.
+        if !was_started {
+            self.state
+                .set(m, a, carrier, AttemptState::Started, None)
+                .await?;
+            let started = AttemptStarted {
+                meta: EventMeta::derived(PRODUCER, &d.meta, "attempt-started"),
+                message_id: m,
+                tenant_id: d.tenant_id.clone(),
+                to: d.to.clone(),
+                lane: d.lane,
+                attempt: a,
+                carrier_id: d.carrier_id.clone(),
+                segments: i32::try_from(total).unwrap_or(i32::MAX),
+            };
+            self.producer
+                .send(&Outgoing::new(
+                    self.topics.attempts.clone(),
+                    d.to.as_str(),
+                    started,
+                ))
+                .await
+                .map_err(|e| HandlerError::retry(format!("write-ahead not acknowledged: {e}")))?;
+        }
+
+        let t0 = Instant::now();
+        let outcomes = client.submit_parts(remaining).await;
+        metrics::submit_seconds(carrier, t0.elapsed().as_secs_f64());
+        let mut worst: Option<Failure> = None;
+        let mut not_sent = false;
+        for o in &outcomes {
+            match &o.result {
+                Ok(acc) => {
+                    self.state
+                        .put_segment(m, i32::from(o.seq), a, carrier, acc.message_id.as_str())
+                        .await?;
+                    done.insert(i32::from(o.seq), acc.message_id.as_str().to_owned());
+                }
+                Err(PartFailure::NotSent { .. }) => not_sent = true,
+                Err(f) => {
+                    let class = match f.class() {
+                        smsflow_smpp::ErrorClass::Permanent => ErrorClass::Permanent,
+                        smsflow_smpp::ErrorClass::OutcomeUnknown => ErrorClass::OutcomeUnknown,
+                        smsflow_smpp::ErrorClass::Retry => ErrorClass::Transient,
+                    };
+                    let code = match f {
+                        PartFailure::Rejected { status, .. } => format!("SMPP_0x{:08X}", status.0),
+                        _ => "OUTCOME_UNKNOWN".into(),
+                    };
+                    // Unknown outranks permanent outranks transient: the riskiest decides.
+                    let rank = |c: ErrorClass| match c {
+                        ErrorClass::OutcomeUnknown => 2,
+                        ErrorClass::Permanent => 1,
+                        ErrorClass::Transient => 0,
+                    };
+                    if worst.as_ref().is_none_or(|w| rank(class) > rank(w.class)) {
+                        worst = Some(Failure {
+                            class,
+                            code,
+                            reason: f.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        if let Some(f) = worst {
+            return self.finish_failed(d, f, &done).await;
+        }
+        if not_sent {
+            self.state
+                .set(m, a, carrier, AttemptState::NotSent, None)
+                .await?;
+            metrics::attempt(carrier, "not_sent");
+            return Err(HandlerError::retry(format!(
+                "carrier {carrier} not connected; nothing was sent"
+            )));
+        }
+        self.state
+            .set(m, a, carrier, AttemptState::Submitted, None)
+            .await?;
+        metrics::attempt(carrier, "submitted");
+        info!(message_id = %m, to = %d.to, attempt = a, carrier, segments = total, ambiguous, "submitted");
+        Ok(vec![self.submitted(d, &done, ambiguous)])
+    }
+
+    /// Whether the previous attempt ended with an unknown outcome (so this one may duplicate).
+    async fn previous_unknown(&self, d: &RoutingDecided) -> Result<bool, HandlerError> {
+        if d.attempt <= 1 {
+            return Ok(false);
+        }
+        Ok(self
+            .state
+            .attempt(d.message_id, d.attempt - 1)
+            .await?
+            .is_some_and(|r| r.state == AttemptState::Failed(ErrorClass::OutcomeUnknown)))
+    }
+
+    fn submitted(
+        &self,
+        d: &RoutingDecided,
+        done: &BTreeMap<i32, String>,
+        ambiguous: bool,
+    ) -> Outgoing {
+        let ev = AttemptSubmitted {
+            meta: EventMeta::derived(PRODUCER, &d.meta, "attempt-submitted"),
+            message_id: d.message_id,
+            tenant_id: d.tenant_id.clone(),
+            to: d.to.clone(),
+            attempt: d.attempt,
+            carrier_id: d.carrier_id.clone(),
+            carrier_message_ids: done.values().cloned().collect(),
+            ambiguous,
+        };
+        Outgoing::new(self.topics.attempts.clone(), d.to.as_str(), ev)
+    }
+
+    async fn finish_failed(
+        &self,
+        d: &RoutingDecided,
+        f: Failure,
+        done: &BTreeMap<i32, String>,
+    ) -> Result<Vec<Outgoing>, HandlerError> {
+        self.state
+            .set(
+                d.message_id,
+                d.attempt,
+                d.carrier_id.as_str(),
+                AttemptState::Failed(f.class),
+                Some(&f.code),
+            )
+            .await?;
+        metrics::attempt(d.carrier_id.as_str(), f.class.as_str());
+        warn!(message_id = %d.message_id, to = %d.to, attempt = d.attempt, carrier = %d.carrier_id, code = %f.code, class = %f.class, "attempt failed");
+        Ok(self.failed(d, &f, done))
+    }
+
+    /// A failure that no retry can fix (expiry): recorded as permanent without failover.
+    async fn finish_failed_final(
+        &self,
+        d: &RoutingDecided,
+        f: Failure,
+        done: &BTreeMap<i32, String>,
+    ) -> Result<Vec<Outgoing>, HandlerError> {
+        let mut no_failover = d.clone();
+        no_failover.failover.clear();
+        self.finish_failed(&no_failover, f, done).await
+    }
+
+    /// `AttemptFailed`, and what follows it (retry or failover), deterministically from `d`.
+    fn failed(
+        &self,
+        d: &RoutingDecided,
+        f: &Failure,
+        done: &BTreeMap<i32, String>,
+    ) -> Vec<Outgoing> {
+        let kind = FailureKind {
+            class: f.class,
+            resubmit_unknown: self.may_resubmit(d.message_type),
+        };
+        let next = if f.code == "EXPIRED" {
+            None
+        } else {
+            plan(d, kind, self.max_attempts)
+        };
+        let key = d.to.as_str();
+        let mut out = vec![Outgoing::new(
+            self.topics.attempts.clone(),
+            key,
+            AttemptFailed {
+                meta: EventMeta::derived(PRODUCER, &d.meta, "attempt-failed"),
+                message_id: d.message_id,
+                tenant_id: d.tenant_id.clone(),
+                to: d.to.clone(),
+                attempt: d.attempt,
+                carrier_id: d.carrier_id.clone(),
+                error_class: f.class,
+                error_code: f.code.clone(),
+                reason: f.reason.clone(),
+                carrier_message_ids: done.values().cloned().collect(),
+                will_retry: next.is_some(),
+            },
+        )];
+        let mut again = d.clone();
+        again.meta = EventMeta::derived(PRODUCER, &d.meta, "next-attempt");
+        again.attempt = d.attempt + 1;
+        match next {
+            None => {}
+            Some(Next::Retry { tier, delay }) => {
+                let not_before = Timestamp::now().plus(delay);
+                again.not_before = Some(not_before);
+                out.push(Outgoing::new(
+                    self.topics.attempts.clone(),
+                    key,
+                    RetryScheduled {
+                        meta: EventMeta::derived(PRODUCER, &d.meta, "retry-scheduled"),
+                        message_id: d.message_id,
+                        tenant_id: d.tenant_id.clone(),
+                        to: d.to.clone(),
+                        attempt: again.attempt,
+                        carrier_id: d.carrier_id.clone(),
+                        delay_tier: tier.to_owned(),
+                        not_before,
+                        reason: f.code.clone(),
+                    },
+                ));
+                out.push(Outgoing::new(self.topics.retry(tier), key, again));
+            }
+            Some(Next::Failover { carrier, rest }) => {
+                again.carrier_id = carrier;
+                again.failover = rest;
+                again.not_before = None;
+                out.push(Outgoing::new(
+                    self.topics.lane(d.lane).to_owned(),
+                    key,
+                    again,
+                ));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,98 @@
+//! Dispatcher configuration (`config/local/dispatcher.toml`, `SMSFLOW_*` env).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use smsflow_kafka::KafkaConfig;
+use smsflow_runtime::{HttpConfig, TelemetryConfig};
+use smsflow_smpp::CarrierConfig;
+use smsflow_store::StoreConfig;
+
+/// Records processed concurrently per lane (each lane has its own consumer, so OTP never
+/// queues behind bulk in Kafka).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LaneConcurrency {
+    /// `sms.routing.otp`.
+    pub otp: usize,
+    /// `sms.routing.transactional`.
+    pub transactional: usize,
+    /// `sms.routing.bulk`.
+    pub bulk: usize,
+    /// `sms.retry.*`.
+    pub retry: usize,
+}
+
+impl Default for LaneConcurrency {
+    fn default() -> Self {
+        Self {
+            otp: 256,
+            transactional: 256,
+            bulk: 256,
+            retry: 512,
+        }
+    }
+}
+
+/// Whether a message whose submit outcome is unknown (timeout, link lost) is submitted again,
+/// at the risk of a duplicate, per message type.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct UnknownOutcomePolicy {
+    /// A late OTP is useless and a duplicate harmless: resubmit.
+    pub otp: bool,
+    /// Transactional alerts: do not risk a duplicate.
+    pub transactional: bool,
+    /// Marketing: never duplicate.
+    pub marketing: bool,
+}
+
+impl Default for UnknownOutcomePolicy {
+    fn default() -> Self {
+        Self {
+            otp: true,
+            transactional: false,
+            marketing: false,
+        }
+    }
+}
+
+/// Dispatcher settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Health, readiness and metrics listener.
+    pub http: HttpConfig,
+    /// Kafka and registry.
+    pub kafka: KafkaConfig,
+    /// CQL store (attempt state, dedupe).
+    pub store: StoreConfig,
+    /// Logs and traces.
+    pub telemetry: TelemetryConfig,
+    /// SMPP carriers by carrier id (the id route tables name).
+    pub carriers: BTreeMap<String, CarrierConfig>,
+    /// Concurrency per lane.
+    pub lanes: LaneConcurrency,
+    /// Attempts per carrier before failing over or giving up.
+    pub max_attempts: i32,
+    /// Resubmit policy when an outcome is unknown.
+    pub resubmit_unknown: UnknownOutcomePolicy,
+    /// Seconds to wait, at shutdown, for submits already written to be answered.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            http: HttpConfig::default(),
+            kafka: KafkaConfig::default(),
+            store: StoreConfig::default(),
+            telemetry: TelemetryConfig::default(),
+            carriers: BTreeMap::from([("sim".to_owned(), CarrierConfig::default())]),
+            lanes: LaneConcurrency::default(),
+            max_attempts: 4,
+            resubmit_unknown: UnknownOutcomePolicy::default(),
+            shutdown_grace_secs: 10,
+        }
+    }
+}

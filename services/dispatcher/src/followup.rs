@@ -1,0 +1,178 @@
+//! What follows a failed attempt: retry the same carrier after a delay tier, fail over to the
+//! next carrier, or give up (the message is then FAILED). A pure rule, property-tested.
+
+use std::time::Duration;
+
+use smsflow_events::topics::RETRY_TIERS;
+use smsflow_events::{CarrierId, ErrorClass, RoutingDecided};
+
+/// The next attempt, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Same carrier, after `delay`, via `sms.retry.<tier>`.
+    Retry {
+        /// Retry tier name.
+        tier: &'static str,
+        /// Delay.
+        delay: Duration,
+    },
+    /// Next carrier of the failover list, at once, via the lane topic.
+    Failover {
+        /// The carrier to try.
+        carrier: CarrierId,
+        /// Carriers after it.
+        rest: Vec<CarrierId>,
+    },
+}
+
+/// How a failure is classed for planning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FailureKind {
+    /// Class of the failure.
+    pub class: ErrorClass,
+    /// For `OutcomeUnknown`: whether this message type may be resubmitted.
+    pub resubmit_unknown: bool,
+}
+
+/// Plans what follows `failed` (attempt `failed.attempt`) given `max_attempts`.
+pub fn plan(failed: &RoutingDecided, kind: FailureKind, max_attempts: i32) -> Option<Next> {
+    let failover = || {
+        failed
+            .failover
+            .split_first()
+            .map(|(c, rest)| Next::Failover {
+                carrier: c.clone(),
+                rest: rest.to_vec(),
+            })
+    };
+    match kind.class {
+        ErrorClass::Permanent => failover(),
+        ErrorClass::OutcomeUnknown if !kind.resubmit_unknown => None,
+        ErrorClass::Transient | ErrorClass::OutcomeUnknown => {
+            if failed.attempt < max_attempts {
+                let idx = usize::try_from(failed.attempt - 1)
+                    .unwrap_or(0)
+                    .min(RETRY_TIERS.len() - 1);
+                let (tier, delay) = RETRY_TIERS[idx];
+                Some(Next::Retry { tier, delay })
+            } else {
+                failover()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use smsflow_events::*;
+
+    fn decision(attempt: i32, failover: Vec<CarrierId>) -> RoutingDecided {
+        RoutingDecided {
+            meta: EventMeta::new(
+                Producer {
+                    name: "t",
+                    version: "0",
+                },
+                None,
+            ),
+            message_id: MessageId::new(),
+            tenant_id: TenantId::parse("acme").unwrap(),
+            to: Msisdn::parse("+447700900123").unwrap(),
+            from: "ACME".into(),
+            text: "x".into(),
+            message_type: MessageType::Transactional,
+            lane: Lane::Transactional,
+            attempt,
+            carrier_id: CarrierId::parse("a").unwrap(),
+            route_id: "r".into(),
+            route_table_version: 1,
+            failover,
+            encoding: Encoding::Gsm7,
+            segments: 1,
+            cost_micros: 0,
+            currency: "EUR".into(),
+            not_before: None,
+            expires_at: None,
+        }
+    }
+
+    fn carriers(n: usize) -> Vec<CarrierId> {
+        (0..n)
+            .map(|i| CarrierId::parse(format!("c{i}")).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn transient_failures_back_off_through_the_tiers() {
+        let k = FailureKind {
+            class: ErrorClass::Transient,
+            resubmit_unknown: false,
+        };
+        assert_eq!(
+            plan(&decision(1, vec![]), k, 4),
+            Some(Next::Retry {
+                tier: "5s",
+                delay: Duration::from_secs(5)
+            })
+        );
+        assert_eq!(
+            plan(&decision(2, vec![]), k, 4),
+            Some(Next::Retry {
+                tier: "1m",
+                delay: Duration::from_secs(60)
+            })
+        );
+        assert_eq!(
+            plan(&decision(3, vec![]), k, 4),
+            Some(Next::Retry {
+                tier: "10m",
+                delay: Duration::from_secs(600)
+            })
+        );
+        assert_eq!(plan(&decision(4, vec![]), k, 4), None);
+    }
+
+    #[test]
+    fn permanent_failures_fail_over_or_give_up() {
+        let k = FailureKind {
+            class: ErrorClass::Permanent,
+            resubmit_unknown: true,
+        };
+        let fo = carriers(2);
+        assert_eq!(
+            plan(&decision(1, fo.clone()), k, 4),
+            Some(Next::Failover {
+                carrier: fo[0].clone(),
+                rest: vec![fo[1].clone()]
+            })
+        );
+        assert_eq!(plan(&decision(1, vec![]), k, 4), None);
+    }
+
+    proptest! {
+        /// An unknown outcome is never followed by another submit unless the policy allows it.
+        #[test]
+        fn unknown_outcomes_follow_the_policy(attempt in 1i32..10, n in 0usize..3, max in 1i32..6, resubmit: bool) {
+            let k = FailureKind { class: ErrorClass::OutcomeUnknown, resubmit_unknown: resubmit };
+            let p = plan(&decision(attempt, carriers(n)), k, max);
+            if !resubmit { prop_assert_eq!(p, None); }
+        }
+
+        /// Retries stop at `max_attempts`; failover always consumes the head of the list.
+        #[test]
+        fn retries_are_bounded(attempt in 1i32..10, n in 0usize..3, max in 1i32..6, class in proptest::sample::select(ErrorClass::ALL)) {
+            let fo = carriers(n);
+            let k = FailureKind { class, resubmit_unknown: true };
+            match plan(&decision(attempt, fo.clone()), k, max) {
+                Some(Next::Retry { .. }) => prop_assert!(attempt < max && class != ErrorClass::Permanent),
+                Some(Next::Failover { carrier, rest }) => {
+                    prop_assert_eq!(&carrier, &fo[0]);
+                    prop_assert_eq!(rest, fo[1..].to_vec());
+                }
+                None => prop_assert!(fo.is_empty() && (class == ErrorClass::Permanent || attempt >= max)),
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Receipts and MO messages from the carriers' binds, published as events: receipts to
+//! `sms.dlr.raw` (correlated later by dlr-ingester), MO to `sms.inbound`, and anything that
+//! can't be read to `sms.dlq`. A publish is retried until Kafka acknowledges it; nothing is
+//! dropped.
+
+use std::time::Duration;
+
+use rdkafka::message::OwnedHeaders;
+use smsflow_events::{
+    CarrierId, CarrierReceiptReceived, DeliveryState, Encoding, EventMeta, InboundMessageReceived,
+    MessageId, Msisdn, Timestamp, Topics,
+};
+use smsflow_kafka::{EventProducer, Outgoing, headers};
+use smsflow_smpp::{DeliveryReceipt, InboundEvent, MoMessage, ReceiptDate, ReceiptState};
+use tokio::sync::mpsc;
+use tracing::warn;
+
+use crate::{PRODUCER, metrics};
+
+/// `+` and the digits of an address, the way destinations are keyed.
+pub fn e164(addr: &str) -> String {
+    let digits: String = addr.chars().filter(char::is_ascii_digit).collect();
+    format!("+{digits}")
+}
+
+fn state(s: Option<ReceiptState>) -> DeliveryState {
+    match s {
+        Some(ReceiptState::Enroute) => DeliveryState::Enroute,
+        Some(ReceiptState::Delivered) => DeliveryState::Delivered,
+        Some(ReceiptState::Expired) => DeliveryState::Expired,
+        Some(ReceiptState::Deleted) => DeliveryState::Deleted,
+        Some(ReceiptState::Undeliverable) => DeliveryState::Undeliverable,
+        Some(ReceiptState::Accepted) => DeliveryState::Accepted,
+        Some(ReceiptState::Rejected) => DeliveryState::Rejected,
+        Some(ReceiptState::Unknown) | None => DeliveryState::Unknown,
+    }
+}
+
+/// A receipt date (carrier local time, taken as UTC) as a timestamp.
+fn date(d: Option<ReceiptDate>) -> Option<Timestamp> {
+    let d = d?;
+    let date = chrono::NaiveDate::from_ymd_opt(
+        2000 + i32::from(d.year),
+        u32::from(d.month),
+        u32::from(d.day),
+    )?;
+    let t = date.and_hms_opt(
+        u32::from(d.hour),
+        u32::from(d.minute),
+        u32::from(d.second.unwrap_or(0)),
+    )?;
+    Some(Timestamp::from(t.and_utc()))
+}
+
+/// The raw receipt event of `r`.
+pub fn receipt_event(carrier: &CarrierId, r: &DeliveryReceipt) -> CarrierReceiptReceived {
+    CarrierReceiptReceived {
+        meta: EventMeta::new(PRODUCER, None),
+        carrier_id: carrier.clone(),
+        carrier_message_id: r.raw_message_id.clone(),
+        normalized_id: r.message_id.as_str().to_owned(),
+        // A receipt's source is the handset: our destination.
+        to: (!r.source_addr.is_empty()).then(|| e164(&r.source_addr)),
+        state: state(r.state),
+        error_code: r.error_code.clone(),
+        submitted_at: date(r.submit_date),
+        done_at: date(r.done_date),
+        source: "smpp".into(),
+    }
+}
+
+/// The inbound message event of `mo`, if its sender is a phone number.
+pub fn mo_event(carrier: &CarrierId, mo: &MoMessage) -> Option<InboundMessageReceived> {
+    let from = Msisdn::parse(&e164(&mo.source_addr)).ok()?;
+    let keyword = mo.text.trim().to_ascii_uppercase();
+    let keyword = ["STOP", "START", "HELP", "UNSTOP", "STOPALL", "UNSUBSCRIBE"]
+        .contains(&keyword.as_str())
+        .then_some(keyword);
+    Some(InboundMessageReceived {
+        meta: EventMeta::new(PRODUCER, None),
+        message_id: MessageId::new(),
+        tenant_id: None,
+        from,
+        to: mo.destination_addr.clone(),
+        text: mo.text.clone(),
+        carrier_id: carrier.clone(),
+        encoding: if mo.data_coding == 8 {
+            Encoding::Ucs2
+        } else {
+            Encoding::Gsm7
+        },
+        keyword,
+    })
+}
+
+async fn publish(producer: &EventProducer, out: &Outgoing) {
+    while let Err(e) = producer.send(out).await {
+        warn!(error = %e, topic = %out.topic, "inbound event not acknowledged, retrying");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Publishes everything `rx` yields until the client closes it.
+pub async fn pump(
+    carrier: CarrierId,
+    mut rx: mpsc::Receiver<InboundEvent>,
+    producer: EventProducer,
+    topics: Topics,
+) {
+    while let Some(ev) = rx.recv().await {
+        metrics::inbound(carrier.as_str(), ev.kind());
+        match ev {
+            InboundEvent::Receipt(r) => {
+                let e = receipt_event(&carrier, &r);
+                let key = e.to.clone().unwrap_or_else(|| e.normalized_id.clone());
+                publish(&producer, &Outgoing::new(topics.dlr_raw.clone(), key, e)).await;
+            }
+            InboundEvent::Mo(mo) => match mo_event(&carrier, &mo) {
+                Some(e) => {
+                    let key = e.from.as_str().to_owned();
+                    publish(&producer, &Outgoing::new(topics.inbound.clone(), key, e)).await;
+                }
+                None => {
+                    dead_letter(
+                        &producer,
+                        &topics,
+                        &carrier,
+                        "MO_SENDER_NOT_A_NUMBER",
+                        mo.text.as_bytes(),
+                    )
+                    .await
+                }
+            },
+            InboundEvent::UnrecognisedReceipt(raw) => {
+                dead_letter(
+                    &producer,
+                    &topics,
+                    &carrier,
+                    "UNRECOGNISED_RECEIPT",
+                    &raw.user_data,
+                )
+                .await;
+            }
+        }
+    }
+}
+
+async fn dead_letter(
+    producer: &EventProducer,
+    topics: &Topics,
+    carrier: &CarrierId,
+    code: &str,
+    bytes: &[u8],
+) {
+    let h = headers::with(OwnedHeaders::new(), headers::DLQ_ERROR_CODE, code);
+    let h = headers::with(h, headers::DLQ_SERVICE, "dispatcher");
+    let h = headers::with(h, headers::DLQ_TOPIC, &format!("smpp:{carrier}"));
+    while let Err(e) = producer.send_raw(&topics.dlq, None, bytes, h.clone()).await {
+        warn!(error = %e, "dead letter not acknowledged, retrying");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_become_e164_keys() {
+        assert_eq!(e164("447700900123"), "+447700900123");
+        assert_eq!(e164("+447700900123"), "+447700900123");
+    }
+
+    #[test]
+    fn receipt_dates_convert() {
+        let d = ReceiptDate::parse("2611252240").unwrap();
+        assert_eq!(
+            date(Some(d)).unwrap().to_string(),
+            "2026-11-25T22:40:00+00:00"
+        );
+    }
+}

@@ -1,0 +1,22 @@
+//! Dispatcher metrics. Labels: carrier (configured ids), outcome, kind (small fixed sets).
+
+use metrics::{counter, histogram};
+
+/// `smsflow_dispatcher_attempts_total{carrier,outcome}`: `submitted`, `not_sent`, or a failure class.
+pub const ATTEMPTS: &str = "smsflow_dispatcher_attempts_total";
+/// `smsflow_dispatcher_submit_seconds{carrier}`: time to get every part of a message answered.
+pub const SUBMIT_SECONDS: &str = "smsflow_dispatcher_submit_seconds";
+/// `smsflow_dispatcher_inbound_total{carrier,kind}`: receipts and MO messages from the binds.
+pub const INBOUND: &str = "smsflow_dispatcher_inbound_total";
+
+pub(crate) fn attempt(carrier: &str, outcome: &'static str) {
+    counter!(ATTEMPTS, "carrier" => carrier.to_owned(), "outcome" => outcome).increment(1);
+}
+
+pub(crate) fn submit_seconds(carrier: &str, s: f64) {
+    histogram!(SUBMIT_SECONDS, "carrier" => carrier.to_owned()).record(s);
+}
+
+pub(crate) fn inbound(carrier: &str, kind: &'static str) {
+    counter!(INBOUND, "carrier" => carrier.to_owned(), "kind" => kind).increment(1);
+}

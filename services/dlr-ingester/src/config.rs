@@ -1,0 +1,22 @@
+//! dlr-ingester configuration (`config/local/dlr-ingester.toml`, `SMSFLOW_*` env).
+
+use serde::Deserialize;
+use smsflow_kafka::KafkaConfig;
+use smsflow_runtime::{HttpConfig, TelemetryConfig};
+use smsflow_store::StoreConfig;
+
+/// dlr-ingester settings.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Health, readiness and metrics listener.
+    pub http: HttpConfig,
+    /// Kafka and registry.
+    pub kafka: KafkaConfig,
+    /// CQL store (correlation tables, dedupe).
+    pub store: StoreConfig,
+    /// Logs and traces.
+    pub telemetry: TelemetryConfig,
+    /// Records processed concurrently.
+    pub max_in_flight: Option<usize>,
+}

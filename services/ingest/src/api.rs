@@ -1,0 +1,152 @@
+//! The public HTTP API: `POST /v1/messages` (202 only once Kafka holds the request) and
+//! `GET /v1/messages/{id}` (answered from the analytics service's views).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use smsflow_events::{EventMeta, MessageId, SendRequested, Timestamp};
+use smsflow_kafka::Outgoing;
+use tracing::{info, warn};
+
+use crate::error::ApiError;
+use crate::validate::{SendRequest, validate};
+use crate::{PRODUCER, Shared};
+
+fn body_or_error(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+    body.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::too_large(limit)
+        }
+        other => ApiError::malformed(other.body_text()),
+    })
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        })
+}
+
+/// `POST /v1/messages`.
+pub async fn send(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let tenant = s.keys.authenticate(&headers)?;
+    let body = body_or_error(body, s.config.max_body_bytes)?;
+    if !is_json(&headers) {
+        return Err(ApiError::unsupported_media_type());
+    }
+    let req: SendRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::malformed(format!("body is not a valid send request: {e}")))?;
+    let v = validate(&req, s.config.max_segments)?;
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let message_id = match &idempotency_key {
+        Some(k) => MessageId::from_idempotency_key(&tenant, k),
+        None => MessageId::new(),
+    };
+    let mut meta = EventMeta::new(PRODUCER, None);
+    if idempotency_key.is_some() {
+        // Same key, same event id: a retried request is dropped downstream as a duplicate.
+        meta.event_id = smsflow_events::EventId::derived(message_id.as_uuid(), "requested");
+    }
+    let created_at = Timestamp::now();
+    let event = SendRequested {
+        meta,
+        message_id,
+        tenant_id: tenant.clone(),
+        to: v.to.clone(),
+        from: v.from.clone(),
+        text: req.text,
+        message_type: v.message_type,
+        lane: v.lane,
+        client_ref: req.client_ref.clone(),
+        idempotency_key,
+        callback_url: req.callback_url,
+        send_at: None,
+        expires_at: None,
+        smart_encoding: req.smart_encoding,
+        channel: "api".into(),
+    };
+    let started = Instant::now();
+    let out = Outgoing::new(s.topics.requests.clone(), v.to.as_str(), event);
+    if let Err(e) = s.producer.send(&out).await {
+        warn!(error = %e, "request not persisted");
+        return Err(ApiError::unavailable(
+            "the request could not be persisted; nothing was accepted, retry",
+        ));
+    }
+    crate::metrics::accepted(v.lane, started.elapsed().as_secs_f64());
+    info!(message_id = %message_id, tenant = %tenant, to = %v.to, lane = %v.lane, segments = v.preview.parts, "message accepted");
+    let body = json!({
+        "id": message_id.to_string(),
+        "status": "queued",
+        "to": v.to.as_str(),
+        "from": v.from,
+        "priority": v.lane.as_str().to_ascii_lowercase(),
+        "type": v.message_type.as_str().to_ascii_lowercase(),
+        "encoding": v.preview.encoding,
+        "segments": v.preview.parts,
+        "client_ref": req.client_ref,
+        "created_at": created_at.to_string(),
+    });
+    let mut resp = (StatusCode::ACCEPTED, Json(body)).into_response();
+    if let Ok(loc) = HeaderValue::from_str(&format!("/v1/messages/{message_id}")) {
+        resp.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(resp)
+}
+
+/// `GET /v1/messages/{id}`: the message's status and timeline, for its own tenant only.
+pub async fn get(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let tenant = s.keys.authenticate(&headers)?;
+    let id: MessageId = id
+        .parse()
+        .map_err(|_| ApiError::invalid("invalid_id", "id", "message ids are UUIDs"))?;
+    let url = format!(
+        "{}/v1/messages/{id}",
+        s.config.analytics_url.trim_end_matches('/')
+    );
+    let resp = s.http.get(&url).send().await.map_err(|e| {
+        warn!(error = %e, "analytics unreachable");
+        ApiError::unavailable("message status is unavailable right now, retry")
+    })?;
+    if resp.status() == StatusCode::NOT_FOUND {
+        return Err(ApiError::not_found("message"));
+    }
+    let body: serde_json::Value = resp
+        .error_for_status()
+        .map_err(|e| ApiError::unavailable(format!("analytics answered {e}")))?
+        .json()
+        .await
+        .map_err(|e| ApiError::unavailable(format!("analytics answered garbage: {e}")))?;
+    if body["tenant_id"] != tenant.as_str() {
+        return Err(ApiError::not_found("message"));
+    }
+    Ok(Json(body).into_response())
+}
+
+/// Any other path.
+pub async fn fallback() -> ApiError {
+    ApiError::not_found("route")
+}

@@ -1,0 +1,51 @@
+//! Ingest configuration (`config/local/ingest.toml`, `SMSFLOW_*` env).
+
+use serde::Deserialize;
+use smsflow_kafka::KafkaConfig;
+use smsflow_runtime::{HttpConfig, TelemetryConfig};
+
+/// One API key and the tenant it belongs to.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// Tenant the key acts for.
+    pub tenant: String,
+    /// SHA-256 of the key, hex. What production configs carry.
+    pub sha256: Option<String>,
+    /// The key in clear, for local development only.
+    pub key: Option<String>,
+}
+
+/// Ingest settings.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Public HTTP API listener.
+    pub http: HttpConfig,
+    /// Kafka and registry.
+    pub kafka: KafkaConfig,
+    /// Logs and traces.
+    pub telemetry: TelemetryConfig,
+    /// Accepted API keys (a key store replaces this list in a later version).
+    pub api_keys: Vec<ApiKeyConfig>,
+    /// Base URL of the analytics service, which answers `GET /v1/messages/{id}`.
+    pub analytics_url: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Most SMS segments one message may take.
+    pub max_segments: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            http: HttpConfig::on("127.0.0.1:8080"),
+            kafka: KafkaConfig::default(),
+            telemetry: TelemetryConfig::default(),
+            api_keys: Vec::new(),
+            analytics_url: "http://127.0.0.1:8085".into(),
+            max_body_bytes: 64 * 1024,
+            max_segments: 10,
+        }
+    }
+}

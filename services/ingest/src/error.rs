@@ -1,0 +1,96 @@
+//! API errors: each has a stable machine-readable code and an HTTP status.
+//!
+//! Body: `{"error": {"code": "invalid_number", "message": "...", "field": "to"}}`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An error answered to an API client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable code, e.g. `invalid_number`.
+    pub code: &'static str,
+    /// Human-readable explanation (never contains the body or the number).
+    pub message: String,
+    /// The request field at fault, if one.
+    pub field: Option<&'static str>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// 400 about one field.
+    pub fn invalid(code: &'static str, field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field: Some(field),
+            ..Self::new(StatusCode::BAD_REQUEST, code, message)
+        }
+    }
+
+    /// 401: no or unknown API key.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or unknown API key: send it as `Authorization: Bearer <key>` or `X-Api-Key`",
+        )
+    }
+
+    /// 400: the body is not the JSON we expect.
+    pub fn malformed(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed_json", message)
+    }
+
+    /// 413: body larger than allowed.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request body over {limit} bytes"),
+        )
+    }
+
+    /// 415: not JSON.
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send `Content-Type: application/json`",
+        )
+    }
+
+    /// 404.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    /// 503: Kafka or a downstream service did not answer; nothing was accepted.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        crate::metrics::rejected(self.code);
+        let body =
+            json!({"error": {"code": self.code, "message": self.message, "field": self.field}});
+        (self.status, Json(body)).into_response()
+    }
+}

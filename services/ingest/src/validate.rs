@@ -1,0 +1,277 @@
+//! The send request and its validation: E.164 destination, sender id, text length and
+//! encoding, priority and type.
+
+use serde::Deserialize;
+use smsflow_events::{Lane, MessageType, Msisdn};
+use smsflow_sms::{Options, Preview, preview};
+
+use crate::error::ApiError;
+
+/// `POST /v1/messages` body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    /// Destination, E.164 (`+447700900123`).
+    pub to: String,
+    /// Sender id: E.164 number, short code or alphanumeric (≤ 11 characters).
+    pub from: String,
+    /// Message text.
+    pub text: String,
+    /// `otp`, `transactional` (default) or `bulk`.
+    pub priority: Option<String>,
+    /// `otp`, `transactional` or `marketing`; defaults from the priority.
+    #[serde(rename = "type")]
+    pub message_type: Option<String>,
+    /// Client reference echoed in status callbacks.
+    pub client_ref: Option<String>,
+    /// Status webhook URL.
+    pub callback_url: Option<String>,
+    /// Replace look-alike characters so the text fits GSM-7.
+    #[serde(default)]
+    pub smart_encoding: bool,
+}
+
+/// A request that passed validation.
+#[derive(Debug, Clone)]
+pub struct Valid {
+    /// Destination.
+    pub to: Msisdn,
+    /// Sender id.
+    pub from: String,
+    /// Lane.
+    pub lane: Lane,
+    /// Type.
+    pub message_type: MessageType,
+    /// Encoding and segments.
+    pub preview: Preview,
+}
+
+/// Rejects anything smsflow could not deliver as asked.
+pub fn validate(req: &SendRequest, max_segments: usize) -> Result<Valid, ApiError> {
+    let to = Msisdn::parse(&req.to)
+        .ok()
+        .filter(is_valid_number)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "invalid_number",
+                "to",
+                "`to` must be a valid phone number in E.164, e.g. +447700900123",
+            )
+        })?;
+    let from = validate_sender(&req.from)?;
+    if req.text.trim().is_empty() {
+        return Err(ApiError::invalid(
+            "empty_text",
+            "text",
+            "`text` must not be empty",
+        ));
+    }
+    let preview = preview(
+        &req.text,
+        &Options::default().with_smart_replacement(req.smart_encoding),
+    );
+    if preview.parts > max_segments {
+        return Err(ApiError::invalid(
+            "text_too_long",
+            "text",
+            format!(
+                "`text` needs {} segments; at most {max_segments} are allowed",
+                preview.parts
+            ),
+        ));
+    }
+    let lane = parse_opt("priority", &req.priority, Lane::parse)?;
+    let mtype = parse_opt("type", &req.message_type, MessageType::parse)?;
+    let (lane, message_type) = match (lane, mtype) {
+        (Some(l), Some(t)) => (l, t),
+        (Some(l), None) => (l, default_type(l)),
+        (None, Some(t)) => (Lane::for_type(t), t),
+        (None, None) => (Lane::Transactional, MessageType::Transactional),
+    };
+    if let Some(url) = &req.callback_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(ApiError::invalid(
+            "invalid_value",
+            "callback_url",
+            "`callback_url` must be an http(s) URL",
+        ));
+    }
+    Ok(Valid {
+        to,
+        from,
+        lane,
+        message_type,
+        preview,
+    })
+}
+
+fn parse_opt<T>(
+    field: &'static str,
+    v: &Option<String>,
+    f: fn(&str) -> Option<T>,
+) -> Result<Option<T>, ApiError> {
+    match v {
+        None => Ok(None),
+        Some(s) => f(s).map(Some).ok_or_else(|| {
+            ApiError::invalid("invalid_value", field, format!("unknown {field} {s:?}"))
+        }),
+    }
+}
+
+fn default_type(lane: Lane) -> MessageType {
+    match lane {
+        Lane::Otp => MessageType::Otp,
+        Lane::Transactional => MessageType::Transactional,
+        Lane::Bulk => MessageType::Marketing,
+    }
+}
+
+/// A number whose country code exists and whose length is possible in that country's
+/// numbering plan. Deliberately not a range-validity check: carriers open new ranges faster
+/// than numbering metadata is released, and a wrongly refused OTP is worse than a carrier
+/// reporting an unknown subscriber.
+fn is_valid_number(m: &Msisdn) -> bool {
+    let Ok(n) = phonenumber::parse(None, m.as_str()) else {
+        return false;
+    };
+    let Some(regions) = phonenumber::metadata::DATABASE.by_code(&n.code().value()) else {
+        return false;
+    };
+    let Ok(len) = u16::try_from(n.national().to_string().len()) else {
+        return false;
+    };
+    regions.iter().any(|meta| {
+        let d = meta.descriptors();
+        std::iter::once(d.general())
+            .chain(d.mobile())
+            .chain(d.fixed_line())
+            .chain(d.toll_free())
+            .chain(d.voip())
+            .any(|desc| desc.possible_length().contains(&len))
+    })
+}
+
+fn validate_sender(from: &str) -> Result<String, ApiError> {
+    let bad = || {
+        Err(ApiError::invalid(
+            "invalid_sender",
+            "from",
+            "`from` must be an E.164 number, a 3-8 digit short code, or 1-11 letters/digits/spaces with a letter",
+        ))
+    };
+    if from.starts_with('+') {
+        return Msisdn::parse(from)
+            .map(|m| m.as_str().to_owned())
+            .or_else(|_| bad());
+    }
+    let digits = from.chars().all(|c| c.is_ascii_digit());
+    if digits && (3..=8).contains(&from.len()) {
+        return Ok(from.to_owned());
+    }
+    let alnum = from.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ')
+        && from.chars().any(|c| c.is_ascii_alphabetic())
+        && (1..=11).contains(&from.len());
+    if alnum { Ok(from.to_owned()) } else { bad() }
+}
+
+/// Warms the numbering-plan metadata (the first parse is slow).
+pub fn warm_up() {
+    let _ = phonenumber::parse(None, "+447700900123");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn req(to: &str, from: &str, text: &str) -> SendRequest {
+        SendRequest {
+            to: to.into(),
+            from: from.into(),
+            text: text.into(),
+            priority: None,
+            message_type: None,
+            client_ref: None,
+            callback_url: None,
+            smart_encoding: false,
+        }
+    }
+
+    #[test]
+    fn accepts_a_plain_request() {
+        let v = validate(&req("+447700900123", "ACME", "hello"), 10).unwrap();
+        assert_eq!(v.lane, Lane::Transactional);
+        assert_eq!(v.preview.parts, 1);
+    }
+
+    #[test]
+    fn field_errors_have_stable_codes() {
+        assert_eq!(
+            validate(&req("12345", "ACME", "x"), 10).unwrap_err().code,
+            "invalid_number"
+        );
+        assert_eq!(
+            validate(&req("+999999999999", "ACME", "x"), 10)
+                .unwrap_err()
+                .code,
+            "invalid_number"
+        );
+        assert_eq!(
+            validate(&req("+4477009001234567", "ACME", "x"), 10)
+                .unwrap_err()
+                .code,
+            "invalid_number"
+        );
+        assert_eq!(
+            validate(&req("+44770090", "ACME", "x"), 10)
+                .unwrap_err()
+                .code,
+            "invalid_number"
+        );
+        assert_eq!(
+            validate(&req("+447700900123", "ACME", "  "), 10)
+                .unwrap_err()
+                .code,
+            "empty_text"
+        );
+        assert_eq!(
+            validate(&req("+447700900123", "TOOLONGSENDERID", "x"), 10)
+                .unwrap_err()
+                .code,
+            "invalid_sender"
+        );
+        assert_eq!(
+            validate(&req("+447700900123", "ACME", &"x".repeat(2000)), 10)
+                .unwrap_err()
+                .code,
+            "text_too_long"
+        );
+        let mut r = req("+447700900123", "ACME", "x");
+        r.priority = Some("urgent".into());
+        assert_eq!(validate(&r, 10).unwrap_err().field, Some("priority"));
+    }
+
+    #[test]
+    fn priority_and_type_default_from_each_other() {
+        let mut r = req("+447700900123", "ACME", "code 1234");
+        r.priority = Some("otp".into());
+        let v = validate(&r, 10).unwrap();
+        assert_eq!((v.lane, v.message_type), (Lane::Otp, MessageType::Otp));
+        let mut r = req("+447700900123", "ACME", "sale");
+        r.message_type = Some("marketing".into());
+        assert_eq!(validate(&r, 10).unwrap().lane, Lane::Bulk);
+    }
+
+    proptest! {
+        #[test]
+        fn validation_never_panics(to in ".{0,20}", from in ".{0,14}", text in ".{0,300}") {
+            let _ = validate(&req(&to, &from, &text), 10);
+        }
+
+        #[test]
+        fn alphanumeric_senders_up_to_11(s in "[A-Za-z][A-Za-z0-9 ]{0,10}") {
+            prop_assert!(validate_sender(&s).is_ok());
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The routing decision for one `SendRequested`: reject (expired, too long, no route) or
+//! route (carrier, failover, encoding, segments, cost, table version).
+
+use smsflow_events::{
+    Encoding, EventMeta, MessageRejected, RoutingDecided, SendRequested, Timestamp,
+};
+use smsflow_sms::{Options, preview};
+
+use crate::PRODUCER;
+use crate::routes::RouteTable;
+
+/// Most segments a message may need (the concatenation header counts to 255).
+pub const MAX_SEGMENTS: usize = 255;
+
+/// What the router decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Route it.
+    Routed(Box<RoutingDecided>),
+    /// Refuse it.
+    Rejected(Box<MessageRejected>),
+}
+
+fn reject(req: &SendRequested, code: &str, reason: String) -> Decision {
+    Decision::Rejected(Box::new(MessageRejected {
+        meta: EventMeta::derived(PRODUCER, &req.meta, "rejected"),
+        message_id: req.message_id,
+        tenant_id: req.tenant_id.clone(),
+        to: req.to.clone(),
+        lane: req.lane,
+        reason_code: code.to_owned(),
+        reason,
+    }))
+}
+
+/// Decides what happens to `req` with `table`, at `now`.
+pub fn decide(req: &SendRequested, table: &RouteTable, now: Timestamp) -> Decision {
+    if req.expires_at.is_some_and(|e| e <= now) {
+        return reject(req, "EXPIRED", "validity ended before routing".into());
+    }
+    let p = preview(
+        &req.text,
+        &Options::default().with_smart_replacement(req.smart_encoding),
+    );
+    if p.parts > MAX_SEGMENTS {
+        return reject(
+            req,
+            "TOO_LONG",
+            format!("needs {} segments, at most {MAX_SEGMENTS}", p.parts),
+        );
+    }
+    let Some(route) = table.select(&req.to, &req.tenant_id, req.lane) else {
+        return reject(
+            req,
+            "NO_ROUTE",
+            format!("no route for this destination in table v{}", table.version),
+        );
+    };
+    let segments = i32::try_from(p.parts).unwrap_or(i32::MAX);
+    Decision::Routed(Box::new(RoutingDecided {
+        meta: EventMeta::derived(PRODUCER, &req.meta, "routed"),
+        message_id: req.message_id,
+        tenant_id: req.tenant_id.clone(),
+        to: req.to.clone(),
+        from: req.from.clone(),
+        text: req.text.clone(),
+        message_type: req.message_type,
+        lane: req.lane,
+        attempt: 1,
+        carrier_id: route.carrier_id.clone(),
+        route_id: route.route_id.clone(),
+        route_table_version: table.version,
+        failover: route.failover.clone(),
+        encoding: match p.encoding {
+            smsflow_sms::Encoding::Gsm7 => Encoding::Gsm7,
+            smsflow_sms::Encoding::Ucs2 => Encoding::Ucs2,
+        },
+        segments,
+        cost_micros: route.cost_micros.saturating_mul(i64::from(segments)),
+        currency: route.currency.clone(),
+        not_before: req.send_at,
+        expires_at: req.expires_at,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RouteTableConfig;
+    use smsflow_events::*;
+
+    fn req(text: &str) -> SendRequested {
+        SendRequested {
+            meta: EventMeta::new(
+                Producer {
+                    name: "t",
+                    version: "0",
+                },
+                None,
+            ),
+            message_id: MessageId::new(),
+            tenant_id: TenantId::parse("acme").unwrap(),
+            to: Msisdn::parse("+447700900123").unwrap(),
+            from: "ACME".into(),
+            text: text.into(),
+            message_type: MessageType::Otp,
+            lane: Lane::Otp,
+            client_ref: None,
+            idempotency_key: None,
+            callback_url: None,
+            send_at: None,
+            expires_at: None,
+            smart_encoding: false,
+            channel: "test".into(),
+        }
+    }
+
+    fn table() -> RouteTable {
+        RouteTable::from_config(&RouteTableConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn routes_with_encoding_segments_and_cost() {
+        let Decision::Routed(d) = decide(&req(&"é🙂".repeat(40)), &table(), Timestamp::now())
+        else {
+            panic!()
+        };
+        assert_eq!(d.encoding, Encoding::Ucs2);
+        // 40 × (é: 1 unit + 🙂: 2 units) = 120 UTF-16 units: two parts of at most 67.
+        assert_eq!(d.segments, 2);
+        assert_eq!(d.cost_micros, 5_000 * 2);
+        assert_eq!(d.carrier_id.as_str(), "sim");
+        assert_eq!(d.route_table_version, 1);
+    }
+
+    #[test]
+    fn the_same_request_gets_the_same_decision_id() {
+        let r = req("hi");
+        let (Decision::Routed(a), Decision::Routed(b)) = (
+            decide(&r, &table(), Timestamp::now()),
+            decide(&r, &table(), Timestamp::now()),
+        ) else {
+            panic!()
+        };
+        assert_eq!(a.meta.event_id, b.meta.event_id);
+        assert_eq!(a.meta.causation_id, Some(r.meta.event_id));
+    }
+
+    #[test]
+    fn expired_and_unroutable_are_rejected_with_codes() {
+        let mut r = req("hi");
+        r.expires_at = Some(Timestamp::from_micros(1));
+        let Decision::Rejected(x) = decide(&r, &table(), Timestamp::now()) else {
+            panic!()
+        };
+        assert_eq!(x.reason_code, "EXPIRED");
+        let empty = RouteTable {
+            version: 2,
+            routes: vec![],
+        };
+        let Decision::Rejected(x) = decide(&req("hi"), &empty, Timestamp::now()) else {
+            panic!()
+        };
+        assert_eq!(x.reason_code, "NO_ROUTE");
+    }
+}
