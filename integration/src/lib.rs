@@ -13,6 +13,8 @@
 
 #![allow(clippy::print_stdout)] // test helpers report progress
 
+pub mod platform;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! The event contract on the real stack: registry-encoded events, the consumer loop's
 //! dead-lettering, and dedupe across a consumer that dies before committing.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::message::{Headers, Message};

@@ -11,6 +11,7 @@ use smsflow_events::{
     MessageId, Msisdn, Timestamp, Topics,
 };
 use smsflow_kafka::{EventProducer, Outgoing, headers};
+use smsflow_runtime::CancellationToken;
 use smsflow_smpp::{DeliveryReceipt, InboundEvent, MoMessage, ReceiptDate, ReceiptState};
 use tokio::sync::mpsc;
 use tracing::warn;
@@ -100,14 +101,21 @@ async fn publish(producer: &EventProducer, out: &Outgoing) {
     }
 }
 
-/// Publishes everything `rx` yields until the client closes it.
+/// Publishes everything `rx` yields; once `binds_closed` is cancelled (no more events can
+/// arrive), publishes what is still queued and returns.
 pub async fn pump(
     carrier: CarrierId,
     mut rx: mpsc::Receiver<InboundEvent>,
     producer: EventProducer,
     topics: Topics,
+    binds_closed: CancellationToken,
 ) {
-    while let Some(ev) = rx.recv().await {
+    loop {
+        let ev = tokio::select! {
+            ev = rx.recv() => ev,
+            _ = binds_closed.cancelled() => rx.try_recv().ok(),
+        };
+        let Some(ev) = ev else { return };
         metrics::inbound(carrier.as_str(), ev.kind());
         match ev {
             InboundEvent::Receipt(r) => {

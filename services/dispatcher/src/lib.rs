@@ -117,6 +117,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         carriers,
         inbound,
     } = ctx;
+    let binds_closed = CancellationToken::new();
     let pumps: Vec<_> = inbound
         .into_iter()
         .map(|(id, rx)| {
@@ -125,6 +126,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
                 rx,
                 links.producer.clone(),
                 topics.clone(),
+                binds_closed.clone(),
             ))
         })
         .collect();
@@ -203,7 +205,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     for (_, c) in &clients {
         c.shutdown(grace).await;
     }
-    drop(handler);
+    binds_closed.cancel();
     for p in pumps {
         let _ = p.await;
     }

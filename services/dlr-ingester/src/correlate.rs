@@ -47,26 +47,43 @@ impl Correlator {
                 segment_count: count,
             };
             self.tables.correlate(s.carrier_id.as_str(), id, &c).await?;
-            for parked in self.tables.parked(s.carrier_id.as_str(), id).await? {
+            for parked in self
+                .tables
+                .parked(s.carrier_id.as_str(), id, s.to.as_str())
+                .await?
+            {
                 metrics::receipt("replayed");
                 out.extend(self.apply(&parked, &c).await?);
             }
-            self.tables.unpark(s.carrier_id.as_str(), id).await?;
+            self.tables
+                .unpark(s.carrier_id.as_str(), id, s.to.as_str())
+                .await?;
         }
         Ok(out)
     }
 
     async fn receipt(&self, r: &CarrierReceiptReceived) -> Result<Vec<Outgoing>, HandlerError> {
         let carrier = r.carrier_id.as_str();
-        if let Some(c) = self.tables.correlation(carrier, &r.normalized_id).await? {
+        let to = r.to.as_deref();
+        if let Some(c) = self
+            .tables
+            .correlation(carrier, &r.normalized_id, to)
+            .await?
+        {
             return self.apply(r, &c).await;
         }
         self.tables.park(r).await?;
         // The submit may have been recorded between the lookup and the park: look once more,
         // so the receipt can't be left parked forever.
-        match self.tables.correlation(carrier, &r.normalized_id).await? {
+        match self
+            .tables
+            .correlation(carrier, &r.normalized_id, to)
+            .await?
+        {
             Some(c) => {
-                self.tables.unpark(carrier, &r.normalized_id).await?;
+                self.tables
+                    .unpark(carrier, &r.normalized_id, &c.destination)
+                    .await?;
                 self.apply(r, &c).await
             }
             None => {

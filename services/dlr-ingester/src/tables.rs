@@ -1,4 +1,7 @@
 //! dlr-ingester's own CQL tables: `dlr_correlation`, `dlr_pending`, `dlr_segments`.
+//!
+//! Carriers reuse message ids (counters wrap, platforms restart), so correlation and parked
+//! receipts are keyed by carrier, carrier id **and destination**.
 
 use std::collections::BTreeMap;
 
@@ -42,14 +45,14 @@ fn retry(e: impl std::fmt::Display) -> HandlerError {
     HandlerError::retry(format!("dlr tables: {e}"))
 }
 
+type CorrelationRow = (String, Uuid, String, i32, i32, i32);
+
 impl Tables {
     /// Prepares the statements.
     pub async fn new(store: Store) -> Result<Self, StoreError> {
-        let (c, p, s) = (
-            store.table("dlr_correlation"),
-            store.table("dlr_pending"),
-            store.table("dlr_segments"),
-        );
+        let c = store.table("dlr_correlation");
+        let p = store.table("dlr_pending");
+        let s = store.table("dlr_segments");
         let prep = |q: String| {
             let store = store.clone();
             async move {
@@ -60,25 +63,30 @@ impl Tables {
                     .map_err(|e| StoreError::query("prepare dlr tables", e))
             }
         };
+        let key = "carrier_id = ? AND carrier_message_id = ?";
         Ok(Self {
             put_corr: prep(format!(
-                "INSERT INTO {c} (carrier_id, carrier_message_id, message_id, tenant_id, destination, attempt, segment_index, segment_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO {c} (carrier_id, carrier_message_id, destination, message_id, tenant_id, attempt, \
+                 segment_index, segment_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             ))
             .await?,
             get_corr: prep(format!(
-                "SELECT message_id, tenant_id, destination, attempt, segment_index, segment_count FROM {c} WHERE carrier_id = ? AND carrier_message_id = ?"
+                "SELECT destination, message_id, tenant_id, attempt, segment_index, segment_count FROM {c} WHERE {key}"
             ))
             .await?,
-            put_pending: prep(format!("INSERT INTO {p} (carrier_id, carrier_message_id, event_id, receipt) VALUES (?, ?, ?, ?)")).await?,
-            get_pending: prep(format!("SELECT receipt FROM {p} WHERE carrier_id = ? AND carrier_message_id = ?")).await?,
-            del_pending: prep(format!("DELETE FROM {p} WHERE carrier_id = ? AND carrier_message_id = ?")).await?,
+            put_pending: prep(format!(
+                "INSERT INTO {p} (carrier_id, carrier_message_id, destination, event_id, receipt) VALUES (?, ?, ?, ?, ?)"
+            ))
+            .await?,
+            get_pending: prep(format!("SELECT receipt FROM {p} WHERE {key} AND destination IN (?, '')")).await?,
+            del_pending: prep(format!("DELETE FROM {p} WHERE {key} AND destination IN (?, '')")).await?,
             put_segment: prep(format!("INSERT INTO {s} (message_id, segment_index, state) VALUES (?, ?, ?)")).await?,
             get_segments: prep(format!("SELECT segment_index, state FROM {s} WHERE message_id = ?")).await?,
             store,
         })
     }
 
-    /// Records what `carrier_message_id` of `carrier` means.
+    /// Records what `carrier_message_id` of `carrier` means for `c.destination`.
     pub async fn correlate(
         &self,
         carrier: &str,
@@ -88,9 +96,9 @@ impl Tables {
         let v = (
             carrier,
             carrier_message_id,
+            &c.destination,
             c.message_id.as_uuid(),
             &c.tenant_id,
-            &c.destination,
             c.attempt,
             c.segment_index,
             c.segment_count,
@@ -103,11 +111,13 @@ impl Tables {
         Ok(())
     }
 
-    /// What `carrier_message_id` of `carrier` means, if known yet.
+    /// What `carrier_message_id` of `carrier` means for `destination` (when the receipt names
+    /// no destination: the only message that had the id, if it is only one).
     pub async fn correlation(
         &self,
         carrier: &str,
         carrier_message_id: &str,
+        destination: Option<&str>,
     ) -> Result<Option<Correlation>, HandlerError> {
         let rows = self
             .store
@@ -117,17 +127,21 @@ impl Tables {
             .map_err(retry)?
             .into_rows_result()
             .map_err(retry)?;
-        let row = rows
-            .maybe_first_row::<(Uuid, String, String, i32, i32, i32)>()
-            .map_err(retry)?;
-        Ok(row.map(|(m, t, d, a, i, n)| Correlation {
-            message_id: MessageId::from(m),
-            tenant_id: t,
-            destination: d,
-            attempt: a,
-            segment_index: i,
-            segment_count: n,
-        }))
+        let mut found = Vec::new();
+        for row in rows.rows::<CorrelationRow>().map_err(retry)? {
+            let (d, m, t, a, i, n) = row.map_err(retry)?;
+            if destination.is_none_or(|want| want == d) {
+                found.push(Correlation {
+                    message_id: MessageId::from(m),
+                    tenant_id: t,
+                    destination: d,
+                    attempt: a,
+                    segment_index: i,
+                    segment_count: n,
+                });
+            }
+        }
+        Ok(if found.len() == 1 { found.pop() } else { None })
     }
 
     /// Parks a receipt whose submit is not recorded yet.
@@ -137,6 +151,7 @@ impl Tables {
         let v = (
             r.carrier_id.as_str(),
             &r.normalized_id,
+            r.to.as_deref().unwrap_or(""),
             r.meta.event_id.as_uuid(),
             bytes,
         );
@@ -148,16 +163,20 @@ impl Tables {
         Ok(())
     }
 
-    /// Receipts parked for `carrier_message_id`.
+    /// Receipts parked for `carrier_message_id` that are about `destination` (or say none).
     pub async fn parked(
         &self,
         carrier: &str,
         carrier_message_id: &str,
+        destination: &str,
     ) -> Result<Vec<CarrierReceiptReceived>, HandlerError> {
         let rows = self
             .store
             .session()
-            .execute_unpaged(&self.get_pending, (carrier, carrier_message_id))
+            .execute_unpaged(
+                &self.get_pending,
+                (carrier, carrier_message_id, destination),
+            )
             .await
             .map_err(retry)?
             .into_rows_result()
@@ -165,24 +184,32 @@ impl Tables {
         let mut out = Vec::new();
         for row in rows.rows::<(Vec<u8>,)>().map_err(retry)? {
             let (bytes,) = row.map_err(retry)?;
-            if let Ok(Event::CarrierReceiptReceived(r)) =
-                codec::decode_datum(EventKind::CarrierReceiptReceived, &bytes)
-            {
-                out.push(r);
+            match codec::decode_datum(EventKind::CarrierReceiptReceived, &bytes) {
+                Ok(Event::CarrierReceiptReceived(r)) => out.push(r),
+                // Written by this service with this schema: unreadable means corrupt storage.
+                other => {
+                    return Err(HandlerError::retry(format!(
+                        "parked receipt unreadable: {other:?}"
+                    )));
+                }
             }
         }
         Ok(out)
     }
 
-    /// Forgets the receipts parked for `carrier_message_id`.
+    /// Forgets the receipts parked for `carrier_message_id` and `destination` (or none).
     pub async fn unpark(
         &self,
         carrier: &str,
         carrier_message_id: &str,
+        destination: &str,
     ) -> Result<(), HandlerError> {
         self.store
             .session()
-            .execute_unpaged(&self.del_pending, (carrier, carrier_message_id))
+            .execute_unpaged(
+                &self.del_pending,
+                (carrier, carrier_message_id, destination),
+            )
             .await
             .map_err(retry)?;
         Ok(())

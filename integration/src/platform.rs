@@ -1,0 +1,235 @@
+//! The whole platform in the test process: the carrier simulator and the five services, each
+//! started through its library's `Context::connect` + `run`, on a topic prefix of the test's
+//! own, against the real Kafka, registry and CQL store. Each service can be stopped and
+//! started again (its `run` returns after draining), to prove restarts lose nothing.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use smsflow_kafka::KafkaConfig;
+use smsflow_runtime::{CancellationToken, HttpConfig};
+use smsflow_store::StoreConfig;
+use tokio::task::JoinHandle;
+
+use crate::Stack;
+
+/// The local API key of the test tenant.
+pub const API_KEY: &str = "sk_test_integration";
+/// The test tenant.
+pub const TENANT: &str = "itest";
+
+/// A running service: its stop token and task.
+#[derive(Debug)]
+pub struct Running {
+    stop: CancellationToken,
+    task: JoinHandle<Result<(), String>>,
+    /// Its HTTP address.
+    pub addr: SocketAddr,
+}
+
+impl Running {
+    /// Stops it gracefully (drain, commit) and waits; panics if `run` failed.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        match tokio::time::timeout(Duration::from_secs(60), self.task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => panic!("service failed: {e}"),
+            Ok(Err(e)) => panic!("service task: {e}"),
+            Err(_) => panic!("service did not stop within 60 s"),
+        }
+    }
+}
+
+/// Starts a service from its config, with the library's own `Context::connect` and `run`.
+macro_rules! start {
+    ($krate:ident, $cfg:expr) => {{
+        let cfg = $cfg;
+        let ctx = $krate::Context::connect(&cfg)
+            .await
+            .expect(concat!(stringify!($krate), " failed to start"));
+        let addr = ctx.http_addr();
+        let stop = CancellationToken::new();
+        let s = stop.clone();
+        let task =
+            tokio::spawn(async move { $krate::run(cfg, ctx, s).await.map_err(|e| e.to_string()) });
+        Running { stop, task, addr }
+    }};
+}
+
+/// The simulator and the five services.
+#[derive(Debug)]
+pub struct Platform {
+    /// Kafka settings with this platform's topic prefix.
+    pub kafka: KafkaConfig,
+    /// CQL store settings.
+    pub store: StoreConfig,
+    /// The carrier simulator.
+    pub sim: carrier_sim::RunningSim,
+    /// ingest.
+    pub ingest: Option<Running>,
+    /// router.
+    pub router: Option<Running>,
+    /// dispatcher.
+    pub dispatcher: Option<Running>,
+    /// dlr-ingester.
+    pub dlr: Option<Running>,
+    /// analytics.
+    pub analytics: Option<Running>,
+}
+
+/// Simulator scenario for tests: happy carrier, receipts 20–60 ms after the submit.
+const SCENARIO: &str = r#"
+[[accounts]]
+system_id = "smsflow"
+password = "secret"
+
+[scenario]
+seed = 7
+
+[scenario.receipts]
+delay = { distribution = "uniform", min_ms = 20, max_ms = 60 }
+outcomes = [{ state = "DELIVRD", weight = 1.0 }]
+form = "text_and_tlv"
+"#;
+
+fn local() -> HttpConfig {
+    HttpConfig::on("127.0.0.1:0")
+}
+
+impl Platform {
+    /// Starts everything on a fresh topic prefix (6 partitions per topic).
+    pub async fn start(stack: &Stack) -> Self {
+        stack.require().await;
+        let kafka = stack.isolated_kafka(6).await;
+        let store = stack.store_config(false).await;
+        let mut sim_cfg = carrier_sim::SimConfig::from_toml_str(SCENARIO).expect("test scenario");
+        // Every test simulator numbers message ids from the same start, so platforms running in
+        // parallel hand out the same carrier ids to different handsets: correlation must cope,
+        // as it must when a real carrier's counter wraps.
+        sim_cfg.smpp_listen = "127.0.0.1:0".parse().unwrap();
+        sim_cfg.http_listen = "127.0.0.1:0".parse().unwrap();
+        let sim = carrier_sim::start(sim_cfg)
+            .await
+            .expect("carrier simulator");
+        let mut p = Self {
+            kafka,
+            store,
+            sim,
+            ingest: None,
+            router: None,
+            dispatcher: None,
+            dlr: None,
+            analytics: None,
+        };
+        p.analytics = Some(p.start_analytics().await);
+        p.dlr = Some(p.start_dlr().await);
+        p.dispatcher = Some(p.start_dispatcher().await);
+        p.router = Some(p.start_router().await);
+        p.ingest = Some(p.start_ingest().await);
+        p
+    }
+
+    /// The public API's base URL.
+    pub fn api(&self) -> String {
+        format!(
+            "http://{}",
+            self.ingest.as_ref().expect("ingest running").addr
+        )
+    }
+
+    /// Starts analytics.
+    pub async fn start_analytics(&self) -> Running {
+        start!(
+            analytics,
+            analytics::Config {
+                http: local(),
+                kafka: self.kafka.clone(),
+                store: self.store.clone(),
+                ..Default::default()
+            }
+        )
+    }
+
+    /// Starts dlr-ingester.
+    pub async fn start_dlr(&self) -> Running {
+        start!(
+            dlr_ingester,
+            dlr_ingester::Config {
+                http: local(),
+                kafka: self.kafka.clone(),
+                store: self.store.clone(),
+                ..Default::default()
+            }
+        )
+    }
+
+    /// Starts the dispatcher, bound to the simulator.
+    pub async fn start_dispatcher(&self) -> Running {
+        let carrier = smsflow_smpp::CarrierConfig {
+            host: self.sim.smpp_addr().ip().to_string(),
+            port: self.sim.smpp_addr().port(),
+            system_id: "smsflow".into(),
+            password: smsflow_smpp::Secret("secret".into()),
+            sessions: 2,
+            window: 50,
+            ..Default::default()
+        };
+        let cfg = dispatcher::Config {
+            http: local(),
+            kafka: self.kafka.clone(),
+            store: self.store.clone(),
+            carriers: [("sim".to_owned(), carrier)].into(),
+            ..Default::default()
+        };
+        start!(dispatcher, cfg)
+    }
+
+    /// Starts the router with the default table (everything to `sim`).
+    pub async fn start_router(&self) -> Running {
+        start!(
+            router,
+            router::Config {
+                http: local(),
+                kafka: self.kafka.clone(),
+                store: self.store.clone(),
+                ..Default::default()
+            }
+        )
+    }
+
+    /// Starts ingest with the test key.
+    pub async fn start_ingest(&self) -> Running {
+        let analytics = self.analytics.as_ref().expect("analytics running").addr;
+        start!(
+            ingest,
+            ingest::Config {
+                http: local(),
+                kafka: self.kafka.clone(),
+                api_keys: vec![ingest::config::ApiKeyConfig {
+                    tenant: TENANT.into(),
+                    sha256: None,
+                    key: Some(API_KEY.into())
+                }],
+                analytics_url: format!("http://{analytics}"),
+                ..Default::default()
+            }
+        )
+    }
+
+    /// Stops every service (gracefully) and the simulator.
+    pub async fn stop(mut self) {
+        for s in [
+            self.ingest.take(),
+            self.router.take(),
+            self.dispatcher.take(),
+            self.dlr.take(),
+            self.analytics.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            s.stop().await;
+        }
+        self.sim.shutdown().await;
+    }
+}

@@ -1,0 +1,410 @@
+//! A message flows through all five services and back, on the real stack: HTTP in, SMPP to
+//! the carrier simulator, receipt back, views queried over HTTP.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use smsflow_integration::platform::{API_KEY, Platform};
+use smsflow_integration::{Stack, read_topic};
+use tokio::sync::Semaphore;
+
+/// The steps a delivered message's timeline must show, in this order.
+const STEPS: &[&str] = &[
+    "requested",
+    "routed",
+    "attempt_started",
+    "submitted",
+    "delivered",
+];
+
+/// One test message: body, and what the API should say about it.
+#[derive(Clone, Debug)]
+struct Case {
+    body: Value,
+    to: String,
+}
+
+/// 500 messages mixing GSM-7, UCS-2, extension characters, multipart, OTP, transactional and
+/// bulk, each to its own number (so the simulator's ledger can be checked per message).
+fn cases(n: usize, base: u64) -> Vec<Case> {
+    (0..n)
+        .map(|i| {
+            let to = format!("+44{}", base + i as u64);
+            let (text, priority) = match i % 6 {
+                0 => (format!("Your code is {:06}", i * 7919 % 1_000_000), "otp"),
+                1 => (format!("Ihr Paket {i} kommt morgen 🚚 — danke!"), "transactional"),
+                2 => (format!("Sale {i}: {}", "everything must go, all week long! ".repeat(6)), "bulk"),
+                3 => (format!("Заказ {i} отправлен. {}", "Спасибо за покупку! ".repeat(5)), "transactional"),
+                4 => (format!("Balance {i} €{{20}} [ok] ~ ^{}", "ext chars at the boundary € ".repeat(7)), "bulk"),
+                _ => (format!("Reminder {i}: appointment at 10:00"), "otp"),
+            };
+            Case { body: json!({"to": to, "from": "ITEST", "text": text, "priority": priority, "client_ref": format!("c{i}")}), to }
+        })
+        .collect()
+}
+
+/// Sends every case (16 at a time); returns (id, segments) per case.
+async fn send_all(api: &str, cases: &[Case]) -> Vec<(String, u64)> {
+    let http = reqwest::Client::new();
+    let gate = Arc::new(Semaphore::new(16));
+    let tasks: Vec<_> = cases
+        .iter()
+        .map(|c| {
+            let (http, gate, url, body) = (
+                http.clone(),
+                gate.clone(),
+                format!("{api}/v1/messages"),
+                c.body.clone(),
+            );
+            tokio::spawn(async move {
+                let _p = gate.acquire().await.unwrap();
+                let r = http
+                    .post(url)
+                    .bearer_auth(API_KEY)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("POST");
+                assert_eq!(
+                    r.status(),
+                    202,
+                    "request refused: {}",
+                    r.text().await.unwrap_or_default()
+                );
+                let v: Value = r.json().await.unwrap();
+                assert_eq!(v["status"], "queued");
+                (
+                    v["id"].as_str().unwrap().to_owned(),
+                    v["segments"].as_u64().unwrap(),
+                )
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+/// Polls `GET /v1/messages/{id}` until every message is delivered (or fails the test after
+/// `timeout`, naming the ones that are not).
+async fn wait_delivered(api: &str, ids: &[String], timeout: Duration) -> HashMap<String, Value> {
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut views = HashMap::new();
+    loop {
+        let pending: Vec<&String> = ids.iter().filter(|id| !views.contains_key(*id)).collect();
+        for id in pending {
+            let r = http
+                .get(format!("{api}/v1/messages/{id}"))
+                .bearer_auth(API_KEY)
+                .send()
+                .await
+                .unwrap();
+            if r.status() == 200 {
+                let v: Value = r.json().await.unwrap();
+                if v["status"] == "delivered"
+                    && v["timeline"]
+                        .as_array()
+                        .is_some_and(|t| t.iter().any(|e| e["step"] == "delivered"))
+                {
+                    views.insert(id.clone(), v);
+                } else if ["failed", "rejected", "undelivered", "expired"]
+                    .contains(&v["status"].as_str().unwrap_or(""))
+                {
+                    panic!("message {id} ended {}: {v}", v["status"]);
+                }
+            }
+        }
+        if views.len() == ids.len() {
+            return views;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let mut report = Vec::new();
+            for id in ids.iter().filter(|id| !views.contains_key(*id)).take(5) {
+                let r = http
+                    .get(format!("{api}/v1/messages/{id}"))
+                    .bearer_auth(API_KEY)
+                    .send()
+                    .await
+                    .unwrap();
+                let v: Value = r.json().await.unwrap_or_default();
+                let steps: Vec<String> = v["timeline"]
+                    .as_array()
+                    .map(|t| {
+                        t.iter()
+                            .map(|e| format!("{}({})", e["step"], e["detail"]))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                report.push(format!("{id}: status={} steps={steps:?}", v["status"]));
+            }
+            panic!(
+                "{} of {} messages not delivered within {timeout:?}:\n{}",
+                ids.len() - views.len(),
+                ids.len(),
+                report.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Every timeline has the five steps, in order, with times that never go backwards.
+fn assert_timeline(id: &str, v: &Value) {
+    let tl = v["timeline"].as_array().unwrap();
+    let times: Vec<&str> = tl.iter().map(|e| e["at"].as_str().unwrap()).collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "{id}: timeline out of order: {times:?}"
+    );
+    let steps: Vec<&str> = tl.iter().map(|e| e["step"].as_str().unwrap()).collect();
+    let mut pos = 0;
+    for want in STEPS {
+        match steps[pos..].iter().position(|s| s == want) {
+            Some(p) => pos += p + 1,
+            None => panic!("{id}: timeline lacks {want} after position {pos}: {steps:?}"),
+        }
+    }
+}
+
+/// Each message's segments reached the carrier exactly once.
+fn assert_one_submit_per_segment(p: &Platform, cases: &[Case], sent: &[(String, u64)]) {
+    let ledger = p.sim.ledger();
+    for (c, (id, segments)) in cases.iter().zip(sent) {
+        let entries = ledger.segments(&c.to);
+        assert_eq!(
+            entries.len() as u64,
+            *segments,
+            "{id}: carrier saw {} segments, API said {segments}",
+            entries.len()
+        );
+        for e in &entries {
+            assert_eq!(
+                (e.submits, e.accepted),
+                (1, 1),
+                "{id}: a segment was submitted {} times",
+                e.submits
+            );
+        }
+    }
+    assert_eq!(ledger.summary().duplicate_segments, 0);
+}
+
+fn base() -> u64 {
+    7_400_000_000 + u64::from(std::process::id() % 1000) * 100_000 + u64::from(rand_u16()) * 10
+}
+
+fn rand_u16() -> u16 {
+    let u = uuid::Uuid::new_v4();
+    u16::from_be_bytes([u.as_bytes()[0], u.as_bytes()[1]]) % 9000
+}
+
+fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_hundred_messages_are_delivered_once_each_with_complete_timelines() {
+    logs();
+    let p = Platform::start(&Stack::from_env()).await;
+    let cases = cases(500, base());
+    let sent = send_all(&p.api(), &cases).await;
+    let ids: Vec<String> = sent.iter().map(|(id, _)| id.clone()).collect();
+    let views = wait_delivered(&p.api(), &ids, Duration::from_secs(180)).await;
+    for (c, (id, segments)) in cases.iter().zip(&sent) {
+        let v = &views[id];
+        assert_timeline(id, v);
+        assert_eq!(v["segments"].as_u64(), Some(*segments));
+        assert_eq!(v["to"], c.to.as_str());
+        assert_eq!(v["client_ref"], c.body["client_ref"]);
+    }
+    assert!(
+        sent.iter().any(|(_, s)| *s > 1),
+        "the mix must include multipart messages"
+    );
+    assert_one_submit_per_segment(&p, &cases, &sent);
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn restarting_the_dispatcher_and_the_router_loses_and_duplicates_nothing() {
+    logs();
+    let mut p = Platform::start(&Stack::from_env()).await;
+    let cases = cases(500, base());
+    let api = p.api();
+    let sender = {
+        let (api, cases) = (api.clone(), cases.clone());
+        tokio::spawn(async move { send_all(&api, &cases).await })
+    };
+    // Let traffic flow, then stop both while messages are in flight, and start them again.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (d, r) = (p.dispatcher.take().unwrap(), p.router.take().unwrap());
+    tokio::join!(d.stop(), r.stop());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    p.router = Some(p.start_router().await);
+    p.dispatcher = Some(p.start_dispatcher().await);
+
+    let sent = sender.await.unwrap();
+    let ids: Vec<String> = sent.iter().map(|(id, _)| id.clone()).collect();
+    let views = wait_delivered(&api, &ids, Duration::from_secs(240)).await;
+    for (id, _) in &sent {
+        assert_timeline(id, &views[id]);
+    }
+    assert_one_submit_per_segment(&p, &cases, &sent);
+    p.stop().await;
+}
+
+/// Invalid requests get a 4xx with a stable code, and nothing reaches `sms.requests`.
+#[tokio::test]
+async fn invalid_requests_get_stable_errors_and_publish_nothing() {
+    let stack = Stack::from_env();
+    stack.require_kafka();
+    stack.require_registry().await;
+    let kafka = stack.isolated_kafka(1).await;
+    let cfg = ingest::Config {
+        http: smsflow_runtime::HttpConfig::on("127.0.0.1:0"),
+        kafka: kafka.clone(),
+        api_keys: vec![ingest::config::ApiKeyConfig {
+            tenant: "itest".into(),
+            sha256: None,
+            key: Some(API_KEY.into()),
+        }],
+        max_body_bytes: 4096,
+        ..Default::default()
+    };
+    let ctx = ingest::Context::connect(&cfg).await.unwrap();
+    let api = format!("http://{}/v1/messages", ctx.http_addr());
+    let stop = smsflow_runtime::CancellationToken::new();
+    let task = tokio::spawn(ingest::run(cfg, ctx, stop.clone()));
+    let http = reqwest::Client::new();
+    let ok = json!({"to": "+447700900123", "from": "ITEST", "text": "hello"});
+    let with = |k: &str, v: Value| {
+        let mut b = ok.clone();
+        b[k] = v;
+        b.to_string()
+    };
+    let cases: Vec<(&str, Option<&str>, String, u16, &str)> = vec![
+        (
+            "bad number",
+            Some(API_KEY),
+            with("to", json!("12345")),
+            400,
+            "invalid_number",
+        ),
+        (
+            "unknown country",
+            Some(API_KEY),
+            with("to", json!("+999123456789")),
+            400,
+            "invalid_number",
+        ),
+        (
+            "empty text",
+            Some(API_KEY),
+            with("text", json!("")),
+            400,
+            "empty_text",
+        ),
+        (
+            "bad sender",
+            Some(API_KEY),
+            with("from", json!("THIS-IS-TOO-LONG")),
+            400,
+            "invalid_sender",
+        ),
+        (
+            "unknown key",
+            Some("sk_wrong"),
+            ok.to_string(),
+            401,
+            "unauthorized",
+        ),
+        ("no key", None, ok.to_string(), 401, "unauthorized"),
+        (
+            "oversize body",
+            Some(API_KEY),
+            with("text", json!("x".repeat(10_000))),
+            413,
+            "payload_too_large",
+        ),
+        (
+            "malformed json",
+            Some(API_KEY),
+            "{\"to\": \"+4477".to_owned(),
+            400,
+            "malformed_json",
+        ),
+        (
+            "unknown field",
+            Some(API_KEY),
+            with("prio", json!("otp")),
+            400,
+            "malformed_json",
+        ),
+        (
+            "bad priority",
+            Some(API_KEY),
+            with("priority", json!("urgent")),
+            400,
+            "invalid_value",
+        ),
+    ];
+    for (what, key, body, status, code) in cases {
+        let mut req = http
+            .post(&api)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), status, "{what}");
+        let v: Value = r
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: error body is not JSON: {e}"));
+        assert_eq!(v["error"]["code"], code, "{what}: {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{what}: no message"
+        );
+    }
+    let r = http
+        .post(&api)
+        .bearer_auth(API_KEY)
+        .header("content-type", "text/plain")
+        .body(ok.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    assert!(
+        read_topic(&kafka, &kafka.topics().requests, 1, Duration::from_secs(3)).is_empty(),
+        "an invalid request was published"
+    );
+
+    // The control: a valid request is published.
+    let r = http
+        .post(&api)
+        .bearer_auth(API_KEY)
+        .json(&ok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(
+        read_topic(&kafka, &kafka.topics().requests, 1, Duration::from_secs(20)).len(),
+        1
+    );
+    stop.cancel();
+    task.await.unwrap().unwrap();
+}
