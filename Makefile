@@ -29,6 +29,7 @@ stack-up: deps ## start Kafka, Cassandra and the schema registry (no-op if runni
 setup: build stack-up ## create topics, register schemas, migrate the CQL store
 	$(CARGO_TARGET_DIR)/debug/smsflow admin setup
 
+# The demo runs when this call started the platform; a second `make up` changes nothing.
 up: setup ## bring the whole platform up and send a few messages through it
 	@scripts/platform.sh start
 	@echo
@@ -37,8 +38,7 @@ up: setup ## bring the whole platform up and send a few messages through it
 	@echo "  analytics    http://127.0.0.1:8085   router :8082/metrics  dispatcher :8083/metrics  dlr-ingester :8084/metrics"
 	@echo "  simulator    SMPP 127.0.0.1:2775, ledger http://127.0.0.1:8090/ledger/summary"
 	@echo "  Kafka 127.0.0.1:9092, CQL 127.0.0.1:9042, registry http://127.0.0.1:8081/apis/ccompat/v7"
-	@echo
-	@scripts/demo.py
+	@if [ -f .stack/platform-started-now ]; then echo; scripts/demo.py; fi
 
 demo: ## send a few messages through the running platform
 	@scripts/demo.py

@@ -2,6 +2,7 @@
 # The smsflow processes on top of the stack: the carrier simulator and the five services.
 #
 #   scripts/platform.sh start     start what is not running, wait until each is ready
+#                                 (.stack/platform-started-now exists if it started anything)
 #   scripts/platform.sh stop      stop them by pid (SIGTERM: they drain and commit)
 #   scripts/platform.sh status    one line each
 #
@@ -28,6 +29,7 @@ pid_of() { local f=$STACK_DIR/pids/$1; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/d
 ready() { python3 "$ROOT/scripts/probe.py" http "$1" >/dev/null 2>&1; }
 
 start() {
+  rm -f "$STACK_DIR/platform-started-now"
   for entry in "${SERVICES[@]}"; do
     IFS='|' read -r name cmd url <<<"$entry"
     if pid_of "$name" >/dev/null; then say "$name already running (pid $(pid_of "$name"))"; continue; fi
@@ -42,6 +44,7 @@ start() {
       sleep 0.5
     done
     say "$name ready (pid $(pid_of "$name")) $url"
+    touch "$STACK_DIR/platform-started-now"
   done
 }
 

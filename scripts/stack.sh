@@ -3,7 +3,7 @@
 # Registry (Confluent-compatible API), all fetched from Maven Central and run as JVM processes
 # bound to 127.0.0.1.
 #
-#   scripts/stack.sh fetch                 download (cached in ~/.m2 and $SMSFLOW_CACHE)
+#   scripts/stack.sh fetch                 download (cached in ~/.m2 and $SMSFLOW_STACK_CACHE)
 #   scripts/stack.sh start [--record F]    start what is not already running; with --record,
 #                                          append the names this call started to F
 #   scripts/stack.sh stop [--only F]       stop by pid what we started (or only the names in F)
@@ -14,21 +14,21 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STACK_DIR=${SMSFLOW_STACK_DIR:-$ROOT/.stack}            # data, logs, pids of this checkout
-CACHE=${SMSFLOW_CACHE:-$HOME/.cache/smsflow}            # unpacked distributions, shared by clones
-M2_REPO=${SMSFLOW_M2_REPO:-$HOME/.m2/repository}
-JAVA=${SMSFLOW_JAVA:-java}
-KAFKA_VERSION=${SMSFLOW_KAFKA_VERSION:-4.2.1}
-LOG4J_VERSION=${SMSFLOW_LOG4J_VERSION:-2.25.3}
-CASSANDRA_VERSION=${SMSFLOW_CASSANDRA_VERSION:-5.0.8}
-APICURIO_VERSION=${SMSFLOW_APICURIO_VERSION:-2.6.13.Final}   # 3.x needs Java 21
-KAFKA_PORT=${SMSFLOW_KAFKA_PORT:-9092}
-KAFKA_CONTROLLER_PORT=${SMSFLOW_KAFKA_CONTROLLER_PORT:-9093}
-CQL_PORT=${SMSFLOW_CQL_PORT:-9042}
-CASSANDRA_STORAGE_PORT=${SMSFLOW_CASSANDRA_STORAGE_PORT:-7000}
-CASSANDRA_JMX_PORT=${SMSFLOW_CASSANDRA_JMX_PORT:-7199}
-REGISTRY_PORT=${SMSFLOW_REGISTRY_PORT:-8081}
-REGISTRY_MGMT_PORT=${SMSFLOW_REGISTRY_MGMT_PORT:-9001}
-READY_TIMEOUT=${SMSFLOW_READY_TIMEOUT:-240}
+CACHE=${SMSFLOW_STACK_CACHE:-$HOME/.cache/smsflow}            # unpacked distributions, shared by clones
+M2_REPO=${SMSFLOW_STACK_M2_REPO:-$HOME/.m2/repository}
+JAVA=${SMSFLOW_STACK_JAVA:-java}
+KAFKA_VERSION=${SMSFLOW_STACK_KAFKA_VERSION:-4.2.1}
+LOG4J_VERSION=${SMSFLOW_STACK_LOG4J_VERSION:-2.25.3}
+CASSANDRA_VERSION=${SMSFLOW_STACK_CASSANDRA_VERSION:-5.0.8}
+APICURIO_VERSION=${SMSFLOW_STACK_APICURIO_VERSION:-2.6.13.Final}   # 3.x needs Java 21
+KAFKA_PORT=${SMSFLOW_STACK_KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${SMSFLOW_STACK_KAFKA_CONTROLLER_PORT:-9093}
+CQL_PORT=${SMSFLOW_STACK_CQL_PORT:-9042}
+CASSANDRA_STORAGE_PORT=${SMSFLOW_STACK_CASSANDRA_STORAGE_PORT:-7000}
+CASSANDRA_JMX_PORT=${SMSFLOW_STACK_CASSANDRA_JMX_PORT:-7199}
+REGISTRY_PORT=${SMSFLOW_STACK_REGISTRY_PORT:-8081}
+REGISTRY_MGMT_PORT=${SMSFLOW_STACK_REGISTRY_MGMT_PORT:-9001}
+READY_TIMEOUT=${SMSFLOW_STACK_READY_TIMEOUT:-240}
 DEP=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 NAMES=(kafka cassandra registry)
 
@@ -44,7 +44,7 @@ need_java() {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null
     [ "$v" = 17 ] || JAVA=/usr/lib/jvm/java-17-openjdk-amd64/bin/java
   else
-    die "need Java 17 (found '${v:-none}') and Maven: install openjdk-17-jre-headless and maven, or set SMSFLOW_JAVA to a Java 17 binary"
+    die "need Java 17 (found '${v:-none}') and Maven: install openjdk-17-jre-headless and maven, or set SMSFLOW_STACK_JAVA to a Java 17 binary"
   fi
 }
 

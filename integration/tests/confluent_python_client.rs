@@ -26,7 +26,7 @@ async fn events_decode_with_confluents_python_avro_deserializer() {
     stack.require_registry().await;
     let k = stack.isolated_kafka(1).await;
     let t = k.topics();
-    let codec = Arc::new(EventCodec::new(&k.schema_registry_url).unwrap());
+    let codec = Arc::new(k.codec().unwrap());
     let producer = EventProducer::new(&k, codec, "python-check").unwrap();
     let send_at = Timestamp::from_micros(1_767_225_600_000_000); // 2026-01-01T00:00:00Z
     let req = SendRequested {

@@ -38,7 +38,7 @@ fn request(to: &str, n: usize) -> SendRequested {
 }
 
 async fn producer(k: &KafkaConfig) -> EventProducer {
-    let codec = Arc::new(EventCodec::new(&k.schema_registry_url).unwrap());
+    let codec = Arc::new(k.codec().unwrap());
     EventProducer::new(k, codec, "contract-test").unwrap()
 }
 

@@ -214,10 +214,57 @@ fn logs() {
 async fn five_hundred_messages_are_delivered_once_each_with_complete_timelines() {
     logs();
     let p = Platform::start(&Stack::from_env()).await;
-    let cases = cases(500, base());
+    let b = base();
+    let cases = cases(500, b);
     let sent = send_all(&p.api(), &cases).await;
-    let ids: Vec<String> = sent.iter().map(|(id, _)| id.clone()).collect();
+    let mut ids: Vec<String> = sent.iter().map(|(id, _)| id.clone()).collect();
+
+    // A request retried with the same Idempotency-Key is the same message, sent once.
+    let retried_to = format!("+44{}", b + 9_000);
+    let body = json!({"to": retried_to, "from": "ITEST", "text": "retried once"});
+    let http = reqwest::Client::new();
+    let mut retried = Vec::new();
+    for _ in 0..2 {
+        let r = http
+            .post(format!("{}/v1/messages", p.api()))
+            .bearer_auth(API_KEY)
+            .header("Idempotency-Key", "retry-1")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        retried.push(
+            r.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(
+        retried[0], retried[1],
+        "the same Idempotency-Key must give the same id"
+    );
+    ids.push(retried[0].clone());
+
     let views = wait_delivered(&p.api(), &ids, Duration::from_secs(180)).await;
+    let steps: Vec<&str> = views[&retried[0]]["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps.iter().filter(|s| **s == "requested").count(),
+        1,
+        "{steps:?}"
+    );
+    let at_carrier = p.sim.ledger().segments(&retried_to);
+    assert_eq!(at_carrier.len(), 1);
+    assert_eq!(
+        at_carrier[0].submits, 1,
+        "an idempotent retry reached the carrier twice"
+    );
     for (c, (id, segments)) in cases.iter().zip(&sent) {
         let v = &views[id];
         assert_timeline(id, v);

@@ -55,6 +55,8 @@ pub struct EventCodec {
     writers: RwLock<HashMap<u32, Arc<WriterInfo>>>,
     /// Serialises registrations (first use of a subject), which race in the registry otherwise.
     registering: tokio::sync::Mutex<()>,
+    /// Basic-auth credentials for the registry, if it wants them.
+    basic: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for EventCodec {
@@ -78,14 +80,21 @@ fn registry_error(e: &SRCError) -> EncodeError {
 impl EventCodec {
     /// A codec talking to the Confluent-compatible registry at `url`.
     pub fn new(url: &str) -> Result<Self, EncodeError> {
+        Self::with_auth(url, None)
+    }
+
+    /// A codec for a registry that wants HTTP basic authentication (`user`, `password`), as
+    /// Confluent Cloud's does.
+    pub fn with_auth(url: &str, basic: Option<(&str, &str)>) -> Result<Self, EncodeError> {
         apache_avro::util::max_allocation_bytes(MAX_AVRO_ALLOCATION);
         let url = url.trim_end_matches('/').to_owned();
         let settings = || {
-            SrSettings::new_builder(url.clone())
-                .set_timeout(Duration::from_secs(5))
-                .no_proxy()
-                .build()
-                .map_err(|e| registry_error(&e))
+            let mut b = SrSettings::new_builder(url.clone());
+            b.set_timeout(Duration::from_secs(5)).no_proxy();
+            if let Some((user, password)) = basic {
+                b.set_basic_authorization(user, Some(password));
+            }
+            b.build().map_err(|e| registry_error(&e))
         };
         Ok(Self {
             encoder: AvroEncoder::new(settings()?),
@@ -101,6 +110,7 @@ impl EventCodec {
             ids: RwLock::default(),
             writers: RwLock::default(),
             registering: tokio::sync::Mutex::new(()),
+            basic: basic.map(|(u, p)| (u.to_owned(), p.to_owned())),
             url,
         })
     }
@@ -148,9 +158,11 @@ impl EventCodec {
             Some(s) => format!("{}/config/{s}", self.url),
             None => format!("{}/config", self.url),
         };
-        let res = self
-            .http
-            .put(url)
+        let mut req = self.http.put(url);
+        if let Some((u, p)) = &self.basic {
+            req = req.basic_auth(u, Some(p));
+        }
+        let res = req
             .header("Content-Type", "application/vnd.schemaregistry.v1+json")
             .body(format!("{{\"compatibility\":\"{COMPATIBILITY}\"}}"))
             .send()

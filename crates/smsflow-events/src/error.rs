@@ -76,7 +76,7 @@ impl DecodeError {
         matches!(self, DecodeError::RegistryUnavailable(_))
     }
 
-    /// A short stable code for the dead-letter header `smsflow.error.code`.
+    /// A short stable code for the dead-letter header `smsflow.dlq.error.code`.
     pub fn code(&self) -> &'static str {
         match self {
             DecodeError::NotWireFormat(_) => "NOT_WIRE_FORMAT",

@@ -118,9 +118,24 @@ impl fmt::Display for EventId {
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident, $field:literal, $valid:expr, $rule:literal) => {
         $(#[$doc])*
+        ///
+        /// Validated when deserialised too: an event carrying an invalid one does not decode.
         #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
+        #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidValue;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                Self::parse(s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
 
         impl $name {
             /// Validates and wraps `s`.
@@ -373,6 +388,18 @@ mod tests {
         assert_ne!(
             EventId::derived(cause, "routed"),
             EventId::derived(cause, "rejected")
+        );
+    }
+
+    #[test]
+    fn invalid_ids_do_not_deserialize() {
+        assert!(serde_json::from_str::<TenantId>("\"Acme Corp\"").is_err());
+        assert!(serde_json::from_str::<CarrierId>("\"\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<TenantId>("\"acme\"")
+                .unwrap()
+                .as_str(),
+            "acme"
         );
     }
 

@@ -46,26 +46,7 @@ const COMMON: &[(&str, &str)] = &[
 
 /// The `.avsc` text of an event as written in `schemas/`, shared types by reference.
 pub fn source(kind: EventKind) -> &'static str {
-    macro_rules! avsc {
-        ($($k:ident),+) => {
-            match kind { $(EventKind::$k => include_str!(concat!("../../../schemas/", stringify!($k), ".avsc"))),+ }
-        };
-    }
-    avsc!(
-        SendRequested,
-        RoutingDecided,
-        MessageRejected,
-        AttemptStarted,
-        AttemptSubmitted,
-        AttemptFailed,
-        RetryScheduled,
-        CarrierReceiptReceived,
-        DeliveryReported,
-        InboundMessageReceived,
-        ConsentChanged,
-        RouteTablePublished,
-        CarrierConfigured
-    )
+    kind.avsc()
 }
 
 /// One event's schema, self-contained and parsed.

@@ -27,6 +27,11 @@ pub struct KafkaConfig {
     pub topic_prefix: String,
     /// Confluent-compatible schema registry base URL (for Apicurio: `.../apis/ccompat/v7`).
     pub schema_registry_url: String,
+    /// Registry basic-auth user (Confluent Cloud: the API key).
+    pub schema_registry_username: Option<String>,
+    /// Registry basic-auth password (Confluent Cloud: the API secret). Prefer the
+    /// `SMSFLOW_KAFKA__SCHEMA_REGISTRY_PASSWORD` environment variable.
+    pub schema_registry_password: Option<String>,
     /// Partitions for topics created by `smsflow admin setup`.
     pub partitions: i32,
     /// Replication factor for topics created by `smsflow admin setup`.
@@ -45,6 +50,8 @@ impl Default for KafkaConfig {
             properties: BTreeMap::new(),
             topic_prefix: String::new(),
             schema_registry_url: "http://127.0.0.1:8081/apis/ccompat/v7".into(),
+            schema_registry_username: None,
+            schema_registry_password: None,
             partitions: 6,
             replication_factor: 1,
         }
@@ -74,6 +81,19 @@ impl KafkaConfig {
             c.set(k, v);
         }
         c
+    }
+
+    /// The event codec for this deployment's schema registry (with its credentials, if any).
+    pub fn codec(&self) -> Result<smsflow_events::EventCodec, smsflow_events::EncodeError> {
+        let auth = match (
+            &self.schema_registry_username,
+            &self.schema_registry_password,
+        ) {
+            (Some(u), Some(p)) => Some((u.as_str(), p.as_str())),
+            (Some(u), None) => Some((u.as_str(), "")),
+            _ => None,
+        };
+        smsflow_events::EventCodec::with_auth(&self.schema_registry_url, auth)
     }
 
     /// The topic names of this deployment.

@@ -3,6 +3,9 @@
 //! Precedence: struct defaults (which run against the local stack) < the TOML file <
 //! environment. Nested keys use a double underscore: `SMSFLOW_KAFKA__BOOTSTRAP_SERVERS`
 //! sets `kafka.bootstrap_servers`, `SMSFLOW_STORE__CONTACT_POINTS='["10.0.0.5:9042"]'` sets a list.
+//!
+//! Not configuration, and ignored here: `SMSFLOW_CONFIG` (the config file's path),
+//! `SMSFLOW_STACK_*` (the local stack script) and `SMSFLOW_SIM_*` (the carrier simulator).
 
 use std::path::Path;
 
@@ -28,9 +31,19 @@ pub fn load<T: DeserializeOwned>(file: Option<&Path>) -> Result<T, ConfigError> 
         }
         fig = fig.merge(Toml::file(f));
     }
-    fig.merge(Env::prefixed(ENV_PREFIX).split("__"))
-        .extract()
-        .map_err(|e| ConfigError(e.to_string()))
+    fig.merge(
+        Env::prefixed(ENV_PREFIX)
+            .filter(|k| is_config_variable(k.as_str()))
+            .split("__"),
+    )
+    .extract()
+    .map_err(|e| ConfigError(e.to_string()))
+}
+
+/// Whether `SMSFLOW_<key>` is a configuration override (see the module doc).
+fn is_config_variable(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k != "config" && !k.starts_with("stack_") && !k.starts_with("sim_")
 }
 
 /// Settings of the service's own HTTP listener (health, readiness, metrics, API).
@@ -101,6 +114,19 @@ mod tests {
             let s: Sample = load(Some(Path::new("svc.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(s.name, "from-file");
             assert_eq!(s.http.listen, "127.0.0.1:2");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn tool_variables_are_not_configuration() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SMSFLOW_CONFIG", "svc.toml");
+            jail.set_env("SMSFLOW_STACK_KAFKA_PORT", "19092");
+            jail.set_env("SMSFLOW_SIM_SEED", "3");
+            jail.set_env("SMSFLOW_NAME", "from-env");
+            let s: Sample = load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.name, "from-env");
             Ok(())
         });
     }

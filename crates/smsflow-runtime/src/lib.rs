@@ -6,13 +6,16 @@
 //! | [`telemetry`] | JSON logs, OTLP traces, the Prometheus recorder |
 //! | [`shutdown`] | a cancellation token fired by SIGINT/SIGTERM |
 //! | [`http`] | `/healthz`, `/readyz` (named dependency checks), `/metrics`, serve with graceful shutdown |
+//! | [`service`] | the `main` sequence, [`service::ServiceError`], [`service::ServiceContext`] |
 //! | [`wiring`] | the links of a consuming service: producer, CQL store, dedupe, readiness probes |
 //!
-//! A service's `main.rs` is: parse CLI, [`config::load`], [`telemetry::init`],
-//! [`shutdown::on_signal`], then `<service>::run(config, shutdown)`.
+//! A service's `main.rs` calls [`service::main`]: parse CLI, [`config::load`],
+//! [`telemetry::init`], [`shutdown::on_signal`], then `<service>::Context::connect` and
+//! `<service>::run(config, ctx, shutdown)`.
 
 pub mod config;
 pub mod http;
+pub mod service;
 pub mod shutdown;
 pub mod telemetry;
 pub mod wiring;

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use smsflow_events::EventCodec;
 use smsflow_kafka::{ConsumerParts, Dedupe, EventProducer, KafkaConfig, KafkaError};
 use smsflow_store::{CqlDedupe, Store, StoreConfig, StoreError};
 
@@ -39,8 +38,7 @@ impl Links {
         store: &StoreConfig,
         service: &str,
     ) -> Result<Self, WiringError> {
-        let codec =
-            Arc::new(EventCodec::new(&kafka.schema_registry_url).map_err(KafkaError::from)?);
+        let codec = Arc::new(kafka.codec().map_err(KafkaError::from)?);
         let producer = EventProducer::new(kafka, codec, service)?;
         let store = Store::connect(store).await?;
         smsflow_store::migrate::require_schema(&store).await?;

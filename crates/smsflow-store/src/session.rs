@@ -98,6 +98,18 @@ impl Store {
         format!("{}.{name}", self.keyspace)
     }
 
+    /// Prepares `cql`; `what` names the statement in errors.
+    pub async fn prepare(
+        &self,
+        what: &'static str,
+        cql: String,
+    ) -> Result<scylla::statement::prepared::PreparedStatement, StoreError> {
+        self.session
+            .prepare(cql)
+            .await
+            .map_err(|e| StoreError::query(what, e))
+    }
+
     /// Checks the store answers (readiness probe); returns its release version.
     pub async fn ping(&self) -> Result<String, StoreError> {
         let res = self

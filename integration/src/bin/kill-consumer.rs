@@ -34,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
         ),
         _ => Arc::new(NoDedupe),
     };
-    let codec = Arc::new(smsflow_events::EventCodec::new(&k.schema_registry_url)?);
+    let codec = Arc::new(k.codec()?);
     let producer = EventProducer::new(&k, codec, "kill-consumer")?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let parts = ConsumerParts {

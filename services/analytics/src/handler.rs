@@ -1,5 +1,5 @@
-//! The consumer handler: every event of a message updates its views. Idempotent, so no
-//! dedupe hook is needed.
+//! The consumer handler: every event of a message updates its views. Writes are idempotent;
+//! the consumer's dedupe hook also keeps a repeated event (same id) off the timeline.
 
 use std::sync::Arc;
 

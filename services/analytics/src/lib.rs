@@ -27,56 +27,33 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use smsflow_kafka::{ConsumerOptions, NoDedupe};
-use smsflow_runtime::wiring::{Links, WiringError, group_id};
+use smsflow_kafka::ConsumerOptions;
+use smsflow_runtime::service::ServiceContext;
+use smsflow_runtime::wiring::group_id;
 use smsflow_runtime::{CancellationToken, http};
-use tokio::net::TcpListener;
 
 pub use config::Config;
-
-/// Errors that stop analytics.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Kafka, registry or store link.
-    #[error(transparent)]
-    Wiring(#[from] WiringError),
-    /// The store.
-    #[error(transparent)]
-    Store(#[from] smsflow_store::StoreError),
-    /// The consumer failed.
-    #[error(transparent)]
-    Kafka(#[from] smsflow_kafka::KafkaError),
-    /// The listener failed.
-    #[error("http: {0}")]
-    Io(#[from] std::io::Error),
-}
+pub use smsflow_runtime::service::ServiceError as Error;
 
 /// Analytics' links, views and listener.
 #[derive(Debug)]
 pub struct Context {
-    links: Links,
+    svc: ServiceContext,
     views: Arc<views::Views>,
-    listener: TcpListener,
 }
 
 impl Context {
     /// Opens the links, prepares the view statements, binds the listener.
     pub async fn connect(config: &Config) -> Result<Self, Error> {
-        let links = Links::connect(&config.kafka, &config.store, "analytics").await?;
-        let views = Arc::new(views::Views::new(links.store.clone()).await?);
-        let listener = http::bind(&config.http).await?;
-        Ok(Self {
-            links,
-            views,
-            listener,
-        })
+        let svc = ServiceContext::connect(&config.kafka, &config.store, &config.http, "analytics")
+            .await?;
+        let views = Arc::new(views::Views::new(svc.links.store.clone()).await?);
+        Ok(Self { svc, views })
     }
 
     /// Where the query API is served.
     pub fn http_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.svc.http_addr()
     }
 }
 
@@ -97,10 +74,10 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     let api = Router::new()
         .route("/v1/messages/{id}", get(api::message))
         .with_state(ctx.views.clone());
-    let router = http::ops_router(ctx.links.readiness(&config.kafka)).merge(api);
-    let server = tokio::spawn(http::serve(ctx.listener, router, shutdown.clone()));
-    let mut parts = ctx.links.consumer_parts();
-    parts.dedupe = Arc::new(NoDedupe);
+    let router = http::ops_router(ctx.svc.links.readiness(&config.kafka)).merge(api);
+    let server = tokio::spawn(http::serve(ctx.svc.listener, router, shutdown.clone()));
+    // Dedupe by event id: a request retried with the same Idempotency-Key repeats its event.
+    let parts = ctx.svc.links.consumer_parts();
     let handler = Arc::new(handler::Materialise {
         views: ctx.views.clone(),
     });

@@ -56,6 +56,9 @@ pub fn propose(event: &Event) -> Option<Proposal> {
             p("expired", 9, Some(f.error_code.clone()))
         }
         Event::AttemptFailed(f) => p("failed", 9, Some(f.error_code.clone())),
+        Event::MessageRejected(r) if r.reason_code == "EXPIRED" => {
+            p("expired", 9, Some(r.reason_code.clone()))
+        }
         Event::MessageRejected(r) => p("rejected", 9, Some(r.reason_code.clone())),
         Event::DeliveryReported(d) => d.message_status.and_then(|s| {
             let reason = (s != TerminalStatus::Delivered)

@@ -43,16 +43,7 @@ impl Views {
             store.table("messages_by_id"),
             store.table("message_timeline"),
         );
-        let prep = |q: String| {
-            let store = store.clone();
-            async move {
-                store
-                    .session()
-                    .prepare(q)
-                    .await
-                    .map_err(|e| StoreError::query("prepare views", e))
-            }
-        };
+        let prep = |q: String| store.prepare("prepare views", q);
         let upd =
             |cols: &str| format!("UPDATE {m} USING TIMESTAMP ? SET {cols} WHERE message_id = ?");
         Ok(Self {

@@ -125,14 +125,21 @@ impl Dispatcher {
             .into_iter()
             .filter(|p| !done.contains_key(&i32::from(p.seq)))
             .collect();
-        // A resubmit after a crash mid-submit, or after an unknown outcome, may duplicate.
-        let ambiguous = was_started || self.previous_unknown(d).await?;
+        // Resubmitting after a crash mid-submit, or after an unknown outcome, may duplicate.
+        let ambiguous = !remaining.is_empty() && (was_started || self.previous_unknown(d).await?);
+        if ambiguous {
+            metrics::ambiguous(carrier);
+        }
 
-        // Write-ahead: durable in CQL and in Kafka before anything reaches the carrier.
+        // Write-ahead: durable in CQL and in Kafka before anything reaches the carrier. On a
+        // resume the row exists, but its event may never have been acknowledged: publish it
+        // again (same derived id, deduplicated downstream).
         if !was_started {
             self.state
                 .set(m, a, carrier, AttemptState::Started, None)
                 .await?;
+        }
+        {
             let started = AttemptStarted {
                 meta: EventMeta::derived(PRODUCER, &d.meta, "attempt-started"),
                 message_id: m,

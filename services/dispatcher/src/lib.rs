@@ -31,10 +31,10 @@ use std::time::Duration;
 
 use smsflow_events::{CarrierId, Producer};
 use smsflow_kafka::ConsumerOptions;
-use smsflow_runtime::wiring::{Links, WiringError, group_id};
+use smsflow_runtime::service::ServiceContext;
+use smsflow_runtime::wiring::group_id;
 use smsflow_runtime::{CancellationToken, http};
 use smsflow_smpp::{InboundEvent, SmppClient};
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 pub use config::Config;
@@ -45,31 +45,12 @@ pub const PRODUCER: Producer = Producer {
     version: env!("CARGO_PKG_VERSION"),
 };
 
-/// Errors that stop the dispatcher.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Bad configuration.
-    #[error("configuration: {0}")]
-    Config(String),
-    /// Kafka, registry or store link.
-    #[error(transparent)]
-    Wiring(#[from] WiringError),
-    /// The store.
-    #[error(transparent)]
-    Store(#[from] smsflow_store::StoreError),
-    /// A consumer failed.
-    #[error(transparent)]
-    Kafka(#[from] smsflow_kafka::KafkaError),
-    /// The ops listener failed.
-    #[error("http: {0}")]
-    Io(#[from] std::io::Error),
-}
+pub use smsflow_runtime::service::ServiceError as Error;
 
 /// The dispatcher's links, carrier binds and listener.
 #[derive(Debug)]
 pub struct Context {
-    links: Links,
-    listener: TcpListener,
+    svc: ServiceContext,
     carriers: HashMap<CarrierId, SmppClient>,
     inbound: Vec<(CarrierId, mpsc::Receiver<InboundEvent>)>,
 }
@@ -77,7 +58,8 @@ pub struct Context {
 impl Context {
     /// Opens Kafka, registry and store links, starts the SMPP binds, binds the ops listener.
     pub async fn connect(config: &Config) -> Result<Self, Error> {
-        let links = Links::connect(&config.kafka, &config.store, "dispatcher").await?;
+        let svc = ServiceContext::connect(&config.kafka, &config.store, &config.http, "dispatcher")
+            .await?;
         let mut carriers = HashMap::new();
         let mut inbound = Vec::new();
         for (id, c) in &config.carriers {
@@ -90,10 +72,8 @@ impl Context {
             carriers.insert(cid.clone(), client);
             inbound.push((cid, rx));
         }
-        let listener = http::bind(&config.http).await?;
         Ok(Self {
-            links,
-            listener,
+            svc,
             carriers,
             inbound,
         })
@@ -101,9 +81,7 @@ impl Context {
 
     /// Where `/healthz`, `/readyz` and `/metrics` are served.
     pub fn http_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.svc.http_addr()
     }
 }
 
@@ -112,11 +90,11 @@ impl Context {
 pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> Result<(), Error> {
     let topics = config.kafka.topics();
     let Context {
-        links,
-        listener,
+        svc,
         carriers,
         inbound,
     } = ctx;
+    let ServiceContext { links, listener } = svc;
     let binds_closed = CancellationToken::new();
     let pumps: Vec<_> = inbound
         .into_iter()

@@ -1,25 +1,14 @@
-//! dispatcher binary: parse arguments, load config, start telemetry, run.
-
-use std::path::PathBuf;
-
-use clap::Parser;
-
-/// smsflow dispatcher: carrier submits over SMPP.
-#[derive(Parser, Debug)]
-#[command(version)]
-struct Args {
-    /// TOML config file; `SMSFLOW_*` environment variables override it.
-    #[arg(long, short, env = "SMSFLOW_CONFIG")]
-    config: Option<PathBuf>,
-}
+//! dispatcher binary: the shared service `main` (arguments, config, telemetry, signals), then
+//! `dispatcher::Context::connect` and `dispatcher::run`.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let config: dispatcher::Config = smsflow_runtime::config::load(args.config.as_deref())?;
-    let _telemetry = smsflow_runtime::telemetry::init("dispatcher", &config.telemetry);
-    let shutdown = smsflow_runtime::shutdown::on_signal();
-    let ctx = dispatcher::Context::connect(&config).await?;
-    dispatcher::run(config, ctx, shutdown).await?;
-    Ok(())
+    smsflow_runtime::service::main(
+        "dispatcher",
+        |config: dispatcher::Config, shutdown| async move {
+            let ctx = dispatcher::Context::connect(&config).await?;
+            dispatcher::run(config, ctx, shutdown).await
+        },
+    )
+    .await
 }

@@ -6,6 +6,9 @@ use metrics::{counter, histogram};
 pub const ATTEMPTS: &str = "smsflow_dispatcher_attempts_total";
 /// `smsflow_dispatcher_submit_seconds{carrier}`: time to get every part of a message answered.
 pub const SUBMIT_SECONDS: &str = "smsflow_dispatcher_submit_seconds";
+/// `smsflow_dispatcher_ambiguous_resubmits_total{carrier}`: submits that may duplicate an
+/// earlier one whose outcome was unknown (flagged `ambiguous` on `AttemptSubmitted`).
+pub const AMBIGUOUS: &str = "smsflow_dispatcher_ambiguous_resubmits_total";
 /// `smsflow_dispatcher_inbound_total{carrier,kind}`: receipts and MO messages from the binds.
 pub const INBOUND: &str = "smsflow_dispatcher_inbound_total";
 
@@ -19,4 +22,8 @@ pub(crate) fn submit_seconds(carrier: &str, s: f64) {
 
 pub(crate) fn inbound(carrier: &str, kind: &'static str) {
     counter!(INBOUND, "carrier" => carrier.to_owned(), "kind" => kind).increment(1);
+}
+
+pub(crate) fn ambiguous(carrier: &str) {
+    counter!(AMBIGUOUS, "carrier" => carrier.to_owned()).increment(1);
 }

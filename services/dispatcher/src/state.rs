@@ -74,16 +74,7 @@ impl DispatchState {
     pub async fn new(store: Store) -> Result<Self, StoreError> {
         let a = store.table("dispatch_attempts");
         let s = store.table("dispatch_segments");
-        let prep = |q: String| {
-            let store = store.clone();
-            async move {
-                store
-                    .session()
-                    .prepare(q)
-                    .await
-                    .map_err(|e| StoreError::query("prepare dispatch state", e))
-            }
-        };
+        let prep = |q: String| store.prepare("prepare dispatch state", q);
         Ok(Self {
             get_attempt: prep(format!("SELECT state, error_code FROM {a} WHERE message_id = ? AND attempt = ?")).await?,
             set_attempt: prep(format!(

@@ -20,3 +20,9 @@ pub struct Config {
     /// Records processed concurrently.
     pub max_in_flight: Option<usize>,
 }
+
+impl smsflow_runtime::service::ServiceConfig for Config {
+    fn telemetry(&self) -> &TelemetryConfig {
+        &self.telemetry
+    }
+}

@@ -25,11 +25,12 @@ use std::sync::Arc;
 
 use smsflow_events::Producer;
 use smsflow_kafka::ConsumerOptions;
-use smsflow_runtime::wiring::{Links, WiringError, group_id};
+use smsflow_runtime::service::ServiceContext;
+use smsflow_runtime::wiring::group_id;
 use smsflow_runtime::{CancellationToken, http};
-use tokio::net::TcpListener;
 
 pub use config::Config;
+pub use smsflow_runtime::service::ServiceError as Error;
 
 /// Producer identity of dlr-ingester's events.
 pub const PRODUCER: Producer = Producer {
@@ -37,48 +38,28 @@ pub const PRODUCER: Producer = Producer {
     version: env!("CARGO_PKG_VERSION"),
 };
 
-/// Errors that stop dlr-ingester.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Kafka, registry or store link.
-    #[error(transparent)]
-    Wiring(#[from] WiringError),
-    /// The store.
-    #[error(transparent)]
-    Store(#[from] smsflow_store::StoreError),
-    /// The consumer failed.
-    #[error(transparent)]
-    Kafka(#[from] smsflow_kafka::KafkaError),
-    /// The ops listener failed.
-    #[error("http: {0}")]
-    Io(#[from] std::io::Error),
-}
-
 /// dlr-ingester's links and listener.
 #[derive(Debug)]
-pub struct Context {
-    links: Links,
-    listener: TcpListener,
-}
+pub struct Context(ServiceContext);
 
 impl Context {
     /// Opens Kafka, registry and store links and binds the ops listener.
     pub async fn connect(config: &Config) -> Result<Self, Error> {
-        let links = Links::connect(&config.kafka, &config.store, "dlr-ingester").await?;
-        let listener = http::bind(&config.http).await?;
-        Ok(Self { links, listener })
+        Ok(Self(
+            ServiceContext::connect(&config.kafka, &config.store, &config.http, "dlr-ingester")
+                .await?,
+        ))
     }
 
     /// Where `/healthz`, `/readyz` and `/metrics` are served.
     pub fn http_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.0.http_addr()
     }
 }
 
 /// Correlates receipts until `shutdown`, then drains and commits.
 pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> Result<(), Error> {
+    let ctx = ctx.0;
     let topics = config.kafka.topics();
     let mut opts = ConsumerOptions::new(
         group_id(&config.kafka, "dlr-ingester"),

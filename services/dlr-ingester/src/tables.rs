@@ -53,16 +53,7 @@ impl Tables {
         let c = store.table("dlr_correlation");
         let p = store.table("dlr_pending");
         let s = store.table("dlr_segments");
-        let prep = |q: String| {
-            let store = store.clone();
-            async move {
-                store
-                    .session()
-                    .prepare(q)
-                    .await
-                    .map_err(|e| StoreError::query("prepare dlr tables", e))
-            }
-        };
+        let prep = |q: String| store.prepare("prepare dlr tables", q);
         let key = "carrier_id = ? AND carrier_message_id = ?";
         Ok(Self {
             put_corr: prep(format!(

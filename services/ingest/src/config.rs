@@ -49,3 +49,9 @@ impl Default for Config {
         }
     }
 }
+
+impl smsflow_runtime::service::ServiceConfig for Config {
+    fn telemetry(&self) -> &TelemetryConfig {
+        &self.telemetry
+    }
+}

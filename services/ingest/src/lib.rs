@@ -28,7 +28,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use smsflow_events::{EventCodec, Producer, Topics};
+use smsflow_events::{Producer, Topics};
 use smsflow_kafka::EventProducer;
 use smsflow_runtime::{CancellationToken, http};
 use tokio::net::TcpListener;
@@ -42,19 +42,7 @@ pub const PRODUCER: Producer = Producer {
     version: env!("CARGO_PKG_VERSION"),
 };
 
-/// Errors that stop ingest from starting or running.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Bad configuration.
-    #[error("configuration: {0}")]
-    Config(String),
-    /// Kafka or registry client could not be created.
-    #[error(transparent)]
-    Kafka(#[from] smsflow_kafka::KafkaError),
-    /// The listener failed.
-    #[error("http: {0}")]
-    Io(#[from] std::io::Error),
-}
+pub use smsflow_runtime::service::ServiceError as Error;
 
 /// State shared by the request handlers.
 #[derive(Debug)]
@@ -80,7 +68,9 @@ impl Context {
         let keys =
             auth::Keys::from_config(&config.api_keys).map_err(|e| Error::Config(e.to_string()))?;
         let codec = Arc::new(
-            EventCodec::new(&config.kafka.schema_registry_url)
+            config
+                .kafka
+                .codec()
                 .map_err(smsflow_kafka::KafkaError::from)?,
         );
         let producer = EventProducer::new(&config.kafka, codec, "ingest")?;
@@ -100,9 +90,7 @@ impl Context {
 
     /// The address the API listens on.
     pub fn http_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        smsflow_runtime::service::local_addr(&self.listener)
     }
 }
 
@@ -114,6 +102,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/messages/{id}", get(api::get))
         .fallback(api::fallback)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(shared.clone());
     http::ops_router(smsflow_runtime::wiring::kafka_readiness(
         &shared.config.kafka,

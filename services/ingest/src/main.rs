@@ -1,25 +1,11 @@
-//! ingest binary: parse arguments, load config, start telemetry, run.
-
-use std::path::PathBuf;
-
-use clap::Parser;
-
-/// smsflow ingest: the public HTTP API.
-#[derive(Parser, Debug)]
-#[command(version)]
-struct Args {
-    /// TOML config file; `SMSFLOW_*` environment variables override it.
-    #[arg(long, short, env = "SMSFLOW_CONFIG")]
-    config: Option<PathBuf>,
-}
+//! ingest binary: the shared service `main` (arguments, config, telemetry, signals), then
+//! `ingest::Context::connect` and `ingest::run`.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let config: ingest::Config = smsflow_runtime::config::load(args.config.as_deref())?;
-    let _telemetry = smsflow_runtime::telemetry::init("ingest", &config.telemetry);
-    let shutdown = smsflow_runtime::shutdown::on_signal();
-    let ctx = ingest::Context::connect(&config).await?;
-    ingest::run(config, ctx, shutdown).await?;
-    Ok(())
+    smsflow_runtime::service::main("ingest", |config: ingest::Config, shutdown| async move {
+        let ctx = ingest::Context::connect(&config).await?;
+        ingest::run(config, ctx, shutdown).await
+    })
+    .await
 }

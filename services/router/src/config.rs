@@ -86,3 +86,9 @@ pub struct Config {
     /// Requests processed concurrently.
     pub max_in_flight: Option<usize>,
 }
+
+impl smsflow_runtime::service::ServiceConfig for Config {
+    fn telemetry(&self) -> &TelemetryConfig {
+        &self.telemetry
+    }
+}

@@ -24,11 +24,12 @@ use std::sync::Arc;
 
 use smsflow_events::Producer;
 use smsflow_kafka::ConsumerOptions;
-use smsflow_runtime::wiring::{Links, WiringError, group_id};
+use smsflow_runtime::service::{ServiceContext, ServiceError};
+use smsflow_runtime::wiring::group_id;
 use smsflow_runtime::{CancellationToken, http};
-use tokio::net::TcpListener;
 
 pub use config::Config;
+pub use smsflow_runtime::service::ServiceError as Error;
 
 /// Producer identity of the router's events.
 pub const PRODUCER: Producer = Producer {
@@ -36,49 +37,26 @@ pub const PRODUCER: Producer = Producer {
     version: env!("CARGO_PKG_VERSION"),
 };
 
-/// Errors that stop the router.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The route table is not usable.
-    #[error(transparent)]
-    Routes(#[from] routes::RouteError),
-    /// Kafka, registry or store link.
-    #[error(transparent)]
-    Wiring(#[from] WiringError),
-    /// The consumer failed.
-    #[error(transparent)]
-    Kafka(#[from] smsflow_kafka::KafkaError),
-    /// The ops listener failed.
-    #[error("http: {0}")]
-    Io(#[from] std::io::Error),
-}
-
-/// The router's links and listener.
+/// The router's links, listener and route table.
 #[derive(Debug)]
 pub struct Context {
-    links: Links,
-    listener: TcpListener,
+    svc: ServiceContext,
     table: routes::RouteTable,
 }
 
 impl Context {
     /// Checks the route table, opens Kafka, registry and store links, binds the ops listener.
     pub async fn connect(config: &Config) -> Result<Self, Error> {
-        let table = routes::RouteTable::from_config(&config.route_table)?;
-        let links = Links::connect(&config.kafka, &config.store, "router").await?;
-        let listener = http::bind(&config.http).await?;
-        Ok(Self {
-            links,
-            listener,
-            table,
-        })
+        let table = routes::RouteTable::from_config(&config.route_table)
+            .map_err(|e| ServiceError::Config(e.to_string()))?;
+        let svc =
+            ServiceContext::connect(&config.kafka, &config.store, &config.http, "router").await?;
+        Ok(Self { svc, table })
     }
 
     /// Where `/healthz`, `/readyz` and `/metrics` are served.
     pub fn http_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.svc.http_addr()
     }
 }
 
@@ -93,8 +71,8 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     if let Some(n) = config.max_in_flight {
         opts.max_in_flight = n;
     }
-    let ops = http::ops_router(ctx.links.readiness(&config.kafka));
-    let server = tokio::spawn(http::serve(ctx.listener, ops, shutdown.clone()));
+    let ops = http::ops_router(ctx.svc.links.readiness(&config.kafka));
+    let server = tokio::spawn(http::serve(ctx.svc.listener, ops, shutdown.clone()));
     let handler = Arc::new(handler::Router {
         topics,
         table: ctx.table,
@@ -107,12 +85,13 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     smsflow_kafka::consumer::run(
         &config.kafka,
         opts,
-        ctx.links.consumer_parts(),
+        ctx.svc.links.consumer_parts(),
         handler,
         shutdown,
     )
     .await?;
-    ctx.links
+    ctx.svc
+        .links
         .producer
         .flush(std::time::Duration::from_secs(10))?;
     let _ = server.await;

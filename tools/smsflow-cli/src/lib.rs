@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::Deserialize;
-use smsflow_events::EventCodec;
 use smsflow_kafka::KafkaConfig;
 use smsflow_kafka::admin::{self, TopicAction};
 use smsflow_runtime::TelemetryConfig;
@@ -67,7 +66,7 @@ pub async fn setup(cfg: &CliConfig, wait: Duration) -> anyhow::Result<()> {
         created.len() - new
     );
 
-    let codec = EventCodec::new(&cfg.kafka.schema_registry_url)?;
+    let codec = cfg.kafka.codec()?;
     retry("schema registry", wait, || async {
         Ok(codec.set_compatibility(None).await?)
     })

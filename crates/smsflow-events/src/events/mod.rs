@@ -54,6 +54,11 @@ macro_rules! events {
                 match self { $(EventKind::$name => concat!("io.smsflow.events.", stringify!($name))),+ }
             }
 
+            /// The `.avsc` text of this event as written in `schemas/` (shared types by name).
+            pub fn avsc(&self) -> &'static str {
+                match self { $(EventKind::$name => include_str!(concat!("../../../../schemas/", stringify!($name), ".avsc"))),+ }
+            }
+
             /// The kind whose fully qualified Avro name is `name`.
             pub fn from_full_name(name: &str) -> Option<EventKind> {
                 Self::ALL.iter().copied().find(|k| k.full_name() == name)
