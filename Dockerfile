@@ -13,7 +13,9 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 FROM ${RUST_IMAGE} AS builder
 # librdkafka is built from source by rdkafka-sys (its ./configure + make, not cmake):
-# a C/C++ toolchain, make, pkg-config, OpenSSL (feature "ssl") and zlib headers.
+# a C/C++ toolchain, make, pkg-config, OpenSSL (feature "ssl") and zlib headers. Package
+# versions are those of the base image's Debian release (not pinned one by one).
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential pkg-config libssl-dev zlib1g-dev python3 \
@@ -33,6 +35,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     done
 
 FROM ${RUNTIME_IMAGE}
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates libssl3 \
  && rm -rf /var/lib/apt/lists/* \

