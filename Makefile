@@ -9,7 +9,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/smsflow/target
 TEST_THREADS ?= 4
 STACK := scripts/stack.sh
 
-.PHONY: help deps tools stack-up setup up demo down status logs build fmt lint test check
+.PHONY: help deps tools stack-up setup up demo down status logs build fmt lint test deploy-check check
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -75,4 +75,7 @@ test: deps tools ## unit and integration tests against the real stack
 	$(CARGO_TARGET_DIR)/debug/smsflow admin setup --wait $$wait && \
 	cargo test --workspace --no-fail-fast -- --test-threads=$(TEST_THREADS)
 
-check: lint test ## exactly what CI runs: fmt, clippy -D warnings, all tests
+deploy-check: build ## Helm lint/template, k8s schemas, every binary accepts its rendered config
+	@scripts/deploy-check.sh
+
+check: lint test deploy-check ## exactly what CI runs: fmt, clippy -D warnings, all tests, deploy checks

@@ -4,13 +4,14 @@
 //! environment. Nested keys use a double underscore: `SMSFLOW_KAFKA__BOOTSTRAP_SERVERS`
 //! sets `kafka.bootstrap_servers`, `SMSFLOW_STORE__CONTACT_POINTS='["10.0.0.5:9042"]'` sets a list.
 //!
-//! Not configuration, and ignored here: `SMSFLOW_CONFIG` (the config file's path),
+//! Credentials (`..._USERNAME`, `..._PASSWORD`, `..._SECRET`) are taken verbatim as strings,
+//! whatever they look like. Not configuration, and ignored here: `SMSFLOW_CONFIG` (the config file's path),
 //! `SMSFLOW_STACK_*` (the local stack script) and `SMSFLOW_SIM_*` (the carrier simulator).
 
 use std::path::Path;
 
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Env, Format, Serialized, Toml};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -31,19 +32,38 @@ pub fn load<T: DeserializeOwned>(file: Option<&Path>) -> Result<T, ConfigError> 
         }
         fig = fig.merge(Toml::file(f));
     }
-    fig.merge(
+    fig = fig.merge(
         Env::prefixed(ENV_PREFIX)
-            .filter(|k| is_config_variable(k.as_str()))
+            .filter(|k| is_config_variable(k.as_str()) && !is_secret(k.as_str()))
             .split("__"),
-    )
-    .extract()
-    .map_err(|e| ConfigError(e.to_string()))
+    );
+    // Credentials are taken verbatim: a password of digits must stay a string.
+    for (name, value) in std::env::vars() {
+        if let Some(key) = name.strip_prefix(ENV_PREFIX)
+            && is_config_variable(key)
+            && is_secret(key)
+        {
+            let path = key.to_ascii_lowercase().replace("__", ".");
+            fig = fig.merge(Serialized::default(&path, value));
+        }
+    }
+    fig.extract().map_err(|e| ConfigError(e.to_string()))
 }
 
-/// Whether `SMSFLOW_<key>` is a configuration override (see the module doc).
+/// Whether `SMSFLOW_<key>` is a configuration override (see the module doc). Kubernetes'
+/// service links (`SMSFLOW_INGEST_SERVICE_HOST`, `..._PORT_8080_TCP`) are not.
 fn is_config_variable(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    k != "config" && !k.starts_with("stack_") && !k.starts_with("sim_")
+    let tool = k == "config" || k.starts_with("stack_") || k.starts_with("sim_");
+    let service_link = !k.contains("__") && (k.contains("_service_") || k.contains("_port"));
+    !tool && !service_link
+}
+
+/// Whether the key names a credential (its last part ends in `username`, `password` or
+/// `secret`): taken verbatim, never parsed as a number or boolean.
+fn is_secret(key: &str) -> bool {
+    let last = key.rsplit("__").next().unwrap_or(key).to_ascii_lowercase();
+    last.ends_with("username") || last.ends_with("password") || last.ends_with("secret")
 }
 
 /// Settings of the service's own HTTP listener (health, readiness, metrics, API).
@@ -101,6 +121,14 @@ mod tests {
     struct Sample {
         http: HttpConfig,
         name: String,
+        db: Db,
+    }
+
+    #[derive(Debug, Deserialize, Default, PartialEq)]
+    #[serde(deny_unknown_fields, default)]
+    struct Db {
+        port: u16,
+        password: Option<String>,
     }
 
     #[test]
@@ -124,9 +152,23 @@ mod tests {
             jail.set_env("SMSFLOW_CONFIG", "svc.toml");
             jail.set_env("SMSFLOW_STACK_KAFKA_PORT", "19092");
             jail.set_env("SMSFLOW_SIM_SEED", "3");
+            jail.set_env("SMSFLOW_INGEST_SERVICE_HOST", "10.0.0.1");
+            jail.set_env("SMSFLOW_INGEST_PORT_8080_TCP", "tcp://10.0.0.1:8080");
             jail.set_env("SMSFLOW_NAME", "from-env");
             let s: Sample = load(None).map_err(|e| e.to_string())?;
             assert_eq!(s.name, "from-env");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_stay_strings_whatever_they_look_like() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SMSFLOW_DB__PASSWORD", "12345678");
+            jail.set_env("SMSFLOW_DB__PORT", "9042");
+            let s: Sample = load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.db.password.as_deref(), Some("12345678"));
+            assert_eq!(s.db.port, 9042);
             Ok(())
         });
     }

@@ -282,55 +282,41 @@ Call with (dict "root" $ "component" "ingest").
 {{/* ---------------------------------------------------------------- pod pieces */}}
 
 {{/*
-Credentials as environment variables. A secret is first read into a variable outside the
-SMSFLOW_ namespace, then passed quoted ("$(VAR)"): the services parse SMSFLOW_* values as
-TOML-like literals, so an unquoted all-digit password would arrive as a number and be
-refused. Consequence: secret values must not contain '"' or '\' or a newline.
+Credentials as environment variables straight from their Secrets: the services take
+SMSFLOW_*_USERNAME / _PASSWORD / _SECRET values verbatim (crates/smsflow-runtime/src/config.rs).
 Call with (dict "root" $ "store" bool).
 */}}
 {{- define "smsflow.credentialsEnv" -}}
 {{- $k := .root.Values.kafka }}
 {{- if $k.sasl.existingSecret }}
 {{- if not $k.sasl.username }}
-- name: SECRET_KAFKA_SASL_USERNAME
+- name: SMSFLOW_KAFKA__SASL_USERNAME
   valueFrom:
     secretKeyRef: {name: {{ $k.sasl.existingSecret | quote }}, key: {{ $k.sasl.usernameKey | quote }}}
-- name: SMSFLOW_KAFKA__SASL_USERNAME
-  value: '"$(SECRET_KAFKA_SASL_USERNAME)"'
 {{- end }}
-- name: SECRET_KAFKA_SASL_PASSWORD
+- name: SMSFLOW_KAFKA__SASL_PASSWORD
   valueFrom:
     secretKeyRef: {name: {{ $k.sasl.existingSecret | quote }}, key: {{ $k.sasl.passwordKey | quote }}}
-- name: SMSFLOW_KAFKA__SASL_PASSWORD
-  value: '"$(SECRET_KAFKA_SASL_PASSWORD)"'
 {{- end }}
 {{- $r := $k.schemaRegistryAuth }}
 {{- if $r.existingSecret }}
 {{- if not $r.username }}
-- name: SECRET_SCHEMA_REGISTRY_USERNAME
+- name: SMSFLOW_KAFKA__SCHEMA_REGISTRY_USERNAME
   valueFrom:
     secretKeyRef: {name: {{ $r.existingSecret | quote }}, key: {{ $r.usernameKey | quote }}}
-- name: SMSFLOW_KAFKA__SCHEMA_REGISTRY_USERNAME
-  value: '"$(SECRET_SCHEMA_REGISTRY_USERNAME)"'
 {{- end }}
-- name: SECRET_SCHEMA_REGISTRY_PASSWORD
+- name: SMSFLOW_KAFKA__SCHEMA_REGISTRY_PASSWORD
   valueFrom:
     secretKeyRef: {name: {{ $r.existingSecret | quote }}, key: {{ $r.passwordKey | quote }}}
-- name: SMSFLOW_KAFKA__SCHEMA_REGISTRY_PASSWORD
-  value: '"$(SECRET_SCHEMA_REGISTRY_PASSWORD)"'
 {{- end }}
 {{- $s := .root.Values.store }}
 {{- if and .store $s.existingSecret }}
-- name: SECRET_STORE_USERNAME
+- name: SMSFLOW_STORE__USERNAME
   valueFrom:
     secretKeyRef: {name: {{ $s.existingSecret | quote }}, key: {{ $s.usernameKey | quote }}}
-- name: SMSFLOW_STORE__USERNAME
-  value: '"$(SECRET_STORE_USERNAME)"'
-- name: SECRET_STORE_PASSWORD
+- name: SMSFLOW_STORE__PASSWORD
   valueFrom:
     secretKeyRef: {name: {{ $s.existingSecret | quote }}, key: {{ $s.passwordKey | quote }}}
-- name: SMSFLOW_STORE__PASSWORD
-  value: '"$(SECRET_STORE_PASSWORD)"'
 {{- end }}
 {{- end }}
 
@@ -375,12 +361,9 @@ Call with (dict "root" $ "store" bool).
 {{- end }}
 {{- if and (eq $component "dispatcher") $v.carrierPasswords.existingSecret }}
 {{- range $v.carriers }}
-{{- $raw := printf "SECRET_CARRIER_%s_PASSWORD" (upper .id | replace "-" "_") }}
-- name: {{ $raw }}
+- name: SMSFLOW_CARRIERS__{{ upper .id }}__PASSWORD
   valueFrom:
     secretKeyRef: {name: {{ $v.carrierPasswords.existingSecret | quote }}, key: {{ default .id .passwordKey | quote }}}
-- name: SMSFLOW_CARRIERS__{{ upper .id }}__PASSWORD
-  value: '"$({{ $raw }})"'
 {{- end }}
 {{- end }}
 {{- with $v.extraEnv }}

@@ -69,7 +69,7 @@ pub struct Config {
     pub store: StoreConfig,
     /// Logs and traces.
     pub telemetry: TelemetryConfig,
-    /// SMPP carriers by carrier id (the id route tables name).
+    /// SMPP carriers by carrier id (the id route tables name). At least one is required.
     pub carriers: BTreeMap<String, CarrierConfig>,
     /// Concurrency per lane.
     pub lanes: LaneConcurrency,
@@ -88,7 +88,7 @@ impl Default for Config {
             kafka: KafkaConfig::default(),
             store: StoreConfig::default(),
             telemetry: TelemetryConfig::default(),
-            carriers: BTreeMap::from([("sim".to_owned(), CarrierConfig::default())]),
+            carriers: BTreeMap::new(),
             lanes: LaneConcurrency::default(),
             max_attempts: 4,
             resubmit_unknown: UnknownOutcomePolicy::default(),

@@ -60,6 +60,11 @@ impl Context {
     pub async fn connect(config: &Config) -> Result<Self, Error> {
         let svc = ServiceContext::connect(&config.kafka, &config.store, &config.http, "dispatcher")
             .await?;
+        if config.carriers.is_empty() {
+            return Err(Error::Config(
+                "no carriers configured: add a [carriers.<id>] section".into(),
+            ));
+        }
         let mut carriers = HashMap::new();
         let mut inbound = Vec::new();
         for (id, c) in &config.carriers {
@@ -121,11 +126,13 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
                 .filter(|(_, c)| c.bound_sessions() == 0)
                 .map(|(id, _)| id.to_string())
                 .collect();
+            // Ready while at least one carrier is bound: failover routes cover the others.
+            let all_down = unbound.len() == binds.len();
             async move {
-                if unbound.is_empty() {
-                    Ok(())
+                if all_down {
+                    Err(format!("no carrier bound (down: {})", unbound.join(", ")))
                 } else {
-                    Err(format!("not bound: {}", unbound.join(", ")))
+                    Ok(())
                 }
             }
         });
