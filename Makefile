@@ -72,7 +72,9 @@ test: deps tools ## unit and integration tests against the real stack
 	  echo "[test] the stack is partly down (not restarting it):"; $(STACK) status || true; wait=5; \
 	else $(STACK) start --record "$$started"; fi; \
 	cargo build --workspace --bins && \
-	$(CARGO_TARGET_DIR)/debug/smsflow admin setup --wait $$wait && \
+	{ RUST_BACKTRACE=0 SMSFLOW_TELEMETRY__LOG_FORMAT=pretty SMSFLOW_TELEMETRY__LOG_FILTER=off \
+	    $(CARGO_TARGET_DIR)/debug/smsflow admin setup --wait $$wait || \
+	  { echo "[test] the stack does not answer (above: which server, where); 'make status' shows it" >&2; exit 1; }; } && \
 	cargo test --workspace --no-fail-fast -- --test-threads=$(TEST_THREADS)
 
 deploy-check: build ## Helm lint/template, k8s schemas, every binary accepts its rendered config
