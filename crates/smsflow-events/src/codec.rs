@@ -152,6 +152,22 @@ impl EventCodec {
         Ok(registered.id)
     }
 
+    /// Registers every event schema of every topic in `catalog` (at start-up: an incompatible
+    /// schema then stops the service before it takes any traffic).
+    pub async fn register_catalog(
+        &self,
+        catalog: &[crate::TopicSpec],
+    ) -> Result<usize, EncodeError> {
+        let mut n = 0;
+        for spec in catalog {
+            for kind in spec.events {
+                self.register(&spec.name, *kind).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// Sets the compatibility level of `subject`, or the registry default when `None`.
     pub async fn set_compatibility(&self, subject: Option<&str>) -> Result<(), EncodeError> {
         let url = match subject {

@@ -39,6 +39,10 @@ impl Links {
         service: &str,
     ) -> Result<Self, WiringError> {
         let codec = Arc::new(kafka.codec().map_err(KafkaError::from)?);
+        codec
+            .register_catalog(&kafka.topics().catalog())
+            .await
+            .map_err(KafkaError::from)?;
         let producer = EventProducer::new(kafka, codec, service)?;
         let store = Store::connect(store).await?;
         smsflow_store::migrate::require_schema(&store).await?;

@@ -73,6 +73,10 @@ impl Context {
                 .codec()
                 .map_err(smsflow_kafka::KafkaError::from)?,
         );
+        codec
+            .register_catalog(&config.kafka.topics().catalog())
+            .await
+            .map_err(smsflow_kafka::KafkaError::from)?;
         let producer = EventProducer::new(&config.kafka, codec, "ingest")?;
         let listener = http::bind(&config.http).await?;
         let shared = Arc::new(Shared {

@@ -71,17 +71,10 @@ pub async fn setup(cfg: &CliConfig, wait: Duration) -> anyhow::Result<()> {
         Ok(codec.set_compatibility(None).await?)
     })
     .await?;
-    let mut n = 0;
-    for spec in &catalog {
-        for kind in spec.events {
-            let id = codec
-                .register(&spec.name, *kind)
-                .await
-                .with_context(|| format!("registering {} for {}", kind, spec.name))?;
-            tracing::debug!(topic = %spec.name, event = %kind, id, "schema registered");
-            n += 1;
-        }
-    }
+    let n = codec
+        .register_catalog(&catalog)
+        .await
+        .context("registering the event schemas")?;
     println!("registry: {n} subjects at BACKWARD_TRANSITIVE");
 
     let store = retry("cql store", wait, || async {
