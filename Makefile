@@ -1,5 +1,5 @@
 # smsflow: the two commands are `make up` (bring the platform up and send work through it)
-# and `make check` (what CI runs). `make help` lists everything.
+# and `make test` (what CI runs; `make check` is the same). `make help` lists everything.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -9,7 +9,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/smsflow/target
 TEST_THREADS ?= 4
 STACK := scripts/stack.sh
 
-.PHONY: help deps tools stack-up setup up demo down status logs build fmt lint test deploy-check check
+.PHONY: help deps tools stack-up setup up demo down status logs build fmt lint run-tests test deploy-check check
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -61,10 +61,10 @@ lint: deps ## rustfmt check and clippy with warnings denied
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-# Starts the stack only if none of it is running, and stops only what it started. If the
+# The tests alone. Starts the stack only if none of it is running, and stops only what it started. If the
 # stack is half up (a server was killed), nothing is restarted: setup fails within seconds,
 # naming the server that does not answer.
-test: deps tools ## unit and integration tests against the real stack
+run-tests: deps tools ## only the unit and integration tests against the real stack
 	@started=$$(mktemp); trap '$(STACK) stop --only '"$$started"'; rm -f '"$$started" EXIT; \
 	wait=60; \
 	if $(STACK) status >/dev/null 2>&1; then :; \
@@ -80,4 +80,6 @@ test: deps tools ## unit and integration tests against the real stack
 deploy-check: build ## Helm lint/template, k8s schemas, every binary accepts its rendered config
 	@scripts/deploy-check.sh
 
-check: lint test deploy-check ## exactly what CI runs: fmt, clippy -D warnings, all tests, deploy checks
+test: lint run-tests deploy-check ## what CI runs: fmt, clippy -D warnings, all tests, deploy checks
+
+check: test ## the same as `make test`
