@@ -153,14 +153,10 @@ async fn wait_delivered(api: &str, ids: &[String], timeout: Duration) -> HashMap
     }
 }
 
-/// Every timeline has the five steps, in order, with times that never go backwards.
+/// Every timeline (the store returns it in event-time order) has the five steps in
+/// lifecycle order.
 fn assert_timeline(id: &str, v: &Value) {
     let tl = v["timeline"].as_array().unwrap();
-    let times: Vec<&str> = tl.iter().map(|e| e["at"].as_str().unwrap()).collect();
-    assert!(
-        times.windows(2).all(|w| w[0] <= w[1]),
-        "{id}: timeline out of order: {times:?}"
-    );
     let steps: Vec<&str> = tl.iter().map(|e| e["step"].as_str().unwrap()).collect();
     let mut pos = 0;
     for want in STEPS {
@@ -294,6 +290,12 @@ async fn restarting_the_dispatcher_and_the_router_loses_and_duplicates_nothing()
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (d, r) = (p.dispatcher.take().unwrap(), p.router.take().unwrap());
     tokio::join!(d.stop(), r.stop());
+    // The restart must happen with work in flight, or it proves nothing.
+    let accepted_at_stop = p.sim.ledger().summary().accepted;
+    assert!(
+        accepted_at_stop < 500,
+        "all {accepted_at_stop} segments were submitted before the stop"
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     p.router = Some(p.start_router().await);
     p.dispatcher = Some(p.start_dispatcher().await);

@@ -33,13 +33,6 @@ impl MessageId {
     pub fn as_uuid(&self) -> Uuid {
         self.0
     }
-
-    /// A 16-bit value derived from the id, stable across processes: used as the SMS
-    /// concatenation reference so that a resubmit of the same message reuses it.
-    pub fn concat_reference(&self) -> u16 {
-        let b = self.0.as_bytes();
-        u16::from_be_bytes([b[14] ^ b[12], b[15] ^ b[13]])
-    }
 }
 
 /// Namespace for idempotency-derived message ids (a fixed random UUID).

@@ -21,7 +21,8 @@ pub struct KafkaConfig {
     pub sasl_password: Option<String>,
     /// `ssl.ca.location`: CA bundle to verify the brokers.
     pub ssl_ca_location: Option<String>,
-    /// Any other librdkafka property, applied last (e.g. `client.rack`).
+    /// Any other librdkafka property (e.g. `client.rack`, `linger.ms`). It cannot weaken the
+    /// delivery guarantees: `acks`, idempotence, commit and offset-store settings are fixed.
     pub properties: BTreeMap<String, String>,
     /// Prefix in front of every topic name (`""` for the standard `sms.*` names).
     pub topic_prefix: String,

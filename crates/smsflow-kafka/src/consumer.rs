@@ -4,19 +4,24 @@
 //! - **At-least-once, commit after outputs.** A record's offset is stored only after its
 //!   handler's outputs were acknowledged by Kafka (and its dedupe mark written); commits carry
 //!   only stored offsets, and a partition's position never passes an unfinished record.
-//! - **Concurrency with per-key order.** Up to `max_in_flight` records are processed at once,
-//!   but a record waits while another with the same key is in flight.
+//! - **Concurrency with per-key order.** Up to `max_in_flight` records are processed at once;
+//!   a record whose key is in flight waits in a queue of that key (the loop never blocks).
+//!   At the limit the assignment is paused, and the loop keeps polling, so a slow handler
+//!   never gets the member evicted from its group.
 //! - **Poison never stalls a partition.** Undecodable records and handler dead-letters go to
 //!   `sms.dlq` with headers saying topic, partition, offset, error and service.
 //! - **Transient failures are retried**, with capped exponential backoff, never dropped.
 //! - **Graceful shutdown**: stop taking records, let in-flight ones finish (retries give up at
 //!   shutdown without storing their offset), commit synchronously.
-//! - **Rebalance**: stored offsets are committed before partitions are revoked.
+//! - **Rebalance**: before partitions are revoked, their running records are let finish
+//!   (bounded wait) and stored offsets are committed, so the next owner never runs a record
+//!   the old owner is still running; queued records of revoked partitions are dropped (their
+//!   offsets were never stored, so the next owner gets them).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
@@ -159,8 +164,57 @@ impl std::fmt::Debug for ConsumerParts {
     }
 }
 
-/// Rebalance hook: commit stored offsets before partitions go, and tell the loop.
+/// Records running per partition, shared by the loop, the record tasks and the rebalance
+/// callback (which waits for a revoked partition's records before letting it go).
+#[derive(Default)]
+struct Running {
+    counts: Mutex<HashMap<(String, i32), usize>>,
+    changed: Condvar,
+}
+
+impl Running {
+    fn add(&self, topic: &str, partition: i32) {
+        let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        *c.entry((topic.to_owned(), partition)).or_default() += 1;
+    }
+
+    fn done(&self, topic: &str, partition: i32) {
+        let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = c.get_mut(&(topic.to_owned(), partition)) {
+            *n = n.saturating_sub(1);
+        }
+        self.changed.notify_all();
+    }
+
+    /// Waits until none of `parts` has a running record, or `limit` has passed.
+    fn wait_idle(&self, parts: &[(String, i32)], limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if parts.iter().all(|k| c.get(k).copied().unwrap_or(0) == 0) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            c = self
+                .changed
+                .wait_timeout(c, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+}
+
+/// How long a revoke waits for the revoked partitions' running records.
+const REVOKE_DRAIN: Duration = Duration::from_secs(20);
+
+/// Rebalance hook: before partitions go, let their running records finish and commit what
+/// is stored, so the next owner neither runs a record twice at once nor redoes finished work
+/// it can't recognise; then tell the loop.
 struct LoopContext {
+    running: Arc<Running>,
     revoked: Mutex<Vec<(String, i32)>>,
 }
 
@@ -169,15 +223,24 @@ impl ClientContext for LoopContext {}
 impl ConsumerContext for LoopContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
+            let parts: Vec<(String, i32)> = tpl
+                .elements()
+                .iter()
+                .map(|e| (e.topic().to_owned(), e.partition()))
+                .collect();
+            if !self.running.wait_idle(&parts, REVOKE_DRAIN) {
+                warn!(
+                    partitions = parts.len(),
+                    "revoking partitions with records still running"
+                );
+            }
             if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
                 debug!(error = %e, "nothing to commit before revoke");
             }
-            let mut r = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
-            r.extend(
-                tpl.elements()
-                    .iter()
-                    .map(|e| (e.topic().to_owned(), e.partition())),
-            );
+            self.revoked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(parts);
         }
     }
 }
@@ -188,6 +251,7 @@ struct Shared<H> {
     parts: ConsumerParts,
     handler: Arc<H>,
     shutdown: CancellationToken,
+    running: Arc<Running>,
 }
 
 /// Result of one record's task.
@@ -209,19 +273,22 @@ pub async fn run<H: Handler>(
     shutdown: CancellationToken,
 ) -> Result<(), KafkaError> {
     let mut cc = cfg.client_config();
+    cc.set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "2000")
+        .set("fetch.wait.max.ms", "20")
+        .set("partition.assignment.strategy", "cooperative-sticky");
+    // Configured properties may tune the above, never the delivery guarantees below.
+    for (k, v) in &cfg.properties {
+        cc.set(k, v);
+    }
     cc.set("group.id", &opts.group_id)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", &opts.auto_offset_reset)
-        .set("isolation.level", "read_committed")
-        .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "2000")
-        .set("fetch.wait.max.ms", "20")
-        .set("partition.assignment.strategy", "cooperative-sticky");
-    for (k, v) in &cfg.properties {
-        cc.set(k, v);
-    }
+        .set("isolation.level", "read_committed");
+    let running = Arc::new(Running::default());
     let consumer: StreamConsumer<LoopContext> = cc.create_with_context(LoopContext {
+        running: running.clone(),
         revoked: Mutex::default(),
     })?;
     let topics: Vec<&str> = opts.topics.iter().map(String::as_str).collect();
@@ -233,24 +300,30 @@ pub async fn run<H: Handler>(
         parts,
         handler,
         shutdown: shutdown.clone(),
+        running,
     });
     let mut state = LoopState::default();
     let mut in_flight: FuturesUnordered<JoinHandle<Done>> = FuturesUnordered::new();
     let mut commit_tick = tokio::time::interval(shared.opts.commit_interval);
     commit_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let group = shared.opts.group_id.clone();
+    let max = shared.opts.max_in_flight.max(1);
 
     loop {
         state.apply_revocations(&consumer);
-        metrics::in_flight(&group, in_flight.len());
+        // At the limit, stop fetching but keep polling (heartbeats, rebalances, no eviction).
+        state.throttle(&consumer, in_flight.len() + state.queued >= max);
+        metrics::in_flight(&group, in_flight.len() + state.queued);
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
             Some(done) = in_flight.next(), if !in_flight.is_empty() => {
-                state.finish(&consumer, &shared, done);
+                if let Some(next) = state.finish(&consumer, &shared, done, true) {
+                    in_flight.push(next);
+                }
             }
             _ = commit_tick.tick() => state.commit(&consumer, CommitMode::Async),
-            r = consumer.recv(), if in_flight.len() < shared.opts.max_in_flight => match r {
+            r = consumer.recv() => match r {
                 Err(e) => {
                     warn!(error = %e, "kafka consumer error");
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -258,24 +331,19 @@ pub async fn run<H: Handler>(
                 Ok(m) => {
                     let msg = m.detach();
                     metrics::consumed(&group, msg.topic());
-                    // Keep per-key order: wait for the same key's earlier record.
-                    if let Some(k) = msg.key() {
-                        while state.keys.contains_key(k) {
-                            match in_flight.next().await {
-                                Some(done) => state.finish(&consumer, &shared, done),
-                                None => break,
-                            }
-                        }
+                    state.apply_revocations(&consumer);
+                    if let Some(task) = state.take(&shared, msg) {
+                        in_flight.push(task);
                     }
-                    in_flight.push(state.start(&shared, msg));
                 }
             }
         }
     }
 
-    info!(group = %group, in_flight = in_flight.len(), "consumer draining");
+    info!(group = %group, in_flight = in_flight.len(), queued = state.queued, "consumer draining");
     while let Some(done) = in_flight.next().await {
-        state.finish(&consumer, &shared, done);
+        // Queued records are not started now: their offsets stay unstored, they come back.
+        let _ = state.finish(&consumer, &shared, done, false);
     }
     state.apply_revocations(&consumer);
     state.commit(&consumer, CommitMode::Sync);
@@ -287,68 +355,53 @@ pub async fn run<H: Handler>(
 #[derive(Default)]
 struct LoopState {
     tracker: Tracker,
-    /// Keys with a record in flight, and how many.
-    keys: HashMap<Vec<u8>, usize>,
+    /// Keys with a record running, and the records of that key waiting their turn.
+    keys: HashMap<Vec<u8>, VecDeque<(OwnedMessage, u64)>>,
+    /// Records waiting in `keys` queues.
+    queued: usize,
+    /// Whether the assignment is paused.
+    paused: bool,
     /// Something was stored since the last commit.
     dirty: bool,
 }
 
 impl LoopState {
-    fn start<H: Handler>(
+    /// Takes a record: runs it now, or queues it behind a running record of the same key.
+    fn take<H: Handler>(
         &mut self,
         shared: &Arc<Shared<H>>,
         msg: OwnedMessage,
-    ) -> JoinHandle<Done> {
+    ) -> Option<JoinHandle<Done>> {
         let generation = self
             .tracker
             .start(msg.topic(), msg.partition(), msg.offset());
-        if let Some(k) = msg.key() {
-            *self.keys.entry(k.to_vec()).or_default() += 1;
+        match msg.key().map(<[u8]>::to_vec) {
+            Some(k) => match self.keys.get_mut(&k) {
+                Some(waiting) => {
+                    waiting.push_back((msg, generation));
+                    self.queued += 1;
+                    None
+                }
+                None => {
+                    self.keys.insert(k, VecDeque::new());
+                    Some(spawn(shared, msg, generation))
+                }
+            },
+            None => Some(spawn(shared, msg, generation)),
         }
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let started = Instant::now();
-            let outcome = match AssertUnwindSafe(process(&shared, &msg))
-                .catch_unwind()
-                .await
-            {
-                Ok(o) => o,
-                Err(_) => dead_letter(&shared, &msg, "HANDLER_PANIC", "the handler panicked").await,
-            };
-            metrics::processed(
-                &shared.opts.group_id,
-                outcome.label(),
-                started.elapsed().as_secs_f64(),
-            );
-            Done {
-                topic: msg.topic().to_owned(),
-                partition: msg.partition(),
-                offset: msg.offset(),
-                generation,
-                key: msg.key().map(<[u8]>::to_vec),
-                outcome,
-            }
-        })
     }
 
+    /// Records a finished record; returns the next record of its key to run, if any (and if
+    /// `start_next`).
     fn finish<H: Handler>(
         &mut self,
         consumer: &StreamConsumer<LoopContext>,
-        shared: &Shared<H>,
+        shared: &Arc<Shared<H>>,
         done: Result<Done, tokio::task::JoinError>,
-    ) {
-        let Ok(done) = done else {
-            // Cancelled by runtime shutdown: the offset stays unstored.
-            return;
-        };
-        if let Some(k) = &done.key
-            && let Some(n) = self.keys.get_mut(k)
-        {
-            *n -= 1;
-            if *n == 0 {
-                self.keys.remove(k);
-            }
-        }
+        start_next: bool,
+    ) -> Option<JoinHandle<Done>> {
+        // A task cancelled by runtime shutdown: its offset stays unstored.
+        let done = done.ok()?;
         if let Some(obs) = &shared.parts.observer {
             let _ = obs.send(Finished {
                 topic: done.topic.clone(),
@@ -357,12 +410,10 @@ impl LoopState {
                 outcome: done.outcome,
             });
         }
-        if done.outcome == Outcome::Abandoned {
-            return;
-        }
-        if let Some(pos) =
-            self.tracker
-                .finish(&done.topic, done.partition, done.offset, done.generation)
+        if done.outcome != Outcome::Abandoned
+            && let Some(pos) =
+                self.tracker
+                    .finish(&done.topic, done.partition, done.offset, done.generation)
         {
             let mut tpl = TopicPartitionList::new();
             if tpl
@@ -374,6 +425,39 @@ impl LoopState {
                     Err(e) => debug!(error = %e, "offset not stored (partition revoked?)"),
                 }
             }
+        }
+        let key = done.key?;
+        let waiting = self.keys.get_mut(&key)?;
+        match waiting.pop_front() {
+            Some((next, generation)) if start_next => {
+                self.queued -= 1;
+                Some(spawn(shared, next, generation))
+            }
+            _ => {
+                // Nothing waits, or we are draining: the key is free (queued records come back).
+                self.queued -= waiting.len();
+                self.keys.remove(&key);
+                None
+            }
+        }
+    }
+
+    fn throttle(&mut self, consumer: &StreamConsumer<LoopContext>, full: bool) {
+        if full == self.paused && !full {
+            return;
+        }
+        let Ok(assignment) = consumer.assignment() else {
+            return;
+        };
+        // Re-pausing while full also covers partitions a rebalance just assigned.
+        let r = if full {
+            consumer.pause(&assignment)
+        } else {
+            consumer.resume(&assignment)
+        };
+        match r {
+            Ok(()) => self.paused = full,
+            Err(e) => debug!(error = %e, "pause/resume failed"),
         }
     }
 
@@ -387,6 +471,7 @@ impl LoopState {
         }
     }
 
+    /// Forgets revoked partitions, and drops their records that were queued but not started.
     fn apply_revocations(&mut self, consumer: &StreamConsumer<LoopContext>) {
         let revoked = std::mem::take(
             &mut *consumer
@@ -395,10 +480,56 @@ impl LoopState {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner()),
         );
-        for (t, p) in revoked {
-            self.tracker.revoke(&t, p);
+        if revoked.is_empty() {
+            return;
+        }
+        for (t, p) in &revoked {
+            self.tracker.revoke(t, *p);
+        }
+        for waiting in self.keys.values_mut() {
+            let before = waiting.len();
+            waiting.retain(|(m, _)| {
+                !revoked
+                    .iter()
+                    .any(|(t, p)| m.topic() == t && m.partition() == *p)
+            });
+            self.queued -= before - waiting.len();
         }
     }
+}
+
+/// Spawns the task of one record.
+fn spawn<H: Handler>(
+    shared: &Arc<Shared<H>>,
+    msg: OwnedMessage,
+    generation: u64,
+) -> JoinHandle<Done> {
+    shared.running.add(msg.topic(), msg.partition());
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let outcome = match AssertUnwindSafe(process(&shared, &msg))
+            .catch_unwind()
+            .await
+        {
+            Ok(o) => o,
+            Err(_) => dead_letter(&shared, &msg, "HANDLER_PANIC", "the handler panicked").await,
+        };
+        metrics::processed(
+            &shared.opts.group_id,
+            outcome.label(),
+            started.elapsed().as_secs_f64(),
+        );
+        shared.running.done(msg.topic(), msg.partition());
+        Done {
+            topic: msg.topic().to_owned(),
+            partition: msg.partition(),
+            offset: msg.offset(),
+            generation,
+            key: msg.key().map(<[u8]>::to_vec),
+            outcome,
+        }
+    })
 }
 
 /// Sleeps the backoff for `attempt`; false if shutdown came first.

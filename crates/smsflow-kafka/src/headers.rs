@@ -2,13 +2,9 @@
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use rdkafka::message::{BorrowedHeaders, Header, Headers, OwnedHeaders};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-/// W3C trace context header.
-pub const TRACEPARENT: &str = "traceparent";
-/// W3C trace state header.
-pub const TRACESTATE: &str = "tracestate";
 /// The event's id (also inside the Avro body), so tools can dedupe without decoding.
 pub const EVENT_ID: &str = "smsflow.event.id";
 /// The event's type name, e.g. `SendRequested`.
@@ -25,8 +21,6 @@ pub const DLQ_ERROR_CODE: &str = "smsflow.dlq.error.code";
 pub const DLQ_ERROR: &str = "smsflow.dlq.error";
 /// Dead letter: service (consumer group) that gave up on it.
 pub const DLQ_SERVICE: &str = "smsflow.dlq.service";
-/// Replay: topic/partition/offset of the original record.
-pub const REPLAY_ORIGIN: &str = "smsflow.replay.origin";
 
 /// Adds `key: value` to `headers`.
 pub fn with(headers: OwnedHeaders, key: &str, value: &str) -> OwnedHeaders {
@@ -37,14 +31,6 @@ pub fn with(headers: OwnedHeaders, key: &str, value: &str) -> OwnedHeaders {
 }
 
 /// The value of header `key` as UTF-8, if present.
-pub fn get<'a>(headers: Option<&'a BorrowedHeaders>, key: &str) -> Option<&'a str> {
-    headers?
-        .iter()
-        .find(|h| h.key == key)
-        .and_then(|h| std::str::from_utf8(h.value?).ok())
-}
-
-/// Same as [`get`] for owned headers.
 pub fn get_owned<'a>(headers: Option<&'a OwnedHeaders>, key: &str) -> Option<&'a str> {
     headers?
         .iter()

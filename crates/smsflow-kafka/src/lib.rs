@@ -6,7 +6,7 @@
 //! | [`producer`] | [`EventProducer`]: idempotent `acks=all` producer of Confluent-framed events |
 //! | [`consumer`] | the consumer loop: decode, dedupe, [`Handler`], outputs, commit-after-ack |
 //! | [`offsets`] | per-partition offset tracking for concurrent processing (internal) |
-//! | [`dedupe`] | the [`Dedupe`] hook and in-memory implementations |
+//! | [`dedupe`] | the [`Dedupe`] hook (the durable one is in `smsflow-store`) |
 //! | [`dlq`] | dead-lettering to `sms.dlq` with origin and error headers |
 //! | [`headers`] | header names, W3C `traceparent` propagation |
 //! | [`admin`] | topic creation from the catalog, describe, ping |
@@ -26,6 +26,6 @@ pub mod producer;
 
 pub use config::KafkaConfig;
 pub use consumer::{ConsumerOptions, ConsumerParts, Finished, Handler, Incoming, Outcome};
-pub use dedupe::{Dedupe, MemoryDedupe, NoDedupe};
+pub use dedupe::{Dedupe, NoDedupe};
 pub use error::{HandlerError, KafkaError};
 pub use producer::{EventProducer, Outgoing, Stored};

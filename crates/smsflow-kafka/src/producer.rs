@@ -72,16 +72,16 @@ impl EventProducer {
     ) -> Result<Self, KafkaError> {
         let mut c = cfg.client_config();
         c.set("client.id", client_id)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
             .set("linger.ms", "2")
             .set("batch.num.messages", "10000")
             .set("compression.type", "lz4")
             .set("queue.buffering.max.messages", "200000")
             .set("delivery.timeout.ms", "60000");
+        // Configured properties may tune the above, never the delivery guarantees below.
         for (k, v) in &cfg.properties {
             c.set(k, v);
         }
+        c.set("enable.idempotence", "true").set("acks", "all");
         Ok(Self {
             inner: c.create()?,
             codec,

@@ -224,7 +224,9 @@ async fn tps_limit_paces_submits() {
     for h in handles {
         assert!(h.await.expect("join").expect("submit").all_accepted());
     }
-    // 21 submits at 20/s with a burst of 1: at least 1 s (a lower bound only).
+    // 21 submits at 20/s with a burst of 1 cannot finish in under a second if the limiter
+    // works. A lower bound on pacing (the limiter's correctness), not a speed measurement:
+    // a slow machine only makes it pass more easily.
     assert!(
         started.elapsed() >= Duration::from_millis(950),
         "{:?}",

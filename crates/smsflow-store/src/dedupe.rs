@@ -21,19 +21,17 @@ impl CqlDedupe {
     pub async fn new(store: Store) -> Result<Self, StoreError> {
         let t = store.table("processed_events");
         let seen = store
-            .session()
-            .prepare(format!(
-                "SELECT event_id FROM {t} WHERE scope = ? AND event_id = ?"
-            ))
-            .await
-            .map_err(|e| StoreError::query("prepare dedupe", e))?;
+            .prepare(
+                "prepare dedupe",
+                format!("SELECT event_id FROM {t} WHERE scope = ? AND event_id = ?"),
+            )
+            .await?;
         let record = store
-            .session()
-            .prepare(format!(
-                "INSERT INTO {t} (scope, event_id, handled_at) VALUES (?, ?, toTimestamp(now()))"
-            ))
-            .await
-            .map_err(|e| StoreError::query("prepare dedupe", e))?;
+            .prepare(
+                "prepare dedupe",
+                format!("INSERT INTO {t} (scope, event_id, handled_at) VALUES (?, ?, toTimestamp(now()))"),
+            )
+            .await?;
         Ok(Self {
             store,
             seen,
@@ -54,8 +52,10 @@ impl Dedupe for CqlDedupe {
                 .session()
                 .execute_unpaged(&self.seen, (scope, event.as_uuid()))
                 .await
-                .map_err(HandlerError::retry)?;
-            let rows = res.into_rows_result().map_err(HandlerError::retry)?;
+                .map_err(|e| crate::handler_error("dedupe lookup", &e))?;
+            let rows = res
+                .into_rows_result()
+                .map_err(|e| crate::unreadable("dedupe lookup", e))?;
             Ok(rows.rows_num() > 0)
         })
     }
@@ -70,7 +70,7 @@ impl Dedupe for CqlDedupe {
                 .session()
                 .execute_unpaged(&self.record, (scope, event.as_uuid()))
                 .await
-                .map_err(HandlerError::retry)?;
+                .map_err(|e| crate::handler_error("dedupe mark", &e))?;
             Ok(())
         })
     }

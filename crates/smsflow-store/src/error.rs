@@ -58,3 +58,38 @@ impl StoreError {
         }
     }
 }
+
+/// How a consumer should treat a failed statement: dead-letter what can never succeed (a
+/// statement the store refuses as invalid, unauthorised or badly bound: retrying it forever
+/// would stall the partition), retry everything else (timeouts, unavailable, overloaded,
+/// connections).
+pub fn handler_error(
+    what: &'static str,
+    e: &scylla::errors::ExecutionError,
+) -> smsflow_kafka::HandlerError {
+    use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+    let permanent = match e {
+        ExecutionError::BadQuery(_) => true,
+        ExecutionError::LastAttemptError(RequestAttemptError::DbError(db, _)) => matches!(
+            db,
+            DbError::SyntaxError
+                | DbError::Invalid
+                | DbError::Unauthorized
+                | DbError::ConfigError
+                | DbError::AlreadyExists { .. }
+                | DbError::FunctionFailure { .. }
+        ),
+        _ => false,
+    };
+    if permanent {
+        smsflow_kafka::HandlerError::dead_letter("STORE_REJECTED", format!("{what}: {e}"))
+    } else {
+        smsflow_kafka::HandlerError::retry(format!("{what}: {e}"))
+    }
+}
+
+/// A row of our own table that does not read back as written: a schema mismatch, which no
+/// retry fixes.
+pub fn unreadable(what: &'static str, e: impl std::fmt::Display) -> smsflow_kafka::HandlerError {
+    smsflow_kafka::HandlerError::dead_letter("STORE_ROW_UNREADABLE", format!("{what}: {e}"))
+}

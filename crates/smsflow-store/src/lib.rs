@@ -19,5 +19,5 @@ pub mod session;
 
 pub use config::StoreConfig;
 pub use dedupe::CqlDedupe;
-pub use error::StoreError;
+pub use error::{StoreError, handler_error, unreadable};
 pub use session::Store;

@@ -1,12 +1,9 @@
 //! A message's status from its events, as an order-independent rule: every event proposes a
-//! status with a rank; the highest rank wins, and among equals the later event. Written as the
-//! CQL cell timestamp `rank × 10^16 + event time (µs)`, so the store applies the rule itself,
-//! whatever order the events arrive in.
+//! status with a rank; the highest rank wins, and among equals the later event. Each proposal
+//! is a row of `message_status`, clustered by (rank, time) descending, so the store applies
+//! the rule itself whatever order the events arrive in: the current status is the first row.
 
-use smsflow_events::{Event, TerminalStatus, Timestamp};
-
-/// Rank step: larger than any microsecond timestamp until the year 2286.
-const RANK_STEP: i64 = 10_000_000_000_000_000;
+use smsflow_events::{Event, TerminalStatus};
 
 /// A status an event proposes for its message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,14 +13,7 @@ pub struct Proposal {
     /// Why (reason code or error code), when there is one.
     pub reason: Option<String>,
     /// 1 queued, 2 routed, 3 sending/retrying, 4 submitted, 9 terminal.
-    pub rank: i64,
-}
-
-impl Proposal {
-    /// The CQL write timestamp that makes the store keep the winning proposal.
-    pub fn cell_timestamp(&self, at: Timestamp) -> i64 {
-        self.rank * RANK_STEP + at.as_micros().clamp(0, RANK_STEP - 1)
-    }
+    pub rank: i32,
 }
 
 /// The lowercase API name of a terminal status.
@@ -73,16 +63,44 @@ pub fn propose(event: &Event) -> Option<Proposal> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
+    use smsflow_events::*;
 
-    proptest! {
-        /// A higher rank always wins over a lower one, whatever the times.
-        #[test]
-        fn rank_dominates_time(r1 in 1i64..10, r2 in 1i64..10, t1 in 0i64..4_102_444_800_000_000, t2 in 0i64..4_102_444_800_000_000) {
-            let a = Proposal { status: "a", reason: None, rank: r1 }.cell_timestamp(Timestamp::from_micros(t1));
-            let b = Proposal { status: "b", reason: None, rank: r2 }.cell_timestamp(Timestamp::from_micros(t2));
-            if r1 > r2 { prop_assert!(a > b); }
-            if r1 == r2 { prop_assert_eq!(a > b, t1 > t2); }
+    fn failed(will_retry: bool, code: &str) -> Event {
+        AttemptFailed {
+            meta: EventMeta::new(
+                Producer {
+                    name: "t",
+                    version: "0",
+                },
+                None,
+            ),
+            message_id: MessageId::new(),
+            tenant_id: TenantId::parse("acme").unwrap(),
+            to: Msisdn::parse("+447700900123").unwrap(),
+            attempt: 1,
+            carrier_id: CarrierId::parse("sim").unwrap(),
+            error_class: ErrorClass::Transient,
+            error_code: code.into(),
+            reason: String::new(),
+            carrier_message_ids: vec![],
+            will_retry,
         }
+        .into()
+    }
+
+    #[test]
+    fn a_retry_is_not_terminal_and_a_final_failure_is() {
+        assert_eq!(
+            propose(&failed(true, "SMPP_0x00000008")).map(|p| (p.status, p.rank)),
+            Some(("retrying", 3))
+        );
+        assert_eq!(
+            propose(&failed(false, "SMPP_0x00000008")).map(|p| (p.status, p.rank)),
+            Some(("failed", 9))
+        );
+        assert_eq!(
+            propose(&failed(false, "EXPIRED")).map(|p| p.status),
+            Some("expired")
+        );
     }
 }

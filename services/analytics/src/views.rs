@@ -1,14 +1,16 @@
-//! Writes and reads of the views `messages_by_id` and `message_timeline`.
+//! Writes and reads of the views `messages_by_id`, `message_status` and `message_timeline`.
 //!
-//! Every write is an idempotent upsert `USING TIMESTAMP` taken from the event (see
-//! [`crate::status`]), so replaying the log, or reading topics in another order, gives the
-//! same rows.
+//! Every write is an idempotent upsert keyed by the event, and `messages_by_id` cells are
+//! written `USING TIMESTAMP` = the event's time, so replaying the log, or reading the topics
+//! in another order, gives the same rows. The current status is the first `message_status`
+//! row (see [`crate::status`]); no timestamp is ever set in the future, which ScyllaDB
+//! refuses.
 
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlTimestamp;
 use smsflow_events::{Event, MessageId, Timestamp};
 use smsflow_kafka::HandlerError;
-use smsflow_store::{Store, StoreError};
+use smsflow_store::{Store, StoreError, handler_error};
 
 use crate::status::propose;
 
@@ -25,11 +27,8 @@ pub struct Views {
     completed: PreparedStatement,
     rejected: PreparedStatement,
     get_message: PreparedStatement,
+    get_status: PreparedStatement,
     get_timeline: PreparedStatement,
-}
-
-fn retry(e: impl std::fmt::Display) -> HandlerError {
-    HandlerError::retry(format!("views: {e}"))
 }
 
 fn at(t: Timestamp) -> CqlTimestamp {
@@ -39,22 +38,29 @@ fn at(t: Timestamp) -> CqlTimestamp {
 impl Views {
     /// Prepares the statements.
     pub async fn new(store: Store) -> Result<Self, StoreError> {
-        let (m, t) = (
-            store.table("messages_by_id"),
-            store.table("message_timeline"),
-        );
+        let m = store.table("messages_by_id");
+        let st = store.table("message_status");
+        let t = store.table("message_timeline");
         let prep = |q: String| store.prepare("prepare views", q);
         let upd =
             |cols: &str| format!("UPDATE {m} USING TIMESTAMP ? SET {cols} WHERE message_id = ?");
         Ok(Self {
             timeline: prep(format!(
-                "INSERT INTO {t} (message_id, occurred_at, event_id, event_type, step, producer, detail) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO {t} (message_id, occurred_at, event_id, event_type, step, producer, detail) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)"
             ))
             .await?,
-            status: prep(upd("status = ?, status_reason = ?, updated_at = ?")).await?,
-            requested: prep(upd("tenant_id = ?, destination = ?, sender = ?, lane = ?, message_type = ?, client_ref = ?, requested_at = ?")).await?,
+            status: prep(format!(
+                "INSERT INTO {st} (message_id, rank, occurred_at, event_id, status, reason) VALUES (?, ?, ?, ?, ?, ?)"
+            ))
+            .await?,
+            requested: prep(upd(
+                "tenant_id = ?, destination = ?, sender = ?, lane = ?, message_type = ?, client_ref = ?, requested_at = ?",
+            ))
+            .await?,
             routed: prep(upd(
-                "carrier_id = ?, route_id = ?, route_table_version = ?, encoding = ?, segments = ?, cost_micros = ?, currency = ?, attempts = ?, routed_at = ?",
+                "carrier_id = ?, route_id = ?, route_table_version = ?, encoding = ?, segments = ?, cost_micros = ?, \
+                 currency = ?, attempts = ?, routed_at = ?",
             ))
             .await?,
             attempted: prep(upd("carrier_id = ?, attempts = ?")).await?,
@@ -62,139 +68,150 @@ impl Views {
             completed: prep(upd("completed_at = ?")).await?,
             rejected: prep(upd("tenant_id = ?, destination = ?, lane = ?, completed_at = ?")).await?,
             get_message: prep(format!(
-                "SELECT tenant_id, destination, sender, status, status_reason, lane, message_type, client_ref, carrier_id, route_id, \
-                 route_table_version, encoding, segments, attempts, cost_micros, currency, requested_at, routed_at, submitted_at, \
-                 completed_at, updated_at FROM {m} WHERE message_id = ?"
+                "SELECT tenant_id, destination, sender, lane, message_type, client_ref, carrier_id, route_id, \
+                 route_table_version, encoding, segments, attempts, cost_micros, currency, requested_at, routed_at, \
+                 submitted_at, completed_at FROM {m} WHERE message_id = ?"
             ))
             .await?,
-            get_timeline: prep(format!("SELECT occurred_at, event_id, event_type, step, producer, detail FROM {t} WHERE message_id = ?")).await?,
+            get_status: prep(format!("SELECT status, reason, occurred_at FROM {st} WHERE message_id = ? LIMIT 1")).await?,
+            get_timeline: prep(format!(
+                "SELECT occurred_at, event_id, event_type, step, producer, detail FROM {t} WHERE message_id = ?"
+            ))
+            .await?,
             store,
         })
     }
 
-    /// Applies `event` to the views of its message (a no-op for events without one).
+    /// Applies `event` to the views of its message (a no-op for events without one). The
+    /// timeline row, the status row and the data cells are written concurrently.
     pub async fn apply(&self, event: &Event) -> Result<(), HandlerError> {
         let Some(m) = message_id(event) else {
             return Ok(());
         };
         let meta = event.meta();
-        let (ts, when) = (meta.occurred_at.as_micros(), at(meta.occurred_at));
+        let (ts, when, id, eid) = (
+            meta.occurred_at.as_micros(),
+            at(meta.occurred_at),
+            m.as_uuid(),
+            meta.event_id.as_uuid(),
+        );
         let s = self.store.session();
-        let id = m.as_uuid();
-        s.execute_unpaged(
-            &self.timeline,
-            (
+        let timeline = async {
+            let v = (
                 id,
                 when,
-                meta.event_id.as_uuid(),
+                eid,
                 event.kind().name(),
                 step(event),
                 &meta.producer,
                 detail(event),
-            ),
-        )
-        .await
-        .map_err(retry)?;
-        if let Some(p) = propose(event) {
-            s.execute_unpaged(
-                &self.status,
-                (
-                    p.cell_timestamp(meta.occurred_at),
-                    p.status,
-                    p.reason.as_deref(),
-                    when,
-                    id,
-                ),
-            )
-            .await
-            .map_err(retry)?;
-        }
-        let r = match event {
-            Event::SendRequested(e) => {
-                let v = (
-                    ts,
-                    e.tenant_id.as_str(),
-                    e.to.as_str(),
-                    &e.from,
-                    e.lane.as_str(),
-                    e.message_type.as_str(),
-                    &e.client_ref,
-                    when,
-                    id,
-                );
-                s.execute_unpaged(&self.requested, v).await
-            }
-            Event::RoutingDecided(e) => {
-                let v = (
-                    ts,
-                    e.carrier_id.as_str(),
-                    &e.route_id,
-                    e.route_table_version,
-                    e.encoding.as_str(),
-                    e.segments,
-                    e.cost_micros,
-                    &e.currency,
-                    e.attempt,
-                    when,
-                    id,
-                );
-                s.execute_unpaged(&self.routed, v).await
-            }
-            Event::AttemptStarted(e) => {
-                s.execute_unpaged(&self.attempted, (ts, e.carrier_id.as_str(), e.attempt, id))
+            );
+            s.execute_unpaged(&self.timeline, v).await.map(|_| ())
+        };
+        let status = async {
+            match propose(event) {
+                Some(p) => s
+                    .execute_unpaged(
+                        &self.status,
+                        (id, p.rank, when, eid, p.status, p.reason.as_deref()),
+                    )
                     .await
+                    .map(|_| ()),
+                None => Ok(()),
             }
-            Event::AttemptSubmitted(e) => {
-                s.execute_unpaged(
-                    &self.submitted,
-                    (ts, e.carrier_id.as_str(), e.attempt, when, id),
-                )
-                .await
-            }
-            Event::AttemptFailed(e) if !e.will_retry => {
-                s.execute_unpaged(&self.completed, (ts, when, id)).await
-            }
-            Event::DeliveryReported(e) if e.message_status.is_some() => {
-                s.execute_unpaged(&self.completed, (ts, when, id)).await
-            }
-            Event::MessageRejected(e) => {
-                s.execute_unpaged(
-                    &self.rejected,
-                    (
+        };
+        let data = async {
+            let r = match event {
+                Event::SendRequested(e) => {
+                    let v = (
+                        ts,
+                        e.tenant_id.as_str(),
+                        e.to.as_str(),
+                        &e.from,
+                        e.lane.as_str(),
+                        e.message_type.as_str(),
+                        &e.client_ref,
+                        when,
+                        id,
+                    );
+                    s.execute_unpaged(&self.requested, v).await
+                }
+                Event::RoutingDecided(e) => {
+                    let v = (
+                        ts,
+                        e.carrier_id.as_str(),
+                        &e.route_id,
+                        e.route_table_version,
+                        e.encoding.as_str(),
+                        e.segments,
+                        e.cost_micros,
+                        &e.currency,
+                        e.attempt,
+                        when,
+                        id,
+                    );
+                    s.execute_unpaged(&self.routed, v).await
+                }
+                Event::AttemptStarted(e) => {
+                    s.execute_unpaged(&self.attempted, (ts, e.carrier_id.as_str(), e.attempt, id))
+                        .await
+                }
+                Event::AttemptSubmitted(e) => {
+                    s.execute_unpaged(
+                        &self.submitted,
+                        (ts, e.carrier_id.as_str(), e.attempt, when, id),
+                    )
+                    .await
+                }
+                Event::AttemptFailed(e) if !e.will_retry => {
+                    s.execute_unpaged(&self.completed, (ts, when, id)).await
+                }
+                Event::DeliveryReported(e) if e.message_status.is_some() => {
+                    s.execute_unpaged(&self.completed, (ts, when, id)).await
+                }
+                Event::MessageRejected(e) => {
+                    let v = (
                         ts,
                         e.tenant_id.as_str(),
                         e.to.as_str(),
                         e.lane.as_str(),
                         when,
                         id,
-                    ),
-                )
-                .await
-            }
-            _ => return Ok(()),
+                    );
+                    s.execute_unpaged(&self.rejected, v).await
+                }
+                _ => return Ok(()),
+            };
+            r.map(|_| ())
         };
-        r.map_err(retry)?;
+        let (a, b, c) = tokio::join!(timeline, status, data);
+        for r in [a, b, c] {
+            r.map_err(|e| handler_error("views write", &e))?;
+        }
         Ok(())
     }
 
     /// The message view as JSON (`None` if unknown).
     pub async fn message(&self, m: MessageId) -> Result<Option<serde_json::Value>, StoreError> {
         let s = self.store.session();
-        let rows = s
-            .execute_unpaged(&self.get_message, (m.as_uuid(),))
-            .await
-            .map_err(read)?
-            .into_rows_result()
-            .map_err(read)?;
+        let key = (m.as_uuid(),);
+        let (row, status, tl) = tokio::join!(
+            s.execute_unpaged(&self.get_message, key),
+            s.execute_unpaged(&self.get_status, key),
+            s.execute_unpaged(&self.get_timeline, key),
+        );
+        let rows = row.map_err(read)?.into_rows_result().map_err(read)?;
         let Some(r) = rows.maybe_first_row::<MessageRow>().map_err(read)? else {
             return Ok(None);
         };
-        let rows = s
-            .execute_unpaged(&self.get_timeline, (m.as_uuid(),))
-            .await
+        let status = status.map_err(read)?.into_rows_result().map_err(read)?;
+        let (status, reason, updated) = status
+            .maybe_first_row::<(String, Option<String>, CqlTimestamp)>()
             .map_err(read)?
-            .into_rows_result()
-            .map_err(read)?;
+            .map_or(("queued".to_owned(), None, None), |(s, r, t)| {
+                (s, r, Some(t))
+            });
+        let rows = tl.map_err(read)?.into_rows_result().map_err(read)?;
         let mut timeline = Vec::new();
         for row in rows
             .rows::<(
@@ -216,13 +233,13 @@ impl Views {
         Ok(Some(serde_json::json!({
             "id": m.to_string(),
             "tenant_id": r.tenant_id, "to": r.destination, "from": r.sender,
-            "status": r.status.unwrap_or_else(|| "queued".into()), "status_reason": r.status_reason,
+            "status": status, "status_reason": reason,
             "priority": lower(r.lane), "type": lower(r.message_type), "client_ref": r.client_ref,
             "carrier_id": r.carrier_id, "route_id": r.route_id, "route_table_version": r.route_table_version,
             "encoding": lower(r.encoding), "segments": r.segments, "attempts": r.attempts,
             "cost": {"micros": r.cost_micros, "currency": r.currency},
             "requested_at": ts_json(r.requested_at), "routed_at": ts_json(r.routed_at), "submitted_at": ts_json(r.submitted_at),
-            "completed_at": ts_json(r.completed_at), "updated_at": ts_json(r.updated_at),
+            "completed_at": ts_json(r.completed_at), "updated_at": ts_json(updated),
             "timeline": timeline,
         })))
     }
@@ -234,8 +251,6 @@ struct MessageRow {
     tenant_id: Option<String>,
     destination: Option<String>,
     sender: Option<String>,
-    status: Option<String>,
-    status_reason: Option<String>,
     lane: Option<String>,
     message_type: Option<String>,
     client_ref: Option<String>,
@@ -251,7 +266,6 @@ struct MessageRow {
     routed_at: Option<CqlTimestamp>,
     submitted_at: Option<CqlTimestamp>,
     completed_at: Option<CqlTimestamp>,
-    updated_at: Option<CqlTimestamp>,
 }
 
 fn read(e: impl std::fmt::Display) -> StoreError {

@@ -10,15 +10,15 @@
 //! 5. Segments that were never written (link down) make the handler retry in place.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use smsflow_events::{
     AttemptFailed, AttemptStarted, AttemptSubmitted, CarrierId, ErrorClass, EventMeta, MessageType,
     RetryScheduled, RoutingDecided, Timestamp, Topics,
 };
 use smsflow_kafka::{EventProducer, HandlerError, Outgoing};
-use smsflow_smpp::{PartFailure, SmppClient, SubmitRequest};
-use tracing::{info, warn};
+use smsflow_smpp::{PartFailure, SmppClient, SubmitRequest, concat_reference_for};
+use tracing::{debug, warn};
 
 use crate::PRODUCER;
 use crate::config::UnknownOutcomePolicy;
@@ -43,6 +43,31 @@ pub struct Dispatcher {
     pub resubmit_unknown: UnknownOutcomePolicy,
 }
 
+/// Error code of an attempt refused because the message's validity ended (no retry).
+pub const EXPIRED: &str = "EXPIRED";
+
+/// Writes state that records what the carrier already has, retrying a failing store a few
+/// times before giving up (a re-run then treats the unrecorded parts as outcome unknown).
+async fn persist<F, Fut>(mut write: F) -> Result<(), HandlerError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), HandlerError>>,
+{
+    let mut delay = Duration::from_millis(100);
+    for _ in 0..8 {
+        match write().await {
+            Ok(()) => return Ok(()),
+            Err(HandlerError::Retry(e)) => {
+                warn!(error = %e, "recording a carrier-accepted part failed, retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    write().await
+}
+
 /// A failure of this attempt.
 struct Failure {
     class: ErrorClass,
@@ -62,9 +87,15 @@ impl Dispatcher {
     /// Runs attempt `d.attempt` of `d.message_id`; returns the outcome events to publish.
     pub async fn dispatch(&self, d: &RoutingDecided) -> Result<Vec<Outgoing>, HandlerError> {
         let (m, a, carrier) = (d.message_id, d.attempt, d.carrier_id.as_str());
-        let prior = self.state.attempt(m, a).await?;
+        let (prior, segments) = tokio::join!(self.state.attempt(m, a), self.state.segments(m));
+        let prior = prior?;
+        // Only segments this carrier accepted count: a failover resubmits the whole message.
+        let mut done: BTreeMap<i32, String> = segments?
+            .into_iter()
+            .filter(|(_, (_, c))| c == carrier)
+            .map(|(i, (id, _))| (i, id))
+            .collect();
         let was_started = matches!(prior.as_ref().map(|r| r.state), Some(AttemptState::Started));
-        let mut done = self.state.segments(m).await?;
         match prior.as_ref().map(|r| r.state) {
             Some(AttemptState::Submitted) => return Ok(vec![self.submitted(d, &done, false)]),
             Some(AttemptState::Failed(class)) => {
@@ -76,28 +107,7 @@ impl Dispatcher {
                 };
                 return Ok(self.failed(d, &f, &done));
             }
-            Some(AttemptState::Started) => {
-                // Crashed between write-ahead and outcome: unrecorded segments may be at the carrier.
-                if done.len() < usize::try_from(d.segments).unwrap_or(0)
-                    && !self.may_resubmit(d.message_type)
-                {
-                    let f = Failure {
-                        class: ErrorClass::OutcomeUnknown,
-                        code: "OUTCOME_UNKNOWN".into(),
-                        reason: "the dispatcher stopped during the submit".into(),
-                    };
-                    return self.finish_failed(d, f, &done).await;
-                }
-            }
-            Some(AttemptState::NotSent) | None => {}
-        }
-        if d.expires_at.is_some_and(|e| e <= Timestamp::now()) {
-            let f = Failure {
-                class: ErrorClass::Permanent,
-                code: "EXPIRED".into(),
-                reason: "validity ended before submit".into(),
-            };
-            return self.finish_failed_final(d, f, &done).await;
+            Some(AttemptState::Started | AttemptState::NotSent) | None => {}
         }
         let Some(client) = self.carriers.get(&d.carrier_id) else {
             let f = Failure {
@@ -107,7 +117,12 @@ impl Dispatcher {
             };
             return self.finish_failed(d, f, &done).await;
         };
-        let req = SubmitRequest::new(&d.from, d.to.as_str(), &d.text, m.concat_reference());
+        let req = SubmitRequest::new(
+            &d.from,
+            d.to.as_str(),
+            &d.text,
+            concat_reference_for(m.as_uuid().as_bytes()),
+        );
         let prepared = match client.prepare(&req) {
             Ok(p) => p,
             Err(e) => {
@@ -120,44 +135,59 @@ impl Dispatcher {
             }
         };
         let total = prepared.parts.len();
+        if was_started && done.len() < total && !self.may_resubmit(d.message_type) {
+            // Stopped between the write-ahead and the outcome: unrecorded parts may be at the carrier.
+            let f = Failure {
+                class: ErrorClass::OutcomeUnknown,
+                code: "OUTCOME_UNKNOWN".into(),
+                reason: "the dispatcher stopped during the submit".into(),
+            };
+            return self.finish_failed(d, f, &done).await;
+        }
+        if d.expires_at.is_some_and(|e| e <= Timestamp::now()) {
+            let f = Failure {
+                class: ErrorClass::Permanent,
+                code: EXPIRED.into(),
+                reason: "validity ended before submit".into(),
+            };
+            return self.finish_failed(d, f, &done).await;
+        }
         let remaining: Vec<_> = prepared
             .parts
             .into_iter()
             .filter(|p| !done.contains_key(&i32::from(p.seq)))
             .collect();
-        // Resubmitting after a crash mid-submit, or after an unknown outcome, may duplicate.
+        // Resubmitting after a stop mid-submit, or after an unknown outcome, may duplicate.
         let ambiguous = !remaining.is_empty() && (was_started || self.previous_unknown(d).await?);
         if ambiguous {
             metrics::ambiguous(carrier);
         }
 
-        // Write-ahead: durable in CQL and in Kafka before anything reaches the carrier. On a
-        // resume the row exists, but its event may never have been acknowledged: publish it
-        // again (same derived id, deduplicated downstream).
+        // Write-ahead: AttemptStarted acknowledged by Kafka, then the STARTED row. A STARTED
+        // row therefore always has its event; no row means nothing reached the carrier. A
+        // resume publishes the event again (same derived id, deduplicated downstream).
+        let started = AttemptStarted {
+            meta: EventMeta::derived(PRODUCER, &d.meta, "attempt-started"),
+            message_id: m,
+            tenant_id: d.tenant_id.clone(),
+            to: d.to.clone(),
+            lane: d.lane,
+            attempt: a,
+            carrier_id: d.carrier_id.clone(),
+            segments: i32::try_from(total).unwrap_or(i32::MAX),
+        };
+        self.producer
+            .send(&Outgoing::new(
+                self.topics.attempts.clone(),
+                d.to.as_str(),
+                started,
+            ))
+            .await
+            .map_err(|e| HandlerError::retry(format!("write-ahead not acknowledged: {e}")))?;
         if !was_started {
             self.state
                 .set(m, a, carrier, AttemptState::Started, None)
                 .await?;
-        }
-        {
-            let started = AttemptStarted {
-                meta: EventMeta::derived(PRODUCER, &d.meta, "attempt-started"),
-                message_id: m,
-                tenant_id: d.tenant_id.clone(),
-                to: d.to.clone(),
-                lane: d.lane,
-                attempt: a,
-                carrier_id: d.carrier_id.clone(),
-                segments: i32::try_from(total).unwrap_or(i32::MAX),
-            };
-            self.producer
-                .send(&Outgoing::new(
-                    self.topics.attempts.clone(),
-                    d.to.as_str(),
-                    started,
-                ))
-                .await
-                .map_err(|e| HandlerError::retry(format!("write-ahead not acknowledged: {e}")))?;
         }
 
         let t0 = Instant::now();
@@ -168,10 +198,10 @@ impl Dispatcher {
         for o in &outcomes {
             match &o.result {
                 Ok(acc) => {
-                    self.state
-                        .put_segment(m, i32::from(o.seq), a, carrier, acc.message_id.as_str())
-                        .await?;
-                    done.insert(i32::from(o.seq), acc.message_id.as_str().to_owned());
+                    // The carrier has it: record it even if the store hiccups.
+                    let id = acc.message_id.as_str();
+                    persist(|| self.state.put_segment(m, i32::from(o.seq), a, carrier, id)).await?;
+                    done.insert(i32::from(o.seq), id.to_owned());
                 }
                 Err(PartFailure::NotSent { .. }) => not_sent = true,
                 Err(f) => {
@@ -212,11 +242,9 @@ impl Dispatcher {
                 "carrier {carrier} not connected; nothing was sent"
             )));
         }
-        self.state
-            .set(m, a, carrier, AttemptState::Submitted, None)
-            .await?;
+        persist(|| self.state.set(m, a, carrier, AttemptState::Submitted, None)).await?;
         metrics::attempt(carrier, "submitted");
-        info!(message_id = %m, to = %d.to, attempt = a, carrier, segments = total, ambiguous, "submitted");
+        debug!(message_id = %m, to = %d.to, attempt = a, carrier, segments = total, ambiguous, "submitted");
         Ok(vec![self.submitted(d, &done, ambiguous)])
     }
 
@@ -271,18 +299,6 @@ impl Dispatcher {
         Ok(self.failed(d, &f, done))
     }
 
-    /// A failure that no retry can fix (expiry): recorded as permanent without failover.
-    async fn finish_failed_final(
-        &self,
-        d: &RoutingDecided,
-        f: Failure,
-        done: &BTreeMap<i32, String>,
-    ) -> Result<Vec<Outgoing>, HandlerError> {
-        let mut no_failover = d.clone();
-        no_failover.failover.clear();
-        self.finish_failed(&no_failover, f, done).await
-    }
-
     /// `AttemptFailed`, and what follows it (retry or failover), deterministically from `d`.
     fn failed(
         &self,
@@ -294,7 +310,7 @@ impl Dispatcher {
             class: f.class,
             resubmit_unknown: self.may_resubmit(d.message_type),
         };
-        let next = if f.code == "EXPIRED" {
+        let next = if f.code == EXPIRED {
             None
         } else {
             plan(d, kind, self.max_attempts)

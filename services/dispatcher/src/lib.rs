@@ -168,6 +168,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         ("bulk", vec![topics.routing_bulk.clone()], config.lanes.bulk),
         ("retry", retry_topics, config.lanes.retry),
     ];
+    let lanes_stop = shutdown.child_token();
     let runs = consumers.into_iter().map(|(lane, t, n)| {
         let mut opts = ConsumerOptions::new(
             group_id(&config.kafka, &format!("dispatcher-{lane}")),
@@ -175,13 +176,19 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
             topics.dlq.clone(),
         );
         opts.max_in_flight = n;
-        smsflow_kafka::consumer::run(
-            &config.kafka,
-            opts,
-            links.consumer_parts(),
-            handler.clone(),
-            shutdown.clone(),
-        )
+        let (lanes_stop, handler, parts) =
+            (lanes_stop.clone(), handler.clone(), links.consumer_parts());
+        let kafka = &config.kafka;
+        async move {
+            let r =
+                smsflow_kafka::consumer::run(kafka, opts, parts, handler, lanes_stop.clone()).await;
+            if let Err(e) = &r {
+                // One lane down takes the service down (drained), rather than running without it.
+                tracing::error!(lane, error = %e, "lane consumer failed; stopping the dispatcher");
+                lanes_stop.cancel();
+            }
+            r
+        }
     });
     tracing::info!(carriers = clients.len(), "dispatcher started");
     let results = futures::future::join_all(runs).await;

@@ -65,8 +65,12 @@ pub struct DispatchState {
     put_segment: PreparedStatement,
 }
 
-fn retry(e: impl std::fmt::Display) -> HandlerError {
-    HandlerError::retry(format!("dispatch state: {e}"))
+fn exec(e: scylla::errors::ExecutionError) -> HandlerError {
+    smsflow_store::handler_error("dispatch state", &e)
+}
+
+fn read(e: impl std::fmt::Display) -> HandlerError {
+    smsflow_store::unreadable("dispatch state", e)
 }
 
 impl DispatchState {
@@ -81,7 +85,7 @@ impl DispatchState {
                 "INSERT INTO {a} (message_id, attempt, carrier_id, state, error_code, updated_at) VALUES (?, ?, ?, ?, ?, toTimestamp(now()))"
             ))
             .await?,
-            get_segments: prep(format!("SELECT segment_index, carrier_message_id FROM {s} WHERE message_id = ?")).await?,
+            get_segments: prep(format!("SELECT segment_index, carrier_message_id, carrier_id FROM {s} WHERE message_id = ?")).await?,
             put_segment: prep(format!(
                 "INSERT INTO {s} (message_id, segment_index, attempt, carrier_id, carrier_message_id) VALUES (?, ?, ?, ?, ?)"
             ))
@@ -101,12 +105,12 @@ impl DispatchState {
             .session()
             .execute_unpaged(&self.get_attempt, (m.as_uuid(), attempt))
             .await
-            .map_err(retry)?
+            .map_err(exec)?
             .into_rows_result()
-            .map_err(retry)?;
+            .map_err(read)?;
         let row = rows
             .maybe_first_row::<(Option<String>, Option<String>)>()
-            .map_err(retry)?;
+            .map_err(read)?;
         Ok(row.and_then(|(state, error_code)| {
             Some(AttemptRow {
                 state: AttemptState::parse(state.as_deref()?)?,
@@ -131,24 +135,29 @@ impl DispatchState {
                 (m.as_uuid(), attempt, carrier, state.as_str(), error_code),
             )
             .await
-            .map_err(retry)?;
+            .map_err(exec)?;
         Ok(())
     }
 
-    /// Accepted segments of `m`: segment index (1-based) → carrier message id.
-    pub async fn segments(&self, m: MessageId) -> Result<BTreeMap<i32, String>, HandlerError> {
+    /// Accepted segments of `m`: segment index (1-based) → (carrier message id, carrier).
+    pub async fn segments(
+        &self,
+        m: MessageId,
+    ) -> Result<BTreeMap<i32, (String, String)>, HandlerError> {
         let rows = self
             .store
             .session()
             .execute_unpaged(&self.get_segments, (m.as_uuid(),))
             .await
-            .map_err(retry)?
+            .map_err(exec)?
             .into_rows_result()
-            .map_err(retry)?;
-        rows.rows::<(i32, String)>()
-            .map_err(retry)?
-            .collect::<Result<_, _>>()
-            .map_err(retry)
+            .map_err(read)?;
+        let mut out = BTreeMap::new();
+        for row in rows.rows::<(i32, String, String)>().map_err(read)? {
+            let (i, id, carrier) = row.map_err(read)?;
+            out.insert(i, (id, carrier));
+        }
+        Ok(out)
     }
 
     /// Records that segment `seq` was accepted as `carrier_message_id` by `attempt`.
@@ -167,7 +176,7 @@ impl DispatchState {
                 (m.as_uuid(), seq, attempt, carrier, carrier_message_id),
             )
             .await
-            .map_err(retry)?;
+            .map_err(exec)?;
         Ok(())
     }
 }

@@ -1,14 +1,20 @@
 //! The handler: `AttemptSubmitted` teaches which carrier ids belong to which message;
-//! `CarrierReceiptReceived` is correlated through them into `DeliveryReported`. A receipt that
-//! arrives before its submit was recorded is parked and replayed when it is; a duplicate
-//! receipt for a segment already final is dropped.
+//! `CarrierReceiptReceived` is correlated through them into `DeliveryReported`.
+//!
+//! - A receipt that arrives before its submit was recorded is parked, and replayed when the
+//!   submit is (parked rows expire with their TTL, so a re-handled submit replays them again).
+//! - A segment's final state is recorded with the receipt event that set it: handling that
+//!   same receipt again (a consumer that died before committing) re-emits its report, with
+//!   the same derived id; a different receipt for a final segment is a duplicate and dropped.
+//! - The segments are read back after the write, so two receipts of one message handled at
+//!   once cannot both miss the one that settles it.
 
 use smsflow_events::{
     AttemptSubmitted, CarrierReceiptReceived, DeliveryReported, Event, EventMeta, Msisdn, TenantId,
     Topics,
 };
 use smsflow_kafka::{Handler, HandlerError, Incoming, Outgoing};
-use tracing::{debug, info};
+use tracing::debug;
 
 use crate::settle::settle;
 use crate::tables::{Correlation, Tables};
@@ -55,16 +61,15 @@ impl Correlator {
                 metrics::receipt("replayed");
                 out.extend(self.apply(&parked, &c).await?);
             }
-            self.tables
-                .unpark(s.carrier_id.as_str(), id, s.to.as_str())
-                .await?;
         }
         Ok(out)
     }
 
     async fn receipt(&self, r: &CarrierReceiptReceived) -> Result<Vec<Outgoing>, HandlerError> {
         let carrier = r.carrier_id.as_str();
-        let to = r.to.as_deref();
+        // A number the carrier wrote in national notation can't be compared with ours: correlate
+        // as if it named no destination (only an unambiguous id then matches).
+        let to = r.to.as_deref().filter(|t| Msisdn::parse(t).is_ok());
         if let Some(c) = self
             .tables
             .correlation(carrier, &r.normalized_id, to)
@@ -74,18 +79,13 @@ impl Correlator {
         }
         self.tables.park(r).await?;
         // The submit may have been recorded between the lookup and the park: look once more,
-        // so the receipt can't be left parked forever.
+        // so the receipt can't be left parked (a replay later finds it already applied).
         match self
             .tables
             .correlation(carrier, &r.normalized_id, to)
             .await?
         {
-            Some(c) => {
-                self.tables
-                    .unpark(carrier, &r.normalized_id, &c.destination)
-                    .await?;
-                self.apply(r, &c).await
-            }
+            Some(c) => self.apply(r, &c).await,
             None => {
                 metrics::receipt("parked");
                 debug!(carrier, "receipt before its submit, parked");
@@ -101,22 +101,26 @@ impl Correlator {
         c: &Correlation,
     ) -> Result<Vec<Outgoing>, HandlerError> {
         let mut segments = self.tables.segments(c.message_id).await?;
-        if segments
-            .get(&c.segment_index)
-            .is_some_and(|s| s.terminal().is_some())
-        {
-            metrics::receipt("duplicate");
-            return Ok(vec![]);
-        }
+        let receipt_id = r.meta.event_id.as_uuid();
         let final_state = r.state.terminal().is_some();
-        if final_state {
-            self.tables
-                .set_segment(c.message_id, c.segment_index, r.state)
-                .await?;
-            segments.insert(c.segment_index, r.state);
+        match segments.get(&c.segment_index) {
+            Some(s) if s.receipt_event_id == Some(receipt_id) => metrics::receipt("reemitted"),
+            Some(s) if s.state.terminal().is_some() => {
+                metrics::receipt("duplicate");
+                return Ok(vec![]);
+            }
+            _ if final_state => {
+                self.tables
+                    .set_segment(c.message_id, c.segment_index, r.state, receipt_id)
+                    .await?;
+                segments = self.tables.segments(c.message_id).await?;
+                metrics::receipt("correlated");
+            }
+            _ => metrics::receipt("correlated"),
         }
+        let states = segments.iter().map(|(i, s)| (*i, s.state)).collect();
         let message_status = if final_state {
-            settle(&segments, c.segment_count)
+            settle(&states, c.segment_count)
         } else {
             None
         };
@@ -138,9 +142,8 @@ impl Correlator {
             done_at: r.done_at,
             message_status,
         };
-        metrics::receipt("correlated");
         if let Some(s) = message_status {
-            info!(message_id = %c.message_id, to = %ev.to, status = %s, "message settled");
+            debug!(message_id = %c.message_id, to = %ev.to, status = %s, "message settled");
         }
         Ok(vec![Outgoing::new(
             self.topics.dlr.clone(),

@@ -3,8 +3,8 @@
 //! Consumes `sms.attempts` (to learn carrier message ids) and `sms.dlr.raw` (receipts as the
 //! carriers sent them, ids normalised per carrier), correlates each receipt to its message and
 //! segment, and publishes `DeliveryReported` on `sms.dlr`, with the message's terminal status
-//! once every segment is final. Both topics are keyed by destination, so a message's submit
-//! and its receipts are handled in order by one consumer.
+//! once every segment is final. A receipt may be handled before its submit (different topics,
+//! possibly different instances): it is parked and replayed when the submit arrives.
 //!
 //! | module | role |
 //! |---|---|

@@ -2,7 +2,7 @@
 
 use metrics::counter;
 
-/// `smsflow_dlr_ingester_receipts_total{outcome}`: `correlated`, `parked`, `replayed`, `duplicate`.
+/// `smsflow_dlr_ingester_receipts_total{outcome}`: `correlated`, `parked`, `replayed`, `duplicate`, `reemitted`.
 pub const RECEIPTS: &str = "smsflow_dlr_ingester_receipts_total";
 
 pub(crate) fn receipt(outcome: &'static str) {

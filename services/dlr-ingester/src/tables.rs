@@ -36,13 +36,25 @@ pub struct Tables {
     get_corr: PreparedStatement,
     put_pending: PreparedStatement,
     get_pending: PreparedStatement,
-    del_pending: PreparedStatement,
     put_segment: PreparedStatement,
     get_segments: PreparedStatement,
 }
 
-fn retry(e: impl std::fmt::Display) -> HandlerError {
-    HandlerError::retry(format!("dlr tables: {e}"))
+fn exec(e: scylla::errors::ExecutionError) -> HandlerError {
+    smsflow_store::handler_error("dlr tables", &e)
+}
+
+fn read(e: impl std::fmt::Display) -> HandlerError {
+    smsflow_store::unreadable("dlr tables", e)
+}
+
+/// The recorded final state of one segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentState {
+    /// Final delivery state.
+    pub state: DeliveryState,
+    /// The receipt event that set it.
+    pub receipt_event_id: Option<Uuid>,
 }
 
 type CorrelationRow = (String, Uuid, String, i32, i32, i32);
@@ -70,9 +82,13 @@ impl Tables {
             ))
             .await?,
             get_pending: prep(format!("SELECT receipt FROM {p} WHERE {key} AND destination IN (?, '')")).await?,
-            del_pending: prep(format!("DELETE FROM {p} WHERE {key} AND destination IN (?, '')")).await?,
-            put_segment: prep(format!("INSERT INTO {s} (message_id, segment_index, state) VALUES (?, ?, ?)")).await?,
-            get_segments: prep(format!("SELECT segment_index, state FROM {s} WHERE message_id = ?")).await?,
+            put_segment: prep(format!(
+                "INSERT INTO {s} (message_id, segment_index, state, receipt_event_id) VALUES (?, ?, ?, ?)"
+            ))
+            .await?,
+            get_segments: prep(format!(
+                "SELECT segment_index, state, receipt_event_id FROM {s} WHERE message_id = ?"
+            )).await?,
             store,
         })
     }
@@ -98,7 +114,7 @@ impl Tables {
             .session()
             .execute_unpaged(&self.put_corr, v)
             .await
-            .map_err(retry)?;
+            .map_err(exec)?;
         Ok(())
     }
 
@@ -115,24 +131,31 @@ impl Tables {
             .session()
             .execute_unpaged(&self.get_corr, (carrier, carrier_message_id))
             .await
-            .map_err(retry)?
+            .map_err(exec)?
             .into_rows_result()
-            .map_err(retry)?;
-        let mut found = Vec::new();
-        for row in rows.rows::<CorrelationRow>().map_err(retry)? {
-            let (d, m, t, a, i, n) = row.map_err(retry)?;
-            if destination.is_none_or(|want| want == d) {
-                found.push(Correlation {
-                    message_id: MessageId::from(m),
-                    tenant_id: t,
-                    destination: d,
-                    attempt: a,
-                    segment_index: i,
-                    segment_count: n,
-                });
-            }
+            .map_err(read)?;
+        let mut all = Vec::new();
+        for row in rows.rows::<CorrelationRow>().map_err(read)? {
+            let (d, m, t, a, i, n) = row.map_err(read)?;
+            all.push(Correlation {
+                message_id: MessageId::from(m),
+                tenant_id: t,
+                destination: d,
+                attempt: a,
+                segment_index: i,
+                segment_count: n,
+            });
         }
-        Ok(if found.len() == 1 { found.pop() } else { None })
+        // The destination decides between messages that got the same id.
+        let mut matching: Vec<&Correlation> = all
+            .iter()
+            .filter(|c| destination.is_none_or(|d| d == c.destination))
+            .collect();
+        Ok(if matching.len() == 1 {
+            matching.pop().cloned()
+        } else {
+            None
+        })
     }
 
     /// Parks a receipt whose submit is not recorded yet.
@@ -142,7 +165,9 @@ impl Tables {
         let v = (
             r.carrier_id.as_str(),
             &r.normalized_id,
-            r.to.as_deref().unwrap_or(""),
+            r.to.as_deref()
+                .filter(|t| smsflow_events::Msisdn::parse(t).is_ok())
+                .unwrap_or(""),
             r.meta.event_id.as_uuid(),
             bytes,
         );
@@ -150,7 +175,7 @@ impl Tables {
             .session()
             .execute_unpaged(&self.put_pending, v)
             .await
-            .map_err(retry)?;
+            .map_err(exec)?;
         Ok(())
     }
 
@@ -169,78 +194,63 @@ impl Tables {
                 (carrier, carrier_message_id, destination),
             )
             .await
-            .map_err(retry)?
+            .map_err(exec)?
             .into_rows_result()
-            .map_err(retry)?;
+            .map_err(read)?;
         let mut out = Vec::new();
-        for row in rows.rows::<(Vec<u8>,)>().map_err(retry)? {
-            let (bytes,) = row.map_err(retry)?;
+        for row in rows.rows::<(Vec<u8>,)>().map_err(read)? {
+            let (bytes,) = row.map_err(read)?;
             match codec::decode_datum(EventKind::CarrierReceiptReceived, &bytes) {
                 Ok(Event::CarrierReceiptReceived(r)) => out.push(r),
                 // Written by this service with this schema: unreadable means corrupt storage.
-                other => {
-                    return Err(HandlerError::retry(format!(
-                        "parked receipt unreadable: {other:?}"
-                    )));
-                }
+                other => return Err(read(format!("parked receipt: {other:?}"))),
             }
         }
         Ok(out)
     }
 
-    /// Forgets the receipts parked for `carrier_message_id` and `destination` (or none).
-    pub async fn unpark(
-        &self,
-        carrier: &str,
-        carrier_message_id: &str,
-        destination: &str,
-    ) -> Result<(), HandlerError> {
-        self.store
-            .session()
-            .execute_unpaged(
-                &self.del_pending,
-                (carrier, carrier_message_id, destination),
-            )
-            .await
-            .map_err(retry)?;
-        Ok(())
-    }
-
-    /// Final states of `m`'s segments so far.
+    /// Final states of `m`'s segments so far, with the receipt event that set each.
     pub async fn segments(
         &self,
         m: MessageId,
-    ) -> Result<BTreeMap<i32, DeliveryState>, HandlerError> {
+    ) -> Result<BTreeMap<i32, SegmentState>, HandlerError> {
         let rows = self
             .store
             .session()
             .execute_unpaged(&self.get_segments, (m.as_uuid(),))
             .await
-            .map_err(retry)?
+            .map_err(exec)?
             .into_rows_result()
-            .map_err(retry)?;
+            .map_err(read)?;
         let mut out = BTreeMap::new();
-        for row in rows.rows::<(i32, String)>().map_err(retry)? {
-            let (i, s) = row.map_err(retry)?;
+        for row in rows.rows::<(i32, String, Option<Uuid>)>().map_err(read)? {
+            let (i, s, receipt) = row.map_err(read)?;
             if let Some(state) = DeliveryState::parse(&s) {
-                out.insert(i, state);
+                out.insert(
+                    i,
+                    SegmentState {
+                        state,
+                        receipt_event_id: receipt,
+                    },
+                );
             }
         }
         Ok(out)
     }
 
-    /// Records the final state of segment `i` of `m`.
+    /// Records the final state of segment `i` of `m`, set by the receipt event `receipt`.
     pub async fn set_segment(
         &self,
         m: MessageId,
         i: i32,
         state: DeliveryState,
+        receipt: Uuid,
     ) -> Result<(), HandlerError> {
         self.store
             .session()
-            .execute_unpaged(&self.put_segment, (m.as_uuid(), i, state.as_str()))
+            .execute_unpaged(&self.put_segment, (m.as_uuid(), i, state.as_str(), receipt))
             .await
-            .map_err(retry)?;
+            .map_err(exec)?;
         Ok(())
     }
 }

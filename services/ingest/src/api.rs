@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use smsflow_events::{EventMeta, MessageId, SendRequested, Timestamp};
 use smsflow_kafka::Outgoing;
-use tracing::{info, warn};
+use tracing::{debug, warn};
 
 use crate::error::ApiError;
 use crate::validate::{SendRequest, validate};
@@ -93,7 +93,7 @@ pub async fn send(
         ));
     }
     crate::metrics::accepted(v.lane, started.elapsed().as_secs_f64());
-    info!(message_id = %message_id, tenant = %tenant, to = %v.to, lane = %v.lane, segments = v.preview.parts, "message accepted");
+    debug!(message_id = %message_id, tenant = %tenant, to = %v.to, lane = %v.lane, segments = v.preview.parts, "message accepted");
     let body = json!({
         "id": message_id.to_string(),
         "status": "queued",

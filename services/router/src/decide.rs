@@ -4,7 +4,7 @@
 use smsflow_events::{
     Encoding, EventMeta, MessageRejected, RoutingDecided, SendRequested, Timestamp,
 };
-use smsflow_sms::{Options, preview};
+use smsflow_sms::{Options, encode, preview};
 
 use crate::PRODUCER;
 use crate::routes::RouteTable;
@@ -38,10 +38,8 @@ pub fn decide(req: &SendRequested, table: &RouteTable, now: Timestamp) -> Decisi
     if req.expires_at.is_some_and(|e| e <= now) {
         return reject(req, "EXPIRED", "validity ended before routing".into());
     }
-    let p = preview(
-        &req.text,
-        &Options::default().with_smart_replacement(req.smart_encoding),
-    );
+    let opts = Options::default().with_smart_replacement(req.smart_encoding);
+    let p = preview(&req.text, &opts);
     if p.parts > MAX_SEGMENTS {
         return reject(
             req,
@@ -63,7 +61,13 @@ pub fn decide(req: &SendRequested, table: &RouteTable, now: Timestamp) -> Decisi
         tenant_id: req.tenant_id.clone(),
         to: req.to.clone(),
         from: req.from.clone(),
-        text: req.text.clone(),
+        // The text as it will be sent (look-alikes replaced when the client asked), so the
+        // dispatcher submits exactly the encoding and segments decided and charged here.
+        text: if req.smart_encoding {
+            encode(&req.text, &opts).text
+        } else {
+            req.text.clone()
+        },
         message_type: req.message_type,
         lane: req.lane,
         attempt: 1,
@@ -131,6 +135,17 @@ mod tests {
         assert_eq!(d.cost_micros, 5_000 * 2);
         assert_eq!(d.carrier_id.as_str(), "sim");
         assert_eq!(d.route_table_version, 1);
+    }
+
+    #[test]
+    fn smart_encoding_sends_the_replaced_text() {
+        let mut r = req("It\u{2019}s \u{201c}fine\u{201d} \u{2014} ok");
+        r.smart_encoding = true;
+        let Decision::Routed(d) = decide(&r, &table(), Timestamp::now()) else {
+            panic!()
+        };
+        assert_eq!(d.encoding, Encoding::Gsm7);
+        assert_eq!(d.text, "It's \"fine\" - ok");
     }
 
     #[test]

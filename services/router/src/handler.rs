@@ -3,7 +3,7 @@
 
 use smsflow_events::{Event, Timestamp, Topics};
 use smsflow_kafka::{Handler, HandlerError, Incoming, Outgoing};
-use tracing::{debug, info};
+use tracing::debug;
 
 use crate::decide::{Decision, decide};
 use crate::metrics;
@@ -32,12 +32,12 @@ impl Handler for Router {
         Ok(match decide(req, &self.table, Timestamp::now()) {
             Decision::Routed(d) => {
                 metrics::routed(d.lane);
-                info!(message_id = %d.message_id, to = %d.to, lane = %d.lane, carrier = %d.carrier_id, route = %d.route_id, segments = d.segments, "routed");
+                debug!(message_id = %d.message_id, to = %d.to, lane = %d.lane, carrier = %d.carrier_id, route = %d.route_id, segments = d.segments, "routed");
                 vec![Outgoing::new(topic, key, *d)]
             }
             Decision::Rejected(r) => {
                 metrics::rejected(r.lane, &r.reason_code);
-                info!(message_id = %r.message_id, to = %r.to, reason = %r.reason_code, "rejected");
+                debug!(message_id = %r.message_id, to = %r.to, reason = %r.reason_code, "rejected");
                 vec![Outgoing::new(topic, key, *r)]
             }
         })

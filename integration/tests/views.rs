@@ -1,0 +1,168 @@
+//! Views are a function of the log: the same events applied in another order, or twice,
+//! give the same rows in the real CQL store.
+
+use smsflow_events::*;
+use smsflow_integration::Stack;
+
+const P: Producer = Producer {
+    name: "views-test",
+    version: "0",
+};
+
+/// A message's life: requested, routed, a transient failure, retried, submitted, delivered.
+/// Event ids are derived from `seed`, so two calls describe the same events.
+fn life(m: MessageId, seed: uuid::Uuid) -> Vec<Event> {
+    let tenant = TenantId::parse("itest").unwrap();
+    let to = Msisdn::parse("+447700900555").unwrap();
+    let carrier = CarrierId::parse("sim").unwrap();
+    let mut t = 1_767_225_600_000_000_i64;
+    let mut meta = || {
+        t += 1_000;
+        let mut x = EventMeta::new(P, None);
+        x.event_id = EventId::derived(seed, &t.to_string());
+        x.occurred_at = Timestamp::from_micros(t);
+        x
+    };
+    let decided = |meta, attempt| RoutingDecided {
+        meta,
+        message_id: m,
+        tenant_id: tenant.clone(),
+        to: to.clone(),
+        from: "ITEST".into(),
+        text: "hi".into(),
+        message_type: MessageType::Otp,
+        lane: Lane::Otp,
+        attempt,
+        carrier_id: carrier.clone(),
+        route_id: "default".into(),
+        route_table_version: 3,
+        failover: vec![],
+        encoding: Encoding::Gsm7,
+        segments: 1,
+        cost_micros: 5000,
+        currency: "EUR".into(),
+        not_before: None,
+        expires_at: None,
+    };
+    vec![
+        SendRequested {
+            meta: meta(),
+            message_id: m,
+            tenant_id: tenant.clone(),
+            to: to.clone(),
+            from: "ITEST".into(),
+            text: "hi".into(),
+            message_type: MessageType::Otp,
+            lane: Lane::Otp,
+            client_ref: Some("c1".into()),
+            idempotency_key: None,
+            callback_url: None,
+            send_at: None,
+            expires_at: None,
+            smart_encoding: false,
+            channel: "api".into(),
+        }
+        .into(),
+        decided(meta(), 1).into(),
+        AttemptStarted {
+            meta: meta(),
+            message_id: m,
+            tenant_id: tenant.clone(),
+            to: to.clone(),
+            lane: Lane::Otp,
+            attempt: 1,
+            carrier_id: carrier.clone(),
+            segments: 1,
+        }
+        .into(),
+        AttemptFailed {
+            meta: meta(),
+            message_id: m,
+            tenant_id: tenant.clone(),
+            to: to.clone(),
+            attempt: 1,
+            carrier_id: carrier.clone(),
+            error_class: ErrorClass::Transient,
+            error_code: "SMPP_0x00000008".into(),
+            reason: "system error".into(),
+            carrier_message_ids: vec![],
+            will_retry: true,
+        }
+        .into(),
+        AttemptStarted {
+            meta: meta(),
+            message_id: m,
+            tenant_id: tenant.clone(),
+            to: to.clone(),
+            lane: Lane::Otp,
+            attempt: 2,
+            carrier_id: carrier.clone(),
+            segments: 1,
+        }
+        .into(),
+        AttemptSubmitted {
+            meta: meta(),
+            message_id: m,
+            tenant_id: tenant.clone(),
+            to: to.clone(),
+            attempt: 2,
+            carrier_id: carrier.clone(),
+            carrier_message_ids: vec!["42".into()],
+            ambiguous: false,
+        }
+        .into(),
+        DeliveryReported {
+            meta: meta(),
+            message_id: m,
+            tenant_id: tenant.clone(),
+            to: to.clone(),
+            attempt: 2,
+            carrier_id: carrier.clone(),
+            carrier_message_id: "42".into(),
+            segment_index: 1,
+            segment_count: 1,
+            state: DeliveryState::Delivered,
+            error_code: Some("000".into()),
+            done_at: None,
+            message_status: Some(TerminalStatus::Delivered),
+        }
+        .into(),
+    ]
+}
+
+fn without_id(mut v: serde_json::Value) -> serde_json::Value {
+    v.as_object_mut().unwrap().remove("id");
+    v
+}
+
+#[tokio::test]
+async fn views_do_not_depend_on_order_or_repetition() {
+    let stack = Stack::from_env();
+    let cfg = stack.store_config(true).await;
+    let store = smsflow_store::Store::connect(&cfg).await.unwrap();
+    let views = analytics::views::Views::new(store).await.unwrap();
+
+    let (a, b, seed) = (MessageId::new(), MessageId::new(), uuid::Uuid::new_v4());
+    for e in life(a, seed) {
+        views.apply(&e).await.unwrap();
+    }
+    // b: the same facts, arriving newest first, and every one twice.
+    for e in life(b, seed).into_iter().rev() {
+        views.apply(&e).await.unwrap();
+        views.apply(&e).await.unwrap();
+    }
+    let va = views.message(a).await.unwrap().expect("view of a");
+    let vb = views.message(b).await.unwrap().expect("view of b");
+    assert_eq!(va["status"], "delivered");
+    assert_eq!(va["attempts"], 2);
+    assert_eq!(va["timeline"].as_array().unwrap().len(), 7);
+    assert_eq!(without_id(va), without_id(vb));
+
+    // The status rule: a later lower-ranked event does not undo a terminal status.
+    let late = life(a, seed).remove(3); // the retry's AttemptFailed, replayed after delivery
+    views.apply(&late).await.unwrap();
+    assert_eq!(
+        views.message(a).await.unwrap().unwrap()["status"],
+        "delivered"
+    );
+}
