@@ -219,12 +219,14 @@ async fn five_hundred_messages_are_delivered_once_each_with_complete_timelines()
     let retried_to = format!("+44{}", b + 9_000);
     let body = json!({"to": retried_to, "from": "ITEST", "text": "retried once"});
     let http = reqwest::Client::new();
+    // The key is unique to this run: the id it derives is the same in every run otherwise.
+    let key = format!("retry-{}", uuid::Uuid::new_v4());
     let mut retried = Vec::new();
     for _ in 0..2 {
         let r = http
             .post(format!("{}/v1/messages", p.api()))
             .bearer_auth(API_KEY)
-            .header("Idempotency-Key", "retry-1")
+            .header("Idempotency-Key", &key)
             .json(&body)
             .send()
             .await

@@ -86,8 +86,9 @@ pub struct CarrierConfig {
     pub message_id: IdNormalisation,
     /// Capacity of the queue of parts waiting for a free window slot on any session.
     pub submit_queue: usize,
-    /// Number of received deliver_sm held while the inbound channel is full; when it is
-    /// reached the session stops reading (TCP backpressure towards the carrier).
+    /// Number of received deliver_sm held while the inbound channel is full; beyond it a
+    /// deliver_sm is refused with ESME_RX_T_APPN (the carrier redelivers later). The session
+    /// never stops reading, so submit responses never wait behind receipts.
     pub inbound_backlog: usize,
     /// Capacity of the inbound event channel handed to the caller.
     pub inbound_channel: usize,

@@ -464,27 +464,42 @@ async fn peer_unbind_is_answered_and_the_session_rebinds() {
 }
 
 #[tokio::test]
-async fn full_inbound_channel_holds_back_deliver_sm_resp() {
+async fn a_full_inbound_backlog_defers_receipts_but_keeps_reading() {
     init_tracing();
     let mock = MockSmsc::start(|_, _| Reply::Ok("1".into())).await;
     let mut cfg = test_config(mock.port);
     cfg.inbound_channel = 1;
     cfg.inbound_backlog = 1;
     let (client, mut inbound) = started(cfg).await;
+    assert!(client.wait_until_bound(1, WAIT).await);
     for seq in 1..=4u32 {
         let text = format!("id:{seq} stat:DELIVRD");
         let body = deliver_body("447700900001", "ACME", 0x04, 0, text.as_bytes(), &[]);
         mock.send_raw(pdu(0x5, 0, 100 + seq, &body));
     }
-    let acked =
-        |l: &common::mock_smsc::Log| l.responses.iter().filter(|r| r.0 == 0x8000_0005).count();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        acked(&mock.log.lock().unwrap()),
-        1,
-        "only what fits in the channel is acknowledged"
+    let answered = |l: &common::mock_smsc::Log, status: u32| {
+        l.responses
+            .iter()
+            .filter(|r| r.0 == 0x8000_0005 && r.1 == status)
+            .count()
+    };
+    // Every receipt is answered: at most channel + backlog (2) are kept, the rest are refused
+    // with ESME_RX_T_APPN (0x64) for the carrier to redeliver. None is left unanswered.
+    let deferred = mock.wait_for(|l| answered(l, 0x64) >= 2).await;
+    assert!(
+        deferred,
+        "overflow not deferred: {:?}",
+        mock.log.lock().unwrap().responses
     );
-    for _ in 0..4 {
+    let kept = 4 - answered(&mock.log.lock().unwrap(), 0x64);
+    assert!((1..=2).contains(&kept), "kept {kept} receipts");
+    // The session still reads: a submit is answered while the caller has not read a receipt.
+    let report = client.submit(request(9)).await.expect("submit");
+    assert!(
+        report.all_accepted(),
+        "a submit response waited behind receipts"
+    );
+    for _ in 0..kept {
         let event = tokio::time::timeout(WAIT, inbound.recv())
             .await
             .expect("event")
@@ -492,8 +507,8 @@ async fn full_inbound_channel_holds_back_deliver_sm_resp() {
         assert!(matches!(event, InboundEvent::Receipt(_)));
     }
     assert!(
-        mock.wait_for(|l| acked(l) == 4).await,
-        "all acknowledged once consumed"
+        mock.wait_for(|l| answered(l, 0) == kept).await,
+        "the kept receipts are acknowledged once consumed"
     );
     client.shutdown(Duration::from_secs(1)).await;
 }

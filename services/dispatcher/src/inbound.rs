@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use futures::stream::{FuturesUnordered, StreamExt};
 use rdkafka::message::OwnedHeaders;
 use smsflow_events::{
     CarrierId, CarrierReceiptReceived, DeliveryState, Encoding, EventMeta, InboundMessageReceived,
@@ -101,8 +102,12 @@ async fn publish(producer: &EventProducer, out: &Outgoing) {
     }
 }
 
-/// Publishes everything `rx` yields; once `binds_closed` is cancelled (no more events can
-/// arrive), publishes what is still queued and returns.
+/// Publishes at most this many inbound events concurrently per carrier.
+const PUBLISH_CONCURRENCY: usize = 256;
+
+/// Publishes everything `rx` yields, up to [`PUBLISH_CONCURRENCY`] at a time; once
+/// `binds_closed` is cancelled (no more events can arrive), publishes what is still queued and
+/// returns when every publish is acknowledged.
 pub async fn pump(
     carrier: CarrierId,
     mut rx: mpsc::Receiver<InboundEvent>,
@@ -110,45 +115,59 @@ pub async fn pump(
     topics: Topics,
     binds_closed: CancellationToken,
 ) {
-    loop {
-        let ev = tokio::select! {
-            ev = rx.recv() => ev,
-            _ = binds_closed.cancelled() => rx.try_recv().ok(),
-        };
-        let Some(ev) = ev else { return };
-        metrics::inbound(carrier.as_str(), ev.kind());
-        match ev {
-            InboundEvent::Receipt(r) => {
-                let e = receipt_event(&carrier, &r);
-                let key = e.to.clone().unwrap_or_else(|| e.normalized_id.clone());
-                publish(&producer, &Outgoing::new(topics.dlr_raw.clone(), key, e)).await;
-            }
-            InboundEvent::Mo(mo) => match mo_event(&carrier, &mo) {
-                Some(e) => {
-                    let key = e.from.as_str().to_owned();
-                    publish(&producer, &Outgoing::new(topics.inbound.clone(), key, e)).await;
-                }
-                None => {
-                    dead_letter(
-                        &producer,
-                        &topics,
-                        &carrier,
-                        "MO_SENDER_NOT_A_NUMBER",
-                        mo.text.as_bytes(),
-                    )
-                    .await
-                }
+    let mut publishing = FuturesUnordered::new();
+    let mut open = true;
+    while open || !publishing.is_empty() {
+        tokio::select! {
+            Some(()) = publishing.next(), if !publishing.is_empty() => {}
+            ev = rx.recv(), if open && publishing.len() < PUBLISH_CONCURRENCY => match ev {
+                Some(ev) => publishing.push(handle(&carrier, ev, &producer, &topics)),
+                None => open = false,
             },
-            InboundEvent::UnrecognisedReceipt(raw) => {
-                dead_letter(
-                    &producer,
-                    &topics,
-                    &carrier,
-                    "UNRECOGNISED_RECEIPT",
-                    &raw.user_data,
-                )
-                .await;
+            _ = binds_closed.cancelled(), if open => {
+                while let Ok(ev) = rx.try_recv() {
+                    publishing.push(handle(&carrier, ev, &producer, &topics));
+                }
+                open = false;
             }
+        }
+    }
+}
+
+/// Publishes one inbound event (retrying until Kafka acknowledges it).
+async fn handle(carrier: &CarrierId, ev: InboundEvent, producer: &EventProducer, topics: &Topics) {
+    metrics::inbound(carrier.as_str(), ev.kind());
+    match ev {
+        InboundEvent::Receipt(r) => {
+            let e = receipt_event(carrier, &r);
+            let key = e.to.clone().unwrap_or_else(|| e.normalized_id.clone());
+            publish(producer, &Outgoing::new(topics.dlr_raw.clone(), key, e)).await;
+        }
+        InboundEvent::Mo(mo) => match mo_event(carrier, &mo) {
+            Some(e) => {
+                let key = e.from.as_str().to_owned();
+                publish(producer, &Outgoing::new(topics.inbound.clone(), key, e)).await;
+            }
+            None => {
+                dead_letter(
+                    producer,
+                    topics,
+                    carrier,
+                    "MO_SENDER_NOT_A_NUMBER",
+                    mo.text.as_bytes(),
+                )
+                .await
+            }
+        },
+        InboundEvent::UnrecognisedReceipt(raw) => {
+            dead_letter(
+                producer,
+                topics,
+                carrier,
+                "UNRECOGNISED_RECEIPT",
+                &raw.user_data,
+            )
+            .await;
         }
     }
 }

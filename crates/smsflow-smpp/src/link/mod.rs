@@ -213,7 +213,7 @@ impl Link {
                 }
             }
             let take_queue = self.may_send() && self.retry.is_empty();
-            let read = self.inbound.len() < shared.config.inbound_backlog && self.closing.is_none();
+            let read = self.closing.is_none();
             let timeout_at = self.window.next_deadline();
             let tps_at = self.tps_wait.as_ref().map(|(_, at)| *at);
             let pause_at = self.paused_until;

@@ -114,7 +114,19 @@ impl Link {
         }
     }
 
+    /// Queues a deliver_sm for the caller, or, when the backlog is full, refuses it with a
+    /// temporary error (ESME_RX_T_APPN) so the carrier delivers it again later. The session
+    /// keeps reading either way: submit responses must never wait behind receipts.
     pub(super) fn on_deliver(&mut self, fields: &DeliverFields, seq: u32) {
+        if self.inbound.len() >= self.shared.config.inbound_backlog {
+            self.shared.metrics.inbound("deferred");
+            self.respond(
+                seq,
+                CommandStatus::from(CommandStatusCode::RX_TEMPORARY_APP_ERROR.0),
+                deliver_sm_resp(),
+            );
+            return;
+        }
         let event = to_event(&self.shared.config, fields);
         self.inbound.push_back((event, seq));
     }
