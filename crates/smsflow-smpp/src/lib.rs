@@ -21,7 +21,8 @@
 //! submit in the window; (3) throttling responses that pause the session and resend the
 //! part inside the window accounting; (4) several binds sharing one queue, reconnecting
 //! with backoff and jitter; (5) answering deliver_sm only after the event is in the
-//! caller's channel, for backpressure; (6) surviving PDUs the strict codec refuses (an
+//! caller's channel, deferring with ESME_RX_T_APPN what does not fit, without ever stopping
+//! to read; (6) surviving PDUs the strict codec refuses (an
 //! error response with an odd body, a receipt whose `receipted_message_id` lacks its NUL)
 //! instead of ending the stream.
 //!
