@@ -47,16 +47,11 @@ impl Dedupe for CqlDedupe {
         event: EventId,
     ) -> BoxFuture<'a, Result<bool, HandlerError>> {
         Box::pin(async move {
-            let res = self
+            let rows: Vec<(uuid::Uuid,)> = self
                 .store
-                .session()
-                .execute_unpaged(&self.seen, (scope, event.as_uuid()))
-                .await
-                .map_err(|e| crate::handler_error("dedupe lookup", &e))?;
-            let rows = res
-                .into_rows_result()
-                .map_err(|e| crate::unreadable("dedupe lookup", e))?;
-            Ok(rows.rows_num() > 0)
+                .rows("dedupe lookup", &self.seen, (scope, event.as_uuid()))
+                .await?;
+            Ok(!rows.is_empty())
         })
     }
 
@@ -67,11 +62,8 @@ impl Dedupe for CqlDedupe {
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             self.store
-                .session()
-                .execute_unpaged(&self.record, (scope, event.as_uuid()))
+                .write("dedupe mark", &self.record, (scope, event.as_uuid()))
                 .await
-                .map_err(|e| crate::handler_error("dedupe mark", &e))?;
-            Ok(())
         })
     }
 }

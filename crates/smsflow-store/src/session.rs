@@ -6,8 +6,12 @@ use std::time::Duration;
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
+use scylla::deserialize::row::DeserializeRow;
 use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::serialize::row::SerializeRow;
 use scylla::statement::Consistency;
+use scylla::statement::prepared::PreparedStatement;
+use smsflow_kafka::HandlerError;
 
 use crate::config::StoreConfig;
 use crate::error::StoreError;
@@ -108,6 +112,46 @@ impl Store {
             .prepare(cql)
             .await
             .map_err(|e| StoreError::query(what, e))
+    }
+
+    /// Runs a prepared write for a consumer handler; a failure is classified with
+    /// [`crate::handler_error`] (retry, or dead-letter what can never succeed).
+    pub async fn write(
+        &self,
+        what: &'static str,
+        statement: &PreparedStatement,
+        values: impl SerializeRow,
+    ) -> Result<(), HandlerError> {
+        self.session
+            .execute_unpaged(statement, values)
+            .await
+            .map_err(|e| crate::handler_error(what, &e))?;
+        Ok(())
+    }
+
+    /// Runs a prepared query for a consumer handler and reads every row as `R`; a row that
+    /// does not read back as written is [`crate::unreadable`].
+    pub async fn rows<R>(
+        &self,
+        what: &'static str,
+        statement: &PreparedStatement,
+        values: impl SerializeRow,
+    ) -> Result<Vec<R>, HandlerError>
+    where
+        R: for<'f> DeserializeRow<'f, 'f>,
+    {
+        let result = self
+            .session
+            .execute_unpaged(statement, values)
+            .await
+            .map_err(|e| crate::handler_error(what, &e))?
+            .into_rows_result()
+            .map_err(|e| crate::unreadable(what, e))?;
+        result
+            .rows::<R>()
+            .map_err(|e| crate::unreadable(what, e))?
+            .collect::<Result<Vec<R>, _>>()
+            .map_err(|e| crate::unreadable(what, e))
     }
 
     /// Checks the store answers (readiness probe); returns its release version.

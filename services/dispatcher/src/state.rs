@@ -65,13 +65,8 @@ pub struct DispatchState {
     put_segment: PreparedStatement,
 }
 
-fn exec(e: scylla::errors::ExecutionError) -> HandlerError {
-    smsflow_store::handler_error("dispatch state", &e)
-}
-
-fn read(e: impl std::fmt::Display) -> HandlerError {
-    smsflow_store::unreadable("dispatch state", e)
-}
+/// What the store errors of this module are about.
+const WHAT: &str = "dispatch state";
 
 impl DispatchState {
     /// Prepares the statements.
@@ -100,18 +95,11 @@ impl DispatchState {
         m: MessageId,
         attempt: i32,
     ) -> Result<Option<AttemptRow>, HandlerError> {
-        let rows = self
+        let rows: Vec<(Option<String>, Option<String>)> = self
             .store
-            .session()
-            .execute_unpaged(&self.get_attempt, (m.as_uuid(), attempt))
-            .await
-            .map_err(exec)?
-            .into_rows_result()
-            .map_err(read)?;
-        let row = rows
-            .maybe_first_row::<(Option<String>, Option<String>)>()
-            .map_err(read)?;
-        Ok(row.and_then(|(state, error_code)| {
+            .rows(WHAT, &self.get_attempt, (m.as_uuid(), attempt))
+            .await?;
+        Ok(rows.into_iter().next().and_then(|(state, error_code)| {
             Some(AttemptRow {
                 state: AttemptState::parse(state.as_deref()?)?,
                 error_code,
@@ -128,15 +116,8 @@ impl DispatchState {
         state: AttemptState,
         error_code: Option<&str>,
     ) -> Result<(), HandlerError> {
-        self.store
-            .session()
-            .execute_unpaged(
-                &self.set_attempt,
-                (m.as_uuid(), attempt, carrier, state.as_str(), error_code),
-            )
-            .await
-            .map_err(exec)?;
-        Ok(())
+        let v = (m.as_uuid(), attempt, carrier, state.as_str(), error_code);
+        self.store.write(WHAT, &self.set_attempt, v).await
     }
 
     /// Accepted segments of `m`: segment index (1-based) → (carrier message id, carrier).
@@ -144,20 +125,14 @@ impl DispatchState {
         &self,
         m: MessageId,
     ) -> Result<BTreeMap<i32, (String, String)>, HandlerError> {
-        let rows = self
+        let rows: Vec<(i32, String, String)> = self
             .store
-            .session()
-            .execute_unpaged(&self.get_segments, (m.as_uuid(),))
-            .await
-            .map_err(exec)?
-            .into_rows_result()
-            .map_err(read)?;
-        let mut out = BTreeMap::new();
-        for row in rows.rows::<(i32, String, String)>().map_err(read)? {
-            let (i, id, carrier) = row.map_err(read)?;
-            out.insert(i, (id, carrier));
-        }
-        Ok(out)
+            .rows(WHAT, &self.get_segments, (m.as_uuid(),))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(i, id, carrier)| (i, (id, carrier)))
+            .collect())
     }
 
     /// Records that segment `seq` was accepted as `carrier_message_id` by `attempt`.
@@ -169,14 +144,7 @@ impl DispatchState {
         carrier: &str,
         carrier_message_id: &str,
     ) -> Result<(), HandlerError> {
-        self.store
-            .session()
-            .execute_unpaged(
-                &self.put_segment,
-                (m.as_uuid(), seq, attempt, carrier, carrier_message_id),
-            )
-            .await
-            .map_err(exec)?;
-        Ok(())
+        let v = (m.as_uuid(), seq, attempt, carrier, carrier_message_id);
+        self.store.write(WHAT, &self.put_segment, v).await
     }
 }

@@ -40,13 +40,8 @@ pub struct Tables {
     get_segments: PreparedStatement,
 }
 
-fn exec(e: scylla::errors::ExecutionError) -> HandlerError {
-    smsflow_store::handler_error("dlr tables", &e)
-}
-
-fn read(e: impl std::fmt::Display) -> HandlerError {
-    smsflow_store::unreadable("dlr tables", e)
-}
+/// What the store errors of this module are about.
+const WHAT: &str = "dlr tables";
 
 /// The recorded final state of one segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,12 +105,7 @@ impl Tables {
             c.segment_index,
             c.segment_count,
         );
-        self.store
-            .session()
-            .execute_unpaged(&self.put_corr, v)
-            .await
-            .map_err(exec)?;
-        Ok(())
+        self.store.write(WHAT, &self.put_corr, v).await
     }
 
     /// What `carrier_message_id` of `carrier` means for `destination` (when the receipt names
@@ -126,33 +116,25 @@ impl Tables {
         carrier_message_id: &str,
         destination: Option<&str>,
     ) -> Result<Option<Correlation>, HandlerError> {
-        let rows = self
+        let rows: Vec<CorrelationRow> = self
             .store
-            .session()
-            .execute_unpaged(&self.get_corr, (carrier, carrier_message_id))
-            .await
-            .map_err(exec)?
-            .into_rows_result()
-            .map_err(read)?;
-        let mut all = Vec::new();
-        for row in rows.rows::<CorrelationRow>().map_err(read)? {
-            let (d, m, t, a, i, n) = row.map_err(read)?;
-            all.push(Correlation {
+            .rows(WHAT, &self.get_corr, (carrier, carrier_message_id))
+            .await?;
+        // The destination decides between messages that got the same id.
+        let mut matching: Vec<Correlation> = rows
+            .into_iter()
+            .filter(|(d, ..)| destination.is_none_or(|want| want == d))
+            .map(|(d, m, t, a, i, n)| Correlation {
                 message_id: MessageId::from(m),
                 tenant_id: t,
                 destination: d,
                 attempt: a,
                 segment_index: i,
                 segment_count: n,
-            });
-        }
-        // The destination decides between messages that got the same id.
-        let mut matching: Vec<&Correlation> = all
-            .iter()
-            .filter(|c| destination.is_none_or(|d| d == c.destination))
+            })
             .collect();
         Ok(if matching.len() == 1 {
-            matching.pop().cloned()
+            matching.pop()
         } else {
             None
         })
@@ -162,21 +144,18 @@ impl Tables {
     pub async fn park(&self, r: &CarrierReceiptReceived) -> Result<(), HandlerError> {
         let bytes = codec::encode_datum(&Event::CarrierReceiptReceived(r.clone()))
             .map_err(|e| HandlerError::dead_letter("UNSTORABLE_RECEIPT", e.to_string()))?;
+        let destination =
+            r.to.as_deref()
+                .filter(|t| smsflow_events::Msisdn::parse(t).is_ok())
+                .unwrap_or("");
         let v = (
             r.carrier_id.as_str(),
             &r.normalized_id,
-            r.to.as_deref()
-                .filter(|t| smsflow_events::Msisdn::parse(t).is_ok())
-                .unwrap_or(""),
+            destination,
             r.meta.event_id.as_uuid(),
             bytes,
         );
-        self.store
-            .session()
-            .execute_unpaged(&self.put_pending, v)
-            .await
-            .map_err(exec)?;
-        Ok(())
+        self.store.write(WHAT, &self.put_pending, v).await
     }
 
     /// Receipts parked for `carrier_message_id` that are about `destination` (or say none).
@@ -186,27 +165,26 @@ impl Tables {
         carrier_message_id: &str,
         destination: &str,
     ) -> Result<Vec<CarrierReceiptReceived>, HandlerError> {
-        let rows = self
+        let rows: Vec<(Vec<u8>,)> = self
             .store
-            .session()
-            .execute_unpaged(
+            .rows(
+                WHAT,
                 &self.get_pending,
                 (carrier, carrier_message_id, destination),
             )
-            .await
-            .map_err(exec)?
-            .into_rows_result()
-            .map_err(read)?;
-        let mut out = Vec::new();
-        for row in rows.rows::<(Vec<u8>,)>().map_err(read)? {
-            let (bytes,) = row.map_err(read)?;
-            match codec::decode_datum(EventKind::CarrierReceiptReceived, &bytes) {
-                Ok(Event::CarrierReceiptReceived(r)) => out.push(r),
-                // Written by this service with this schema: unreadable means corrupt storage.
-                other => return Err(read(format!("parked receipt: {other:?}"))),
-            }
-        }
-        Ok(out)
+            .await?;
+        rows.into_iter()
+            .map(
+                |(bytes,)| match codec::decode_datum(EventKind::CarrierReceiptReceived, &bytes) {
+                    Ok(Event::CarrierReceiptReceived(r)) => Ok(r),
+                    // Written by this service with this schema: unreadable means corrupt storage.
+                    other => Err(smsflow_store::unreadable(
+                        WHAT,
+                        format!("parked receipt: {other:?}"),
+                    )),
+                },
+            )
+            .collect()
     }
 
     /// Final states of `m`'s segments so far, with the receipt event that set each.
@@ -214,28 +192,22 @@ impl Tables {
         &self,
         m: MessageId,
     ) -> Result<BTreeMap<i32, SegmentState>, HandlerError> {
-        let rows = self
+        let rows: Vec<(i32, String, Option<Uuid>)> = self
             .store
-            .session()
-            .execute_unpaged(&self.get_segments, (m.as_uuid(),))
-            .await
-            .map_err(exec)?
-            .into_rows_result()
-            .map_err(read)?;
-        let mut out = BTreeMap::new();
-        for row in rows.rows::<(i32, String, Option<Uuid>)>().map_err(read)? {
-            let (i, s, receipt) = row.map_err(read)?;
-            if let Some(state) = DeliveryState::parse(&s) {
-                out.insert(
+            .rows(WHAT, &self.get_segments, (m.as_uuid(),))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(i, s, receipt)| {
+                Some((
                     i,
                     SegmentState {
-                        state,
+                        state: DeliveryState::parse(&s)?,
                         receipt_event_id: receipt,
                     },
-                );
-            }
-        }
-        Ok(out)
+                ))
+            })
+            .collect())
     }
 
     /// Records the final state of segment `i` of `m`, set by the receipt event `receipt`.
@@ -247,10 +219,11 @@ impl Tables {
         receipt: Uuid,
     ) -> Result<(), HandlerError> {
         self.store
-            .session()
-            .execute_unpaged(&self.put_segment, (m.as_uuid(), i, state.as_str(), receipt))
+            .write(
+                WHAT,
+                &self.put_segment,
+                (m.as_uuid(), i, state.as_str(), receipt),
+            )
             .await
-            .map_err(exec)?;
-        Ok(())
     }
 }
