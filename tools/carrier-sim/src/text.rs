@@ -1,92 +1,35 @@
-//! Message payloads: GSM 03.38 (unpacked septets), UCS-2, Latin-1, UDH concatenation
-//! headers, and masking of phone numbers for logs.
+//! Message payloads: GSM 03.38 (unpacked septets) and UCS-2 through `smsflow-sms` (the
+//! codec checked against Twilio's calculator and independent vectors), plus what only a
+//! carrier needs: lenient decoding of whatever a client sends, Latin-1, reading UDH
+//! concatenation headers, and masking of phone numbers for logs.
 
-/// GSM 03.38 basic character set, indexed by septet (0x1B is the escape, shown as NUL).
-const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\0ÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
-¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
-
-/// GSM 03.38 extension table (after ESC 0x1B).
-const GSM7_EXT: [(u8, char); 10] = [
-    (0x0A, '\u{0C}'),
-    (0x14, '^'),
-    (0x28, '{'),
-    (0x29, '}'),
-    (0x2F, '\\'),
-    (0x3C, '['),
-    (0x3D, '~'),
-    (0x3E, ']'),
-    (0x40, '|'),
-    (0x65, '€'),
-];
-
-fn basic_table() -> &'static [char; 128] {
-    static TABLE: std::sync::OnceLock<[char; 128]> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut t = ['\0'; 128];
-        for (i, c) in GSM7_BASIC.chars().enumerate() {
-            t[i] = c;
-        }
-        t
-    })
-}
-
-/// Decodes unpacked GSM-7 septets (one per octet). Unknown escapes become a space, as
-/// handsets do.
+/// Decodes unpacked GSM-7 septets (one per octet), leniently as handsets do: the high bit
+/// is ignored, an unknown escape becomes its basic character and a lone escape a space.
 pub fn decode_gsm7(bytes: &[u8]) -> String {
-    let table = basic_table();
-    let mut out = String::with_capacity(bytes.len());
-    let mut it = bytes.iter();
-    while let Some(&b) = it.next() {
-        let b = b & 0x7F;
-        if b == 0x1B {
-            match it.next() {
-                Some(&e) => {
-                    let c = GSM7_EXT
-                        .iter()
-                        .find(|(code, _)| *code == (e & 0x7F))
-                        .map_or(' ', |(_, c)| *c);
-                    out.push(c);
-                }
-                None => out.push(' '),
-            }
-        } else {
-            out.push(table[b as usize]);
-        }
-    }
-    out
+    let septets: Vec<u8> = bytes.iter().map(|b| b & 0x7F).collect();
+    smsflow_sms::gsm7::decode(&septets).unwrap_or_default()
 }
 
 /// Encodes text as unpacked GSM-7 septets, or `None` if a character is not in GSM 03.38.
 pub fn encode_gsm7(text: &str) -> Option<Vec<u8>> {
-    let table = basic_table();
-    let mut out = Vec::with_capacity(text.len());
-    for c in text.chars() {
-        if c != '\0'
-            && let Some(i) = table.iter().position(|t| *t == c)
-        {
-            out.push(i as u8);
-            continue;
-        }
-        let (code, _) = GSM7_EXT.iter().find(|(_, e)| *e == c)?;
-        out.push(0x1B);
-        out.push(*code);
-    }
-    Some(out)
+    smsflow_sms::gsm7::encode(text).ok()
 }
 
 /// Decodes UCS-2 / UTF-16BE, replacing invalid units.
 pub fn decode_ucs2(bytes: &[u8]) -> String {
-    let units = bytes
-        .chunks_exact(2)
-        .map(|c| u16::from_be_bytes([c[0], c[1]]));
-    char::decode_utf16(units)
-        .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
-        .collect()
+    smsflow_sms::ucs2::decode(bytes).unwrap_or_else(|_| {
+        let units = bytes
+            .chunks_exact(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]));
+        char::decode_utf16(units)
+            .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect()
+    })
 }
 
 /// Encodes UTF-16BE.
 pub fn encode_ucs2(text: &str) -> Vec<u8> {
-    text.encode_utf16().flat_map(u16::to_be_bytes).collect()
+    smsflow_sms::ucs2::encode(text)
 }
 
 /// Decodes ISO-8859-1.
@@ -167,17 +110,9 @@ pub fn mask_msisdn(number: &str) -> String {
     format!("{}{}", "*".repeat(n - 2), tail)
 }
 
-/// Number of SMS segments `text` needs (GSM-7 160/153, otherwise UCS-2 70/67 units).
+/// Number of SMS segments `text` needs (the same count the platform previews).
 pub fn segment_count(text: &str) -> usize {
-    let (single, multi, units) = match encode_gsm7(text) {
-        Some(septets) => (160, 153, septets.len()),
-        None => (70, 67, text.encode_utf16().count()),
-    };
-    if units <= single {
-        1
-    } else {
-        units.div_ceil(multi)
-    }
+    smsflow_sms::preview(text, &smsflow_sms::Options::default()).parts
 }
 
 #[cfg(test)]
@@ -187,11 +122,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn table_has_128_entries() {
-        assert_eq!(GSM7_BASIC.chars().count(), 128);
-        assert_eq!(basic_table()[0x41], 'A');
-        assert_eq!(basic_table()[0x00], '@');
-        assert_eq!(basic_table()[0x7F], 'à');
+    fn every_septet_decodes_to_one_character() {
+        let singles = (0u8..128)
+            .filter(|&b| b != 0x1B)
+            .filter(|&b| decode_gsm7(&[b]).chars().count() == 1)
+            .count();
+        assert_eq!(singles, 127);
+        assert_eq!(decode_gsm7(&[0x41]), "A");
+        assert_eq!(decode_gsm7(&[0x00]), "@");
+        assert_eq!(decode_gsm7(&[0x7F]), "à");
     }
 
     #[test]
@@ -248,10 +187,10 @@ mod tests {
     proptest! {
         #[test]
         fn gsm7_round_trip(idx in proptest::collection::vec(0usize..138, 0..200)) {
-            let table = basic_table();
+            const EXT: [u8; 10] = [0x0A, 0x14, 0x28, 0x29, 0x2F, 0x3C, 0x3D, 0x3E, 0x40, 0x65];
             let text: String = idx.iter().map(|&i| if i < 128 {
-                if i == 0x1B { ' ' } else { table[i] }
-            } else { GSM7_EXT[i - 128].1 }).collect();
+                if i == 0x1B { " ".to_owned() } else { decode_gsm7(&[i as u8]) }
+            } else { decode_gsm7(&[0x1B, EXT[i - 128]]) }).collect();
             let enc = encode_gsm7(&text).unwrap();
             prop_assert_eq!(decode_gsm7(&enc), text);
         }
