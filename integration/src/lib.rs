@@ -216,7 +216,7 @@ impl Collect {
 impl smsflow_kafka::Handler for Collect {
     async fn handle(
         &self,
-        msg: &smsflow_kafka::Incoming,
+        msg: &smsflow_kafka::Incoming<'_>,
     ) -> Result<Vec<smsflow_kafka::Outgoing>, smsflow_kafka::HandlerError> {
         use smsflow_events::{Event, EventMeta, Producer};
         const P: Producer = Producer {

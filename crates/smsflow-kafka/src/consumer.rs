@@ -47,17 +47,17 @@ use crate::producer::{EventProducer, Outgoing};
 
 /// A decoded record handed to a [`Handler`].
 #[derive(Debug)]
-pub struct Incoming {
+pub struct Incoming<'a> {
     /// Topic it was read from.
-    pub topic: String,
+    pub topic: &'a str,
     /// Partition.
     pub partition: i32,
     /// Offset.
     pub offset: i64,
     /// Record key.
-    pub key: Option<Vec<u8>>,
+    pub key: Option<&'a [u8]>,
     /// Record headers (trace context among them).
-    pub headers: Option<OwnedHeaders>,
+    pub headers: Option<&'a OwnedHeaders>,
     /// The event.
     pub event: Event,
 }
@@ -68,7 +68,7 @@ pub trait Handler: Send + Sync + 'static {
     /// Handles one event; returns the events to publish as a consequence.
     fn handle(
         &self,
-        msg: &Incoming,
+        msg: &Incoming<'_>,
     ) -> impl Future<Output = Result<Vec<Outgoing>, HandlerError>> + Send;
 }
 
@@ -124,12 +124,13 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn label(self) -> &'static str {
+    /// Index of its label in [`metrics::OUTCOMES`].
+    fn metric(self) -> usize {
         match self {
-            Outcome::Handled => "handled",
-            Outcome::Duplicate => "duplicate",
-            Outcome::DeadLettered => "dead_lettered",
-            Outcome::Abandoned => "abandoned",
+            Outcome::Handled => 0,
+            Outcome::Duplicate => 1,
+            Outcome::DeadLettered => 2,
+            Outcome::Abandoned => 3,
         }
     }
 }
@@ -168,19 +169,24 @@ impl std::fmt::Debug for ConsumerParts {
 /// callback (which waits for a revoked partition's records before letting it go).
 #[derive(Default)]
 struct Running {
-    counts: Mutex<HashMap<(String, i32), usize>>,
+    /// Topic → partition → running records (looked up by `&str`, without allocating).
+    counts: Mutex<HashMap<String, HashMap<i32, usize>>>,
     changed: Condvar,
 }
 
 impl Running {
     fn add(&self, topic: &str, partition: i32) {
         let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        *c.entry((topic.to_owned(), partition)).or_default() += 1;
+        let parts = match c.get_mut(topic) {
+            Some(p) => p,
+            None => c.entry(topic.to_owned()).or_default(),
+        };
+        *parts.entry(partition).or_default() += 1;
     }
 
     fn done(&self, topic: &str, partition: i32) {
         let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = c.get_mut(&(topic.to_owned(), partition)) {
+        if let Some(n) = c.get_mut(topic).and_then(|p| p.get_mut(&partition)) {
             *n = n.saturating_sub(1);
         }
         self.changed.notify_all();
@@ -191,7 +197,9 @@ impl Running {
         let deadline = Instant::now() + limit;
         let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            if parts.iter().all(|k| c.get(k).copied().unwrap_or(0) == 0) {
+            let running =
+                |(t, p): &(String, i32)| c.get(t).and_then(|m| m.get(p)).copied().unwrap_or(0);
+            if parts.iter().all(|k| running(k) == 0) {
                 return true;
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -252,15 +260,14 @@ struct Shared<H> {
     handler: Arc<H>,
     shutdown: CancellationToken,
     running: Arc<Running>,
+    metrics: metrics::ConsumerMetrics,
 }
 
 /// Result of one record's task.
 struct Done {
-    topic: String,
-    partition: i32,
-    offset: i64,
+    /// The record, handed back to the loop.
+    msg: OwnedMessage,
     generation: u64,
-    key: Option<Vec<u8>>,
     outcome: Outcome,
 }
 
@@ -295,12 +302,14 @@ pub async fn run<H: Handler>(
     consumer.subscribe(&topics)?;
     info!(group = %opts.group_id, topics = ?opts.topics, "consumer started");
 
+    let metrics = metrics::ConsumerMetrics::new(&opts.group_id, &opts.topics);
     let shared = Arc::new(Shared {
         opts,
         parts,
         handler,
         shutdown: shutdown.clone(),
         running,
+        metrics,
     });
     let mut state = LoopState::default();
     let mut in_flight: FuturesUnordered<JoinHandle<Done>> = FuturesUnordered::new();
@@ -313,7 +322,7 @@ pub async fn run<H: Handler>(
         state.apply_revocations(&consumer);
         // At the limit, stop fetching but keep polling (heartbeats, rebalances, no eviction).
         state.throttle(&consumer, in_flight.len() + state.queued >= max);
-        metrics::in_flight(&group, in_flight.len() + state.queued);
+        shared.metrics.in_flight(in_flight.len() + state.queued);
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
@@ -330,7 +339,7 @@ pub async fn run<H: Handler>(
                 }
                 Ok(m) => {
                     let msg = m.detach();
-                    metrics::consumed(&group, msg.topic());
+                    shared.metrics.consumed(msg.topic());
                     state.apply_revocations(&consumer);
                     if let Some(task) = state.take(&shared, msg) {
                         in_flight.push(task);
@@ -375,20 +384,16 @@ impl LoopState {
         let generation = self
             .tracker
             .start(msg.topic(), msg.partition(), msg.offset());
-        match msg.key().map(<[u8]>::to_vec) {
-            Some(k) => match self.keys.get_mut(&k) {
-                Some(waiting) => {
-                    waiting.push_back((msg, generation));
-                    self.queued += 1;
-                    None
-                }
-                None => {
-                    self.keys.insert(k, VecDeque::new());
-                    Some(spawn(shared, msg, generation))
-                }
-            },
-            None => Some(spawn(shared, msg, generation)),
+        let Some(key) = msg.key() else {
+            return Some(spawn(shared, msg, generation));
+        };
+        if let Some(waiting) = self.keys.get_mut(key) {
+            waiting.push_back((msg, generation));
+            self.queued += 1;
+            return None;
         }
+        self.keys.insert(key.to_vec(), VecDeque::new());
+        Some(spawn(shared, msg, generation))
     }
 
     /// Records a finished record; returns the next record of its key to run, if any (and if
@@ -401,23 +406,26 @@ impl LoopState {
         start_next: bool,
     ) -> Option<JoinHandle<Done>> {
         // A task cancelled by runtime shutdown: its offset stays unstored.
-        let done = done.ok()?;
+        let Done {
+            msg,
+            generation,
+            outcome,
+        } = done.ok()?;
+        let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
         if let Some(obs) = &shared.parts.observer {
             let _ = obs.send(Finished {
-                topic: done.topic.clone(),
-                partition: done.partition,
-                offset: done.offset,
-                outcome: done.outcome,
+                topic: topic.to_owned(),
+                partition,
+                offset,
+                outcome,
             });
         }
-        if done.outcome != Outcome::Abandoned
-            && let Some(pos) =
-                self.tracker
-                    .finish(&done.topic, done.partition, done.offset, done.generation)
+        if outcome != Outcome::Abandoned
+            && let Some(pos) = self.tracker.finish(topic, partition, offset, generation)
         {
             let mut tpl = TopicPartitionList::new();
             if tpl
-                .add_partition_offset(&done.topic, done.partition, Offset::Offset(pos))
+                .add_partition_offset(topic, partition, Offset::Offset(pos))
                 .is_ok()
             {
                 match consumer.store_offsets(&tpl) {
@@ -426,8 +434,8 @@ impl LoopState {
                 }
             }
         }
-        let key = done.key?;
-        let waiting = self.keys.get_mut(&key)?;
+        let key = msg.key()?;
+        let waiting = self.keys.get_mut(key)?;
         match waiting.pop_front() {
             Some((next, generation)) if start_next => {
                 self.queued -= 1;
@@ -436,7 +444,7 @@ impl LoopState {
             _ => {
                 // Nothing waits, or we are draining: the key is free (queued records come back).
                 self.queued -= waiting.len();
-                self.keys.remove(&key);
+                self.keys.remove(key);
                 None
             }
         }
@@ -515,18 +523,13 @@ fn spawn<H: Handler>(
             Ok(o) => o,
             Err(_) => dead_letter(&shared, &msg, "HANDLER_PANIC", "the handler panicked").await,
         };
-        metrics::processed(
-            &shared.opts.group_id,
-            outcome.label(),
-            started.elapsed().as_secs_f64(),
-        );
+        shared
+            .metrics
+            .processed(outcome.metric(), started.elapsed().as_secs_f64());
         shared.running.done(msg.topic(), msg.partition());
         Done {
-            topic: msg.topic().to_owned(),
-            partition: msg.partition(),
-            offset: msg.offset(),
+            msg,
             generation,
-            key: msg.key().map(<[u8]>::to_vec),
             outcome,
         }
     })
@@ -537,7 +540,7 @@ async fn backoff<H>(shared: &Shared<H>, attempt: &mut u32) -> bool {
     let base = Duration::from_millis(100).saturating_mul(1 << (*attempt).min(10));
     let d = base.min(shared.opts.max_backoff);
     *attempt += 1;
-    metrics::retried(&shared.opts.group_id);
+    shared.metrics.retried();
     tokio::select! {
         _ = tokio::time::sleep(d) => true,
         _ = shared.shutdown.cancelled() => false,
@@ -580,11 +583,11 @@ async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage) -> Outcome 
     let span = tracing::info_span!("handle", group = scope, event_type = event.kind().name(), event_id = %event_id);
     headers::set_parent_from(&span, msg.headers());
     let incoming = Incoming {
-        topic: msg.topic().to_owned(),
+        topic: msg.topic(),
         partition: msg.partition(),
         offset: msg.offset(),
-        key: msg.key().map(<[u8]>::to_vec),
-        headers: msg.headers().cloned(),
+        key: msg.key(),
+        headers: msg.headers(),
         event,
     };
     let outputs = loop {

@@ -2,7 +2,9 @@
 //!
 //! Labels are topic names (a fixed catalog) and small enums; never ids.
 
-use metrics::{counter, gauge, histogram};
+use std::collections::HashMap;
+
+use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 
 /// `smsflow_kafka_consumed_total{group,topic}`: records taken from Kafka.
 pub const CONSUMED: &str = "smsflow_kafka_consumed_total";
@@ -21,21 +23,59 @@ pub const PRODUCE_ERRORS: &str = "smsflow_kafka_produce_errors_total";
 /// `smsflow_kafka_dead_lettered_total{group,code}`: records sent to `sms.dlq`.
 pub const DEAD_LETTERED: &str = "smsflow_kafka_dead_lettered_total";
 
-pub(crate) fn consumed(group: &str, topic: &str) {
-    counter!(CONSUMED, "group" => group.to_owned(), "topic" => topic.to_owned()).increment(1);
+/// The metric handles of one consumer, registered once: the per-record path only bumps
+/// atomics (no label strings built per record).
+pub(crate) struct ConsumerMetrics {
+    consumed: HashMap<String, Counter>,
+    /// `processed` by outcome label: handled, duplicate, dead_lettered, abandoned.
+    processed: [Counter; 4],
+    seconds: Histogram,
+    retries: Counter,
+    in_flight: Gauge,
 }
 
-pub(crate) fn processed(group: &str, outcome: &'static str, seconds: f64) {
-    counter!(PROCESSED, "group" => group.to_owned(), "outcome" => outcome).increment(1);
-    histogram!(HANDLER_SECONDS, "group" => group.to_owned()).record(seconds);
-}
+/// Outcome labels, in the order of [`ConsumerMetrics::processed`].
+pub(crate) const OUTCOMES: [&str; 4] = ["handled", "duplicate", "dead_lettered", "abandoned"];
 
-pub(crate) fn retried(group: &str) {
-    counter!(RETRIES, "group" => group.to_owned()).increment(1);
-}
+impl ConsumerMetrics {
+    pub(crate) fn new(group: &str, topics: &[String]) -> Self {
+        let g = || group.to_owned();
+        Self {
+            consumed: topics
+                .iter()
+                .map(|t| {
+                    (
+                        t.clone(),
+                        counter!(CONSUMED, "group" => g(), "topic" => t.clone()),
+                    )
+                })
+                .collect(),
+            processed: OUTCOMES.map(|o| counter!(PROCESSED, "group" => g(), "outcome" => o)),
+            seconds: histogram!(HANDLER_SECONDS, "group" => g()),
+            retries: counter!(RETRIES, "group" => g()),
+            in_flight: gauge!(IN_FLIGHT, "group" => g()),
+        }
+    }
 
-pub(crate) fn in_flight(group: &str, n: usize) {
-    gauge!(IN_FLIGHT, "group" => group.to_owned()).set(n as f64);
+    pub(crate) fn consumed(&self, topic: &str) {
+        if let Some(c) = self.consumed.get(topic) {
+            c.increment(1);
+        }
+    }
+
+    /// `outcome` indexes [`OUTCOMES`].
+    pub(crate) fn processed(&self, outcome: usize, seconds: f64) {
+        self.processed[outcome.min(OUTCOMES.len() - 1)].increment(1);
+        self.seconds.record(seconds);
+    }
+
+    pub(crate) fn retried(&self) {
+        self.retries.increment(1);
+    }
+
+    pub(crate) fn in_flight(&self, n: usize) {
+        self.in_flight.set(n as f64);
+    }
 }
 
 pub(crate) fn produced(topic: &str, ok: bool) {

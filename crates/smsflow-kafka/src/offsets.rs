@@ -22,7 +22,8 @@ struct PartitionState {
 /// Offsets of every partition this consumer has taken records from.
 #[derive(Debug, Default)]
 pub(crate) struct Tracker {
-    parts: HashMap<(String, i32), PartitionState>,
+    /// Topic → partition → state (looked up by `&str`, without allocating).
+    parts: HashMap<String, HashMap<i32, PartitionState>>,
     generations: u64,
 }
 
@@ -30,18 +31,19 @@ impl Tracker {
     /// Records that `offset` was taken; returns the partition's generation.
     pub(crate) fn start(&mut self, topic: &str, partition: i32, offset: i64) -> u64 {
         let generations = &mut self.generations;
-        let st = self
-            .parts
-            .entry((topic.to_owned(), partition))
-            .or_insert_with(|| {
-                *generations += 1;
-                PartitionState {
-                    generation: *generations,
-                    in_flight: BTreeSet::new(),
-                    next: offset,
-                    stored: offset,
-                }
-            });
+        let topic_parts = match self.parts.get_mut(topic) {
+            Some(t) => t,
+            None => self.parts.entry(topic.to_owned()).or_default(),
+        };
+        let st = topic_parts.entry(partition).or_insert_with(|| {
+            *generations += 1;
+            PartitionState {
+                generation: *generations,
+                in_flight: BTreeSet::new(),
+                next: offset,
+                stored: offset,
+            }
+        });
         st.in_flight.insert(offset);
         st.next = st.next.max(offset + 1);
         st.generation
@@ -55,7 +57,7 @@ impl Tracker {
         offset: i64,
         generation: u64,
     ) -> Option<i64> {
-        let st = self.parts.get_mut(&(topic.to_owned(), partition))?;
+        let st = self.parts.get_mut(topic)?.get_mut(&partition)?;
         if st.generation != generation {
             return None;
         }
@@ -69,7 +71,9 @@ impl Tracker {
 
     /// Forgets a partition (revoked).
     pub(crate) fn revoke(&mut self, topic: &str, partition: i32) {
-        self.parts.remove(&(topic.to_owned(), partition));
+        if let Some(t) = self.parts.get_mut(topic) {
+            t.remove(&partition);
+        }
     }
 }
 

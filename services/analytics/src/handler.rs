@@ -15,7 +15,7 @@ pub struct Materialise {
 }
 
 impl Handler for Materialise {
-    async fn handle(&self, msg: &Incoming) -> Result<Vec<Outgoing>, HandlerError> {
+    async fn handle(&self, msg: &Incoming<'_>) -> Result<Vec<Outgoing>, HandlerError> {
         self.views.apply(&msg.event).await?;
         crate::metrics::applied(msg.event.kind().name());
         Ok(vec![])

@@ -20,7 +20,7 @@ pub struct Dispatch {
 }
 
 impl Handler for Dispatch {
-    async fn handle(&self, msg: &Incoming) -> Result<Vec<Outgoing>, HandlerError> {
+    async fn handle(&self, msg: &Incoming<'_>) -> Result<Vec<Outgoing>, HandlerError> {
         let Event::RoutingDecided(d) = &msg.event else {
             return Ok(vec![]);
         };

@@ -30,7 +30,7 @@ pub struct Correlator {
 }
 
 impl Handler for Correlator {
-    async fn handle(&self, msg: &Incoming) -> Result<Vec<Outgoing>, HandlerError> {
+    async fn handle(&self, msg: &Incoming<'_>) -> Result<Vec<Outgoing>, HandlerError> {
         match &msg.event {
             Event::AttemptSubmitted(s) => self.submitted(s).await,
             Event::CarrierReceiptReceived(r) => self.receipt(r).await,

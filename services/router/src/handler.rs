@@ -19,7 +19,7 @@ pub struct Router {
 }
 
 impl Handler for Router {
-    async fn handle(&self, msg: &Incoming) -> Result<Vec<Outgoing>, HandlerError> {
+    async fn handle(&self, msg: &Incoming<'_>) -> Result<Vec<Outgoing>, HandlerError> {
         let Event::SendRequested(req) = &msg.event else {
             debug!(
                 event_type = msg.event.kind().name(),
