@@ -3,7 +3,7 @@
 //! is a row of `message_status`, clustered by (rank, time) descending, so the store applies
 //! the rule itself whatever order the events arrive in: the current status is the first row.
 
-use smsflow_events::{Event, TerminalStatus};
+use smsflow_events::{EXPIRED_CODE, Event, TerminalStatus};
 
 /// A status an event proposes for its message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,11 +42,11 @@ pub fn propose(event: &Event) -> Option<Proposal> {
         Event::AttemptStarted(_) => p("sending", 3, None),
         Event::AttemptSubmitted(_) => p("submitted", 4, None),
         Event::AttemptFailed(f) if f.will_retry => p("retrying", 3, Some(f.error_code.clone())),
-        Event::AttemptFailed(f) if f.error_code == "EXPIRED" => {
+        Event::AttemptFailed(f) if f.error_code == EXPIRED_CODE => {
             p("expired", 9, Some(f.error_code.clone()))
         }
         Event::AttemptFailed(f) => p("failed", 9, Some(f.error_code.clone())),
-        Event::MessageRejected(r) if r.reason_code == "EXPIRED" => {
+        Event::MessageRejected(r) if r.reason_code == EXPIRED_CODE => {
             p("expired", 9, Some(r.reason_code.clone()))
         }
         Event::MessageRejected(r) => p("rejected", 9, Some(r.reason_code.clone())),
@@ -99,7 +99,7 @@ mod tests {
             Some(("failed", 9))
         );
         assert_eq!(
-            propose(&failed(false, "EXPIRED")).map(|p| p.status),
+            propose(&failed(false, EXPIRED_CODE)).map(|p| p.status),
             Some("expired")
         );
     }

@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use smsflow_events::{
-    AttemptFailed, AttemptStarted, AttemptSubmitted, CarrierId, ErrorClass, EventMeta, MessageType,
-    RetryScheduled, RoutingDecided, Timestamp, Topics,
+    AttemptFailed, AttemptStarted, AttemptSubmitted, CarrierId, EXPIRED_CODE, ErrorClass,
+    EventMeta, MessageType, RetryScheduled, RoutingDecided, Timestamp, Topics,
 };
 use smsflow_kafka::{EventProducer, HandlerError, Outgoing};
 use smsflow_smpp::{PartFailure, SmppClient, SubmitRequest, concat_reference_for};
@@ -42,9 +42,6 @@ pub struct Dispatcher {
     /// Resubmit policy for unknown outcomes.
     pub resubmit_unknown: UnknownOutcomePolicy,
 }
-
-/// Error code of an attempt refused because the message's validity ended (no retry).
-pub const EXPIRED: &str = "EXPIRED";
 
 /// Writes state that records what the carrier already has, retrying a failing store a few
 /// times before giving up (a re-run then treats the unrecorded parts as outcome unknown).
@@ -147,7 +144,7 @@ impl Dispatcher {
         if d.expires_at.is_some_and(|e| e <= Timestamp::now()) {
             let f = Failure {
                 class: ErrorClass::Permanent,
-                code: EXPIRED.into(),
+                code: EXPIRED_CODE.into(),
                 reason: "validity ended before submit".into(),
             };
             return self.finish_failed(d, f, &done).await;
@@ -310,7 +307,7 @@ impl Dispatcher {
             class: f.class,
             resubmit_unknown: self.may_resubmit(d.message_type),
         };
-        let next = if f.code == EXPIRED {
+        let next = if f.code == EXPIRED_CODE {
             None
         } else {
             plan(d, kind, self.max_attempts)

@@ -2,7 +2,7 @@
 //! route (carrier, failover, encoding, segments, cost, table version).
 
 use smsflow_events::{
-    Encoding, EventMeta, MessageRejected, RoutingDecided, SendRequested, Timestamp,
+    EXPIRED_CODE, Encoding, EventMeta, MessageRejected, RoutingDecided, SendRequested, Timestamp,
 };
 use smsflow_sms::{Options, encode, preview};
 
@@ -36,7 +36,7 @@ fn reject(req: &SendRequested, code: &str, reason: String) -> Decision {
 /// Decides what happens to `req` with `table`, at `now`.
 pub fn decide(req: &SendRequested, table: &RouteTable, now: Timestamp) -> Decision {
     if req.expires_at.is_some_and(|e| e <= now) {
-        return reject(req, "EXPIRED", "validity ended before routing".into());
+        return reject(req, EXPIRED_CODE, "validity ended before routing".into());
     }
     let opts = Options::default().with_smart_replacement(req.smart_encoding);
     let p = preview(&req.text, &opts);
@@ -168,7 +168,7 @@ mod tests {
         let Decision::Rejected(x) = decide(&r, &table(), Timestamp::now()) else {
             panic!()
         };
-        assert_eq!(x.reason_code, "EXPIRED");
+        assert_eq!(x.reason_code, EXPIRED_CODE);
         let empty = RouteTable {
             version: 2,
             routes: vec![],

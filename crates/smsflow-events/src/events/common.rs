@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{EventId, Timestamp};
 
+/// Reason / error code (`MessageRejected.reason_code`, `AttemptFailed.error_code`) of a
+/// message whose validity ended before it could be sent: its terminal status is EXPIRED.
+pub const EXPIRED_CODE: &str = "EXPIRED";
+
 /// Who produced an event: a service name and its version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Producer {
