@@ -77,7 +77,7 @@ impl Correlator {
         {
             return self.apply(r, &c).await;
         }
-        self.tables.park(r).await?;
+        self.tables.park(r, to).await?;
         // The submit may have been recorded between the lookup and the park: look once more,
         // so the receipt can't be left parked (a replay later finds it already applied).
         match self

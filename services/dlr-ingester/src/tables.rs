@@ -140,14 +140,16 @@ impl Tables {
         })
     }
 
-    /// Parks a receipt whose submit is not recorded yet.
-    pub async fn park(&self, r: &CarrierReceiptReceived) -> Result<(), HandlerError> {
+    /// Parks a receipt whose submit is not recorded yet, under `destination` (`None`: the
+    /// receipt names none we can compare).
+    pub async fn park(
+        &self,
+        r: &CarrierReceiptReceived,
+        destination: Option<&str>,
+    ) -> Result<(), HandlerError> {
         let bytes = codec::encode_datum(&Event::CarrierReceiptReceived(r.clone()))
             .map_err(|e| HandlerError::dead_letter("UNSTORABLE_RECEIPT", e.to_string()))?;
-        let destination =
-            r.to.as_deref()
-                .filter(|t| smsflow_events::Msisdn::parse(t).is_ok())
-                .unwrap_or("");
+        let destination = destination.unwrap_or("");
         let v = (
             r.carrier_id.as_str(),
             &r.normalized_id,
