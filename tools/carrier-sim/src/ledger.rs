@@ -6,14 +6,20 @@
 //! Sending the same unconcatenated text twice to one number is therefore one segment
 //! submitted twice: tests that want to count duplicates use distinct texts.
 //!
+//! Each segment also keeps the wall-clock time (Unix µs) of its first and last submit, as
+//! received, so a benchmark can measure accept → carrier submit latency per destination
+//! ([`Ledger::submit_times`]).
+//!
 //! Updates are a sharded map entry plus relaxed atomics: cheap enough for every submit.
 
 use std::{
+    collections::HashMap,
     hash::Hash,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
+    time::{SystemTime, UNIX_EPOCH},
 };
 
 use dashmap::{DashMap, mapref::entry::Entry};
@@ -148,6 +154,14 @@ pub struct SegmentEntry {
     pub text: String,
     /// Submits received for this segment.
     pub submits: u64,
+    /// When the first submit of this segment was received (Unix µs): the carrier-side end
+    /// of an accept → submit latency.
+    #[serde(default)]
+    pub first_submit_us: u64,
+    /// When the latest submit of this segment was received (Unix µs); equals
+    /// `first_submit_us` unless the segment was submitted again.
+    #[serde(default)]
+    pub last_submit_us: u64,
     /// Submits answered with success.
     pub accepted: u64,
     /// Submits answered with an error (throttled + failed).
@@ -179,6 +193,8 @@ struct Record {
     source: Box<str>,
     text: Box<str>,
     submits: u64,
+    first_submit_us: u64,
+    last_submit_us: u64,
     accepted: u64,
     throttled: u64,
     failed: u64,
@@ -217,6 +233,8 @@ impl Record {
             data_coding: self.data_coding,
             text: self.text.to_string(),
             submits: self.submits,
+            first_submit_us: self.first_submit_us,
+            last_submit_us: self.last_submit_us,
             accepted: self.accepted,
             rejected: self.throttled + self.failed,
             throttled: self.throttled,
@@ -235,6 +253,27 @@ impl Record {
             receipts_acked: self.receipts_acked,
         }
     }
+}
+
+/// The submits seen for one destination, summed over its segments: what a benchmark needs
+/// to time a message from its accept to the carrier without the texts or carrier ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestinationSubmits {
+    /// Destination address as asked (a leading `+` kept if it was given).
+    pub destination: String,
+    /// Distinct segments stored for it.
+    pub segments: u64,
+    /// Submits received, all segments together.
+    pub submits: u64,
+    /// Submits answered with success.
+    pub accepted: u64,
+    /// Segments accepted more than once.
+    pub duplicate_segments: u64,
+    /// Earliest first submit over its segments (Unix µs).
+    pub first_submit_us: u64,
+    /// Latest first submit over its segments (Unix µs): when the whole message had reached
+    /// the carrier once.
+    pub last_first_submit_us: u64,
 }
 
 /// Simulator totals.
@@ -325,6 +364,12 @@ fn strip_plus(s: &str) -> &str {
     s.strip_prefix('+').unwrap_or(s)
 }
 
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
@@ -378,6 +423,48 @@ impl Ledger {
     pub fn segments(&self, destination: &str) -> Vec<SegmentEntry> {
         let want = strip_plus(destination);
         self.collect(|k| strip_plus(k.destination()) == want)
+    }
+
+    /// Submit counts and times per destination, for the destinations asked (a leading `+` is
+    /// ignored on both sides). Destinations never submitted are left out. One pass over the
+    /// ledger, however many destinations are asked.
+    pub fn submit_times(&self, destinations: &[String]) -> Vec<DestinationSubmits> {
+        let wanted: HashMap<&str, &str> = destinations
+            .iter()
+            .map(|d| (strip_plus(d), d.as_str()))
+            .collect();
+        let mut found: HashMap<&str, DestinationSubmits> = HashMap::new();
+        for e in self.inner.segments.iter() {
+            let Some((&bare, &asked)) = wanted.get_key_value(strip_plus(e.key().destination()))
+            else {
+                continue;
+            };
+            let r = e.value();
+            let d = found.entry(bare).or_insert_with(|| DestinationSubmits {
+                destination: asked.to_string(),
+                first_submit_us: u64::MAX,
+                ..DestinationSubmits::default()
+            });
+            d.segments += 1;
+            d.submits += r.submits;
+            d.accepted += r.accepted;
+            d.duplicate_segments += u64::from(r.accepted > 1);
+            if r.submits > 0 {
+                d.first_submit_us = d.first_submit_us.min(r.first_submit_us);
+                d.last_first_submit_us = d.last_first_submit_us.max(r.first_submit_us);
+            }
+        }
+        let mut out: Vec<DestinationSubmits> = found
+            .into_values()
+            .map(|mut d| {
+                if d.first_submit_us == u64::MAX {
+                    d.first_submit_us = 0;
+                }
+                d
+            })
+            .collect();
+        out.sort_by(|a, b| a.destination.cmp(&b.destination));
+        out
     }
 
     /// Every stored segment, in order of first appearance.
@@ -440,7 +527,12 @@ impl Ledger {
             SubmitOutcome::Failed => inc(&c.failed),
             SubmitOutcome::Dropped => inc(&c.dropped),
         }
+        let at = now_us();
         let apply = |e: &mut Record| {
+            if e.submits == 0 {
+                e.first_submit_us = at;
+            }
+            e.last_submit_us = at;
             e.submits += 1;
             match outcome {
                 SubmitOutcome::Accepted(id) => {
@@ -477,6 +569,8 @@ impl Ledger {
                     source: info.source.as_str().into(),
                     text: info.text.as_str().into(),
                     submits: 0,
+                    first_submit_us: 0,
+                    last_submit_us: 0,
                     accepted: 0,
                     throttled: 0,
                     failed: 0,
@@ -583,6 +677,59 @@ mod tests {
         l.reset();
         assert_eq!(l.summary(), LedgerSummary::default());
         assert!(l.all_segments().is_empty());
+    }
+
+    #[test]
+    fn submit_times_per_destination() {
+        let l = Ledger::new(100);
+        let a1 = Arc::new(SegmentKey::new(
+            "447000000001",
+            Some(Concat {
+                reference: 7,
+                total: 2,
+                seq: 1,
+            }),
+            b"x",
+        ));
+        let a2 = Arc::new(SegmentKey::new(
+            "447000000001",
+            Some(Concat {
+                reference: 7,
+                total: 2,
+                seq: 2,
+            }),
+            b"y",
+        ));
+        let b = Arc::new(SegmentKey::new("447000000002", None, b"z"));
+        let before = now_us();
+        l.record_submit(&a1, &info(), &SubmitOutcome::Throttled);
+        l.record_submit(&a1, &info(), &SubmitOutcome::Accepted("1".into()));
+        l.record_submit(&a2, &info(), &SubmitOutcome::Accepted("2".into()));
+        l.record_submit(&b, &info(), &SubmitOutcome::Accepted("3".into()));
+        l.record_submit(&b, &info(), &SubmitOutcome::Accepted("4".into()));
+        let after = now_us();
+
+        let got = l.submit_times(&[
+            "+447000000001".to_string(),
+            "447000000002".to_string(),
+            "+447000000003".to_string(),
+        ]);
+        assert_eq!(got.len(), 2, "a destination never submitted is left out");
+        let a = &got[0];
+        assert_eq!(a.destination, "+447000000001", "named as asked");
+        assert_eq!((a.segments, a.submits, a.accepted), (2, 3, 2));
+        assert_eq!(
+            a.duplicate_segments, 0,
+            "a throttled submit is no duplicate"
+        );
+        assert!(before <= a.first_submit_us && a.first_submit_us <= a.last_first_submit_us);
+        assert!(a.last_first_submit_us <= after);
+        let b = &got[1];
+        assert_eq!((b.segments, b.submits, b.duplicate_segments), (1, 2, 1));
+
+        let seg = &l.segments("447000000001")[0];
+        assert_eq!(seg.first_submit_us, a.first_submit_us);
+        assert!(seg.last_submit_us >= seg.first_submit_us);
     }
 
     #[test]

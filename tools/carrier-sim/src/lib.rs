@@ -59,7 +59,7 @@ use crate::sim::Shared;
 pub use crate::{
     config::{Account, SimConfig},
     error::SimError,
-    ledger::{Ledger, LedgerSummary, ReceiptRecord, SegmentEntry, SegmentKey},
+    ledger::{DestinationSubmits, Ledger, LedgerSummary, ReceiptRecord, SegmentEntry, SegmentKey},
     scenario::{IdFormat, Latency, ReceiptForm, ReceiptState, Scenario},
 };
 

@@ -5,6 +5,7 @@
 //! | `GET\|POST /cgi-bin/sendsms` | Kannel sendsms (see `sendsms`) |
 //! | `GET /ledger/summary` | [`crate::LedgerSummary`] as JSON |
 //! | `GET /ledger/segments?destination=E164` | [`crate::SegmentEntry`] list (all without `destination`) |
+//! | `POST /ledger/submit-times` | `{"destinations": [E164...]}` → [`crate::DestinationSubmits`] list (first submit time per destination, for benchmarks) |
 //! | `POST /ledger/reset` | clear the ledger (204) |
 //! | `POST /mo` | `{"system_id"?, "from", "to", "text"}` → deliver_sm to a bound receiver (202, 409 if none) |
 //! | `POST /connections/drop` | close every SMPP connection at once (204) |
@@ -27,7 +28,12 @@ use axum::{
 use serde::Deserialize;
 use tokio::net::TcpListener;
 
-use crate::{error::SimError, ledger::LedgerSummary, mo, sim::Shared};
+use crate::{
+    error::SimError,
+    ledger::{DestinationSubmits, LedgerSummary},
+    mo,
+    sim::Shared,
+};
 
 /// Builds the HTTP router.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -38,6 +44,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/ledger/summary", get(summary))
         .route("/ledger/segments", get(segments))
+        .route("/ledger/submit-times", post(submit_times))
         .route("/ledger/reset", post(reset))
         .route("/mo", post(inject_mo))
         .route("/connections/drop", post(drop_connections))
@@ -74,6 +81,19 @@ async fn segments(State(shared): State<Arc<Shared>>, Query(q): Query<SegmentsQue
         None => shared.ledger.all_segments(),
     };
     Json(list).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitTimesRequest {
+    destinations: Vec<String>,
+}
+
+async fn submit_times(
+    State(shared): State<Arc<Shared>>,
+    Json(req): Json<SubmitTimesRequest>,
+) -> Json<Vec<DestinationSubmits>> {
+    Json(shared.ledger.submit_times(&req.destinations))
 }
 
 async fn reset(State(shared): State<Arc<Shared>>) -> StatusCode {
