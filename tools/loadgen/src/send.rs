@@ -1,0 +1,163 @@
+//! The open-loop sender: message `i` is due at `i / rate` whatever the API did with the ones
+//! before it; up to `connections` requests are in flight on a keep-alive pool. When every
+//! connection is busy the next request waits for one, and its latency still counts from
+//! when it was due (no coordinated omission): the report shows how far behind the schedule
+//! the sender fell.
+
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
+
+use serde::{Deserialize, Serialize};
+use tokio::{
+    sync::Semaphore,
+    time::{Instant, sleep_until},
+};
+use uuid::Uuid;
+
+use crate::{
+    book::{Accepted, Book, now_us},
+    plan::{Destinations, Mix, Schedule},
+};
+
+/// What to send.
+#[derive(Debug, Clone)]
+pub struct SendPlan {
+    /// `POST` URL of the API (`…/v1/messages`).
+    pub url: String,
+    /// `Authorization: Bearer` key.
+    pub api_key: String,
+    /// Sender id.
+    pub from: String,
+    /// Rate or max rate.
+    pub schedule: Schedule,
+    /// Stop after this many messages.
+    pub count: Option<u64>,
+    /// Stop scheduling after this long.
+    pub duration: Option<Duration>,
+    /// Requests in flight at most.
+    pub connections: usize,
+    /// Priorities.
+    pub mix: Mix,
+    /// Seed of the priority draw.
+    pub seed: u64,
+    /// Numbering of destinations.
+    pub destinations: Destinations,
+    /// Goes into every text, so texts differ between runs.
+    pub tag: String,
+}
+
+/// How the sending went.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SendStats {
+    /// Seconds from the first request to the last answer.
+    pub secs: f64,
+    /// Requests written.
+    pub sent: u64,
+    /// Largest delay of a request behind its due time (all connections busy), ms.
+    pub max_behind_schedule_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct Body<'a> {
+    to: &'a str,
+    from: &'a str,
+    text: &'a str,
+    priority: &'a str,
+}
+
+#[derive(Debug, Deserialize)]
+struct Answer {
+    id: Uuid,
+}
+
+/// Sends the plan; returns when every request has its answer.
+pub async fn run(plan: &SendPlan, client: &reqwest::Client, book: &Arc<Book>) -> SendStats {
+    let sem = Arc::new(Semaphore::new(plan.connections));
+    let mut rng = Mix::rng(plan.seed);
+    let total = match (plan.schedule.rate(), plan.duration) {
+        (Some(r), Some(d)) => {
+            let n = (r * d.as_secs_f64()).ceil() as u64;
+            Some(plan.count.map_or(n, |c| c.min(n)))
+        }
+        _ => plan.count,
+    };
+    let start = Instant::now();
+    let start_us = now_us();
+    let mut max_behind = Duration::ZERO;
+    let mut i = 0u64;
+    loop {
+        if total.is_some_and(|t| i >= t) {
+            break;
+        }
+        if plan.schedule.rate().is_none() && plan.duration.is_some_and(|d| start.elapsed() >= d) {
+            break;
+        }
+        let due = start + plan.schedule.due(i);
+        if due > Instant::now() {
+            sleep_until(due).await;
+        }
+        let Ok(permit) = Arc::clone(&sem).acquire_owned().await else {
+            break;
+        };
+        let now = Instant::now();
+        let (intended_us, behind) = match plan.schedule.rate() {
+            Some(_) => {
+                let behind = now.saturating_duration_since(due);
+                (start_us + plan.schedule.due(i).as_micros() as u64, behind)
+            }
+            None => (now_us(), Duration::ZERO),
+        };
+        max_behind = max_behind.max(behind);
+        let priority = plan.mix.pick(&mut rng);
+        let to = plan.destinations.number(i);
+        let text = format!("smsflow bench {} #{i}", plan.tag);
+        let body = serde_json::to_vec(&Body {
+            to: &to,
+            from: &plan.from,
+            text: &text,
+            priority: priority.as_str(),
+        })
+        .unwrap_or_default();
+        let request = client
+            .post(&plan.url)
+            .bearer_auth(&plan.api_key)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        let book = Arc::clone(book);
+        let index = i;
+        tokio::spawn(async move {
+            let sent_us = now_us();
+            book.sent.fetch_add(1, Ordering::Relaxed);
+            match request.send().await {
+                Ok(r) if r.status() == reqwest::StatusCode::ACCEPTED => {
+                    match r.json::<Answer>().await {
+                        Ok(a) => book.accept(Accepted {
+                            id: a.id,
+                            index,
+                            priority,
+                            intended_us,
+                            sent_us,
+                            accept_us: now_us(),
+                        }),
+                        Err(_) => book.fail("202 without an id".into()),
+                    }
+                }
+                Ok(r) => book.fail(r.status().as_u16().to_string()),
+                Err(e) if e.is_timeout() => book.fail("timeout".into()),
+                Err(e) if e.is_connect() => book.fail("connect".into()),
+                Err(_) => book.fail("transport".into()),
+            }
+            drop(permit);
+        });
+        i += 1;
+    }
+    // Every permit back: every answer in.
+    let _all = sem.acquire_many(plan.connections as u32).await;
+    SendStats {
+        secs: start.elapsed().as_secs_f64(),
+        sent: book.sent.load(Ordering::Relaxed),
+        max_behind_schedule_ms: max_behind.as_secs_f64() * 1000.0,
+    }
+}
