@@ -6,11 +6,15 @@
 #   scripts/platform.sh stop      stop them by pid (SIGTERM: they drain and commit)
 #   scripts/platform.sh status    one line each
 #
-# Binaries come from $CARGO_TARGET_DIR/debug (built by `make build`); configs from config/local.
+# Binaries come from $CARGO_TARGET_DIR/debug (built by `make build`), or from
+# $CARGO_TARGET_DIR/$SMSFLOW_PROFILE with SMSFLOW_PROFILE=release (`cargo build --release`;
+# `make bench` does this); configs from config/local. SMSFLOW_* variables in the environment
+# (e.g. SMSFLOW_KAFKA__TOPIC_PREFIX) reach every service.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STACK_DIR=${SMSFLOW_STACK_DIR:-$ROOT/.stack}
-BIN=${CARGO_TARGET_DIR:-$HOME/.cache/smsflow/target}/debug
+PROFILE=${SMSFLOW_PROFILE:-debug}
+BIN=${CARGO_TARGET_DIR:-$HOME/.cache/smsflow/target}/$PROFILE
 CONF=$ROOT/config/local
 mkdir -p "$STACK_DIR"/{logs,pids}
 
@@ -34,7 +38,11 @@ start() {
     IFS='|' read -r name cmd url <<<"$entry"
     if pid_of "$name" >/dev/null; then say "$name already running (pid $(pid_of "$name"))"; continue; fi
     read -r -a argv <<<"$cmd"
-    [ -x "$BIN/${argv[0]}" ] || { say "error: $BIN/${argv[0]} not built (run make build)"; exit 1; }
+    if [ ! -x "$BIN/${argv[0]}" ]; then
+      if [ "$PROFILE" = debug ]; then say "error: $BIN/${argv[0]} not built (run make build)"
+      else say "error: $BIN/${argv[0]} not built (run cargo build --profile $PROFILE --workspace --bins)"; fi
+      exit 1
+    fi
     nohup "$BIN/${argv[0]}" "${argv[@]:1}" >"$STACK_DIR/logs/$name.log" 2>&1 </dev/null &
     echo $! >"$STACK_DIR/pids/$name"
     local t=0
@@ -43,7 +51,7 @@ start() {
       ((t++ < 120)) || { say "$name not ready after 60s ($url); last log lines:"; tail -20 "$STACK_DIR/logs/$name.log"; exit 1; }
       sleep 0.5
     done
-    say "$name ready (pid $(pid_of "$name")) $url"
+    say "$name ready (pid $(pid_of "$name"), $PROFILE) $url"
     touch "$STACK_DIR/platform-started-now"
   done
 }
