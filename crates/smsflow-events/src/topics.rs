@@ -73,8 +73,13 @@ const ATTEMPT_EVENTS: &[EventKind] = &[
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Topics {
     prefix: String,
-    /// `sms.requests`
+    /// `sms.requests`: the public request topic (external producers, and ingest's bulk).
     pub requests: String,
+    /// `sms.requests.otp`: ingest's OTP requests, read by a router consumer of their own so
+    /// an OTP never queues behind a bulk backlog in `sms.requests`.
+    pub requests_otp: String,
+    /// `sms.requests.transactional`: ingest's transactional requests, likewise.
+    pub requests_transactional: String,
     /// `sms.routing.otp`
     pub routing_otp: String,
     /// `sms.routing.transactional`
@@ -110,6 +115,8 @@ impl Topics {
         Self {
             prefix: prefix.to_owned(),
             requests: n("sms.requests"),
+            requests_otp: n("sms.requests.otp"),
+            requests_transactional: n("sms.requests.transactional"),
             routing_otp: n("sms.routing.otp"),
             routing_transactional: n("sms.routing.transactional"),
             routing_bulk: n("sms.routing.bulk"),
@@ -126,6 +133,24 @@ impl Topics {
     /// The prefix in use.
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// The request topic ingest writes a request of `lane` to (bulk: the public one).
+    pub fn requests_for(&self, lane: Lane) -> &str {
+        match lane {
+            Lane::Otp => &self.requests_otp,
+            Lane::Transactional => &self.requests_transactional,
+            Lane::Bulk => &self.requests,
+        }
+    }
+
+    /// Every request topic, OTP first.
+    pub fn request_topics(&self) -> [&str; 3] {
+        [
+            &self.requests_otp,
+            &self.requests_transactional,
+            &self.requests,
+        ]
     }
 
     /// The routing topic of `lane`.
@@ -170,15 +195,21 @@ impl Topics {
         use KeyKind::*;
         let audit = Some(AUDIT_RETENTION);
         let short = Some(SHORT_RETENTION);
-        let mut v = vec![
-            spec(
-                &self.requests,
-                Destination,
-                &[EventKind::SendRequested][..],
-                Delete,
-                audit,
-                true,
-            ),
+        let mut v: Vec<TopicSpec> = self
+            .request_topics()
+            .into_iter()
+            .map(|t| {
+                spec(
+                    t,
+                    Destination,
+                    &[EventKind::SendRequested][..],
+                    Delete,
+                    audit,
+                    true,
+                )
+            })
+            .collect();
+        v.extend([
             spec(
                 &self.routing_otp,
                 Destination,
@@ -252,7 +283,7 @@ impl Topics {
                 true,
             ),
             spec(&self.dlq, Original, &[], Delete, short, false),
-        ];
+        ]);
         for (tier, _) in RETRY_TIERS {
             v.push(spec(
                 &self.retry(tier),

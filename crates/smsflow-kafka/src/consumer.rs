@@ -89,6 +89,10 @@ pub struct ConsumerOptions {
     pub dlq_topic: String,
     /// Where to start without a committed offset: `earliest` or `latest`.
     pub auto_offset_reset: String,
+    /// Whether records of one key run one after the other (default). A handler whose effects
+    /// do not depend on order (the analytics views) turns it off, so records of one key
+    /// don't wait for each other.
+    pub ordered_by_key: bool,
 }
 
 impl ConsumerOptions {
@@ -106,6 +110,7 @@ impl ConsumerOptions {
             max_backoff: Duration::from_secs(10),
             dlq_topic: dlq_topic.into(),
             auto_offset_reset: "earliest".into(),
+            ordered_by_key: true,
         }
     }
 }
@@ -384,8 +389,9 @@ impl LoopState {
         let generation = self
             .tracker
             .start(msg.topic(), msg.partition(), msg.offset());
-        let Some(key) = msg.key() else {
-            return Some(spawn(shared, msg, generation));
+        let key = match msg.key() {
+            Some(k) if shared.opts.ordered_by_key => k,
+            _ => return Some(spawn(shared, msg, generation)),
         };
         if let Some(waiting) = self.keys.get_mut(key) {
             waiting.push_back((msg, generation));

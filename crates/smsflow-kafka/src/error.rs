@@ -26,7 +26,7 @@ pub enum KafkaError {
 }
 
 /// How a handler failed, which decides what the consumer loop does next.
-#[derive(Debug, Error)]
+#[derive(Clone, Debug, Error)]
 pub enum HandlerError {
     /// A dependency is unavailable (store down, registry down): retry the same event later,
     /// without committing past it.

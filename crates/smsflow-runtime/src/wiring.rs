@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use smsflow_kafka::{ConsumerParts, Dedupe, EventProducer, KafkaConfig, KafkaError};
+use smsflow_kafka::{ConsumerParts, Dedupe, EventProducer, KafkaConfig, KafkaError, NoDedupe};
 use smsflow_store::{CqlDedupe, Store, StoreConfig, StoreError};
 
 use crate::http::Readiness;
@@ -54,12 +54,23 @@ impl Links {
         })
     }
 
-    /// Consumer parts using these links.
+    /// Consumer parts for the hot path: no per-record dedupe round trip. Every service's
+    /// effects are idempotent by construction (derived event ids, upserts keyed by event, the
+    /// dispatcher's attempt state), so a record handled twice changes nothing (ADR 11).
     pub fn consumer_parts(&self) -> ConsumerParts {
         ConsumerParts {
             producer: self.producer.clone(),
-            dedupe: self.dedupe.clone() as Arc<dyn Dedupe>,
+            dedupe: Arc::new(NoDedupe),
             observer: None,
+        }
+    }
+
+    /// Consumer parts with the durable dedupe hook (`processed_events`, two CQL round trips per
+    /// record), for a handler whose outputs are not idempotent downstream.
+    pub fn deduped_consumer_parts(&self) -> ConsumerParts {
+        ConsumerParts {
+            dedupe: self.dedupe.clone() as Arc<dyn Dedupe>,
+            ..self.consumer_parts()
         }
     }
 

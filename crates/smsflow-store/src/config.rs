@@ -28,6 +28,15 @@ pub struct StoreConfig {
     pub connect_timeout_secs: u64,
 }
 
+impl StoreConfig {
+    /// Whether the keyspace replication is `SimpleStrategy` (no datacenters, local stacks).
+    pub fn is_simple_strategy(&self) -> bool {
+        self.replication
+            .get("class")
+            .is_some_and(|c| c.rsplit('.').next() == Some("SimpleStrategy"))
+    }
+}
+
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {

@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "analytics",
         cql: include_str!("../migrations/0004_analytics.cql"),
     },
+    Migration {
+        version: 5,
+        name: "message_view",
+        cql: include_str!("../migrations/0005_message_view.cql"),
+    },
 ];
 
 /// The schema version this build needs.

@@ -61,10 +61,13 @@ impl Store {
                 cfg.keyspace
             )));
         }
-        let policy = DefaultPolicy::builder()
-            .prefer_datacenter(cfg.local_datacenter.clone())
-            .token_aware(true)
-            .build();
+        // A datacenter preference over a SimpleStrategy keyspace makes the driver warn on every
+        // query (~600 bytes of log each): prefer a datacenter only where replication names them.
+        let mut policy = DefaultPolicy::builder().token_aware(true);
+        if !cfg.is_simple_strategy() {
+            policy = policy.prefer_datacenter(cfg.local_datacenter.clone());
+        }
+        let policy = policy.build();
         let profile = ExecutionProfile::builder()
             .consistency(consistency(&cfg.consistency)?)
             .load_balancing_policy(policy)

@@ -17,8 +17,14 @@ pub struct Config {
     pub store: StoreConfig,
     /// Logs and traces.
     pub telemetry: TelemetryConfig,
-    /// Records processed concurrently.
+    /// Records processed concurrently. Each waits for the writer's next flush, so this bounds
+    /// how many events one flush can group: keep it above `flush_max_events`.
     pub max_in_flight: usize,
+    /// How long the view writer lets events gather before a flush (milliseconds). Longer groups
+    /// more events of a message into one store request; the view lags by about this much.
+    pub flush_linger_ms: u64,
+    /// Most events in one flush.
+    pub flush_max_events: usize,
 }
 
 impl Default for Config {
@@ -28,7 +34,9 @@ impl Default for Config {
             kafka: KafkaConfig::default(),
             store: StoreConfig::default(),
             telemetry: TelemetryConfig::default(),
-            max_in_flight: 256,
+            max_in_flight: 16_384,
+            flush_linger_ms: 200,
+            flush_max_events: 8192,
         }
     }
 }

@@ -1,16 +1,18 @@
 //! # analytics: views of the event log, and the query API
 //!
 //! Consumes every message topic (`sms.requests`, the lanes, `sms.attempts`, `sms.dlr`) and
-//! materialises, in the CQL store, `messages_by_id` (current status, carrier, segments,
-//! timestamps) and `message_timeline` (every event, in time order). Writes are upserts with
-//! event-derived cell timestamps, so the views are a function of the log. Serves
+//! materialises, in the CQL store, `message_view`: one row per message with its details and
+//! every event (the timeline; the status is computed from it when read). Writes are upserts
+//! with event-derived cell timestamps and entries keyed by event id, so the view is a function
+//! of the log; events are grouped per message and flush (ADR 11). Serves
 //! `GET /v1/messages/{id}`.
 //!
 //! | module | role |
 //! |---|---|
 //! | [`config`] | [`Config`] |
 //! | [`status`] | status rule: rank, then time |
-//! | [`views`] | view writes and reads |
+//! | [`views`] | the `message_view` row: writes and reads |
+//! | [`writer`] | group commit: one batch per message per flush |
 //! | [`handler`] | consumer handler |
 //! | [`api`] | query API |
 //! | [`metrics`] | metric names |
@@ -21,6 +23,7 @@ pub mod handler;
 pub mod metrics;
 pub mod status;
 pub mod views;
+pub mod writer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,29 +63,35 @@ impl Context {
 /// Materialises views and serves queries until `shutdown`.
 pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> Result<(), Error> {
     let t = config.kafka.topics();
-    let topics = vec![
-        t.requests.clone(),
+    let mut topics: Vec<String> = t.request_topics().map(str::to_owned).to_vec();
+    topics.extend([
         t.routing_otp.clone(),
         t.routing_transactional.clone(),
         t.routing_bulk.clone(),
         t.attempts.clone(),
         t.dlr.clone(),
-    ];
+    ]);
     let mut opts =
         ConsumerOptions::new(group_id(&config.kafka, "analytics"), topics, t.dlq.clone());
     opts.max_in_flight = config.max_in_flight;
+    // The view is order-independent: records of one key need not wait for each other.
+    opts.ordered_by_key = false;
     let api = Router::new()
         .route("/v1/messages/{id}", get(api::message))
         .with_state(ctx.views.clone());
     let router = http::ops_router(ctx.svc.links.readiness(&config.kafka)).merge(api);
     let server = tokio::spawn(http::serve(ctx.svc.listener, router, shutdown.clone()));
-    // Dedupe by event id: a request retried with the same Idempotency-Key repeats its event.
     let parts = ctx.svc.links.consumer_parts();
-    let handler = Arc::new(handler::Materialise {
-        views: ctx.views.clone(),
-    });
+    let flush = writer::FlushOptions {
+        linger: std::time::Duration::from_millis(config.flush_linger_ms),
+        max_events: config.flush_max_events,
+        ..writer::FlushOptions::default()
+    };
+    let (writer, writer_task) = writer::ViewWriter::start(ctx.views.clone(), flush);
+    let handler = Arc::new(handler::Materialise { writer });
     tracing::info!("analytics started");
     smsflow_kafka::consumer::run(&config.kafka, opts, parts, handler, shutdown).await?;
+    let _ = writer_task.await;
     let _ = server.await;
     tracing::info!("analytics stopped");
     Ok(())

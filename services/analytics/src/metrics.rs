@@ -1,10 +1,19 @@
 //! Analytics metrics.
 
-use metrics::counter;
+use metrics::{counter, histogram};
 
 /// `smsflow_analytics_events_applied_total{event}`: events applied to the views, by type.
 pub const APPLIED: &str = "smsflow_analytics_events_applied_total";
+/// `smsflow_analytics_flush_events`: events written by one flush of the view writer.
+pub const FLUSH_EVENTS: &str = "smsflow_analytics_flush_events";
+/// `smsflow_analytics_flush_messages`: messages (store requests) of one flush.
+pub const FLUSH_MESSAGES: &str = "smsflow_analytics_flush_messages";
 
 pub(crate) fn applied(event: &'static str) {
     counter!(APPLIED, "event" => event).increment(1);
+}
+
+pub(crate) fn flushed(events: usize, messages: usize) {
+    histogram!(FLUSH_EVENTS).record(events as f64);
+    histogram!(FLUSH_MESSAGES).record(messages as f64);
 }

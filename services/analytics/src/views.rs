@@ -1,234 +1,283 @@
-//! Writes and reads of the views `messages_by_id`, `message_status` and `message_timeline`.
+//! The `message_view` table: one row per message, its details and every event of it.
 //!
-//! Every write is an idempotent upsert keyed by the event, and `messages_by_id` cells are
-//! written `USING TIMESTAMP` = the event's time, so replaying the log, or reading the topics
-//! in another order, gives the same rows. The current status is the first `message_status`
-//! row (see [`crate::status`]); no timestamp is ever set in the future, which ScyllaDB
-//! refuses.
+//! - **Order and repetition do not matter.** Data cells are written `USING TIMESTAMP` = the
+//!   event's time (last writer by event time wins, never a future timestamp, which ScyllaDB
+//!   refuses); each event is an entry of the `events` map keyed by its event id, so an event
+//!   handled twice overwrites itself. The status is computed when read, from the entries
+//!   (see [`crate::status`]): no read before a write, no dedupe table.
+//! - **One request per message per flush.** [`Views::write_message`] writes every event of a
+//!   message that a flush holds as one unlogged batch on one partition, which the store
+//!   applies as a single mutation; [`crate::writer`] does the grouping.
 
+use std::collections::BTreeMap;
+
+use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
-use scylla::value::CqlTimestamp;
+use scylla::value::{CqlTimestamp, CqlValue};
 use smsflow_events::{Event, MessageId, Timestamp};
 use smsflow_kafka::HandlerError;
 use smsflow_store::{Store, StoreError, handler_error};
+use uuid::Uuid;
 
 use crate::status::propose;
 
-/// Prepared statements of the views.
+/// One bound value of a view statement (`None` writes a null).
+type Value = Option<CqlValue>;
+
+/// Which statement an event's write uses: the data cells each kind of event sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    Requested,
+    Routed,
+    Attempted,
+    Submitted,
+    Completed,
+    Rejected,
+    /// Only the event entry (retries scheduled, non-final receipts...).
+    EventOnly,
+}
+
+/// The data columns each shape sets, in bind order.
+fn columns(shape: Shape) -> &'static [&'static str] {
+    match shape {
+        Shape::Requested => &[
+            "tenant_id",
+            "destination",
+            "sender",
+            "lane",
+            "message_type",
+            "client_ref",
+            "requested_at",
+        ],
+        Shape::Routed => &[
+            "carrier_id",
+            "route_id",
+            "route_table_version",
+            "encoding",
+            "segments",
+            "cost_micros",
+            "currency",
+            "attempts",
+            "routed_at",
+        ],
+        Shape::Attempted => &["carrier_id", "attempts"],
+        Shape::Submitted => &["carrier_id", "attempts", "submitted_at"],
+        Shape::Completed => &["completed_at"],
+        Shape::Rejected => &["tenant_id", "destination", "lane", "completed_at"],
+        Shape::EventOnly => &[],
+    }
+}
+
+const SHAPES: [Shape; 7] = [
+    Shape::Requested,
+    Shape::Routed,
+    Shape::Attempted,
+    Shape::Submitted,
+    Shape::Completed,
+    Shape::Rejected,
+    Shape::EventOnly,
+];
+
+/// One event of a message, ready to be written: its statement and bound values.
+#[derive(Clone, Debug)]
+pub struct ViewWrite {
+    shape: Shape,
+    values: Vec<Value>,
+}
+
+/// Prepared statements of the view.
 #[derive(Debug, Clone)]
 pub struct Views {
     store: Store,
-    timeline: PreparedStatement,
-    status: PreparedStatement,
-    requested: PreparedStatement,
-    routed: PreparedStatement,
-    attempted: PreparedStatement,
-    submitted: PreparedStatement,
-    completed: PreparedStatement,
-    rejected: PreparedStatement,
-    get_message: PreparedStatement,
-    get_status: PreparedStatement,
-    get_timeline: PreparedStatement,
+    /// One `UPDATE` per [`Shape`], in [`SHAPES`] order.
+    updates: Vec<PreparedStatement>,
+    get: PreparedStatement,
 }
 
-fn at(t: Timestamp) -> CqlTimestamp {
-    CqlTimestamp(t.as_millis())
+fn text(s: &str) -> Value {
+    Some(CqlValue::Text(s.to_owned()))
+}
+
+fn int(i: i32) -> Value {
+    Some(CqlValue::Int(i))
+}
+
+fn at(t: Timestamp) -> Value {
+    Some(CqlValue::Timestamp(CqlTimestamp(t.as_millis())))
 }
 
 impl Views {
     /// Prepares the statements.
     pub async fn new(store: Store) -> Result<Self, StoreError> {
-        let m = store.table("messages_by_id");
-        let st = store.table("message_status");
-        let t = store.table("message_timeline");
-        let prep = |q: String| store.prepare("prepare views", q);
-        let upd =
-            |cols: &str| format!("UPDATE {m} USING TIMESTAMP ? SET {cols} WHERE message_id = ?");
+        let v = store.table("message_view");
+        let mut updates = Vec::with_capacity(SHAPES.len());
+        for shape in SHAPES {
+            let sets: Vec<String> = columns(shape)
+                .iter()
+                .map(|c| format!("{c} = ?"))
+                .chain(std::iter::once("events[?] = ?".to_owned()))
+                .collect();
+            let q = format!(
+                "UPDATE {v} USING TIMESTAMP ? SET {} WHERE message_id = ?",
+                sets.join(", ")
+            );
+            let mut p = store.prepare("prepare views", q).await?;
+            p.set_is_idempotent(true);
+            updates.push(p);
+        }
+        let get = store
+            .prepare(
+                "prepare views",
+                format!(
+                    "SELECT tenant_id, destination, sender, lane, message_type, client_ref, carrier_id, route_id, \
+                     route_table_version, encoding, segments, attempts, cost_micros, currency, requested_at, routed_at, \
+                     submitted_at, completed_at, events FROM {v} WHERE message_id = ?"
+                ),
+            )
+            .await?;
         Ok(Self {
-            timeline: prep(format!(
-                "INSERT INTO {t} (message_id, occurred_at, event_id, event_type, step, producer, detail) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)"
-            ))
-            .await?,
-            status: prep(format!(
-                "INSERT INTO {st} (message_id, rank, occurred_at, event_id, status, reason) VALUES (?, ?, ?, ?, ?, ?)"
-            ))
-            .await?,
-            requested: prep(upd(
-                "tenant_id = ?, destination = ?, sender = ?, lane = ?, message_type = ?, client_ref = ?, requested_at = ?",
-            ))
-            .await?,
-            routed: prep(upd(
-                "carrier_id = ?, route_id = ?, route_table_version = ?, encoding = ?, segments = ?, cost_micros = ?, \
-                 currency = ?, attempts = ?, routed_at = ?",
-            ))
-            .await?,
-            attempted: prep(upd("carrier_id = ?, attempts = ?")).await?,
-            submitted: prep(upd("carrier_id = ?, attempts = ?, submitted_at = ?")).await?,
-            completed: prep(upd("completed_at = ?")).await?,
-            rejected: prep(upd("tenant_id = ?, destination = ?, lane = ?, completed_at = ?")).await?,
-            get_message: prep(format!(
-                "SELECT tenant_id, destination, sender, lane, message_type, client_ref, carrier_id, route_id, \
-                 route_table_version, encoding, segments, attempts, cost_micros, currency, requested_at, routed_at, \
-                 submitted_at, completed_at FROM {m} WHERE message_id = ?"
-            ))
-            .await?,
-            get_status: prep(format!("SELECT status, reason, occurred_at FROM {st} WHERE message_id = ? LIMIT 1")).await?,
-            get_timeline: prep(format!(
-                "SELECT occurred_at, event_id, event_type, step, producer, detail FROM {t} WHERE message_id = ?"
-            ))
-            .await?,
             store,
+            updates,
+            get,
         })
     }
 
-    /// Applies `event` to the views of its message (a no-op for events without one). The
-    /// timeline row, the status row and the data cells are written concurrently.
-    pub async fn apply(&self, event: &Event) -> Result<(), HandlerError> {
-        let Some(m) = message_id(event) else {
-            return Ok(());
-        };
+    /// The write `event` makes to its message's view (`None` for events about no message).
+    pub fn write_of(event: &Event) -> Option<(MessageId, ViewWrite)> {
+        let m = message_id(event)?;
         let meta = event.meta();
-        let (ts, when, id, eid) = (
-            meta.occurred_at.as_micros(),
-            at(meta.occurred_at),
-            m.as_uuid(),
-            meta.event_id.as_uuid(),
-        );
-        let s = self.store.session();
-        let timeline = async {
-            let v = (
-                id,
-                when,
-                eid,
-                event.kind().name(),
-                step(event),
-                &meta.producer,
-                detail(event),
-            );
-            s.execute_unpaged(&self.timeline, v).await.map(|_| ())
-        };
-        let status = async {
-            match propose(event) {
-                Some(p) => s
-                    .execute_unpaged(
-                        &self.status,
-                        (id, p.rank, when, eid, p.status, p.reason.as_deref()),
-                    )
-                    .await
-                    .map(|_| ()),
-                None => Ok(()),
+        let when = at(meta.occurred_at);
+        let (shape, mut values): (Shape, Vec<Value>) = match event {
+            Event::SendRequested(e) => (
+                Shape::Requested,
+                vec![
+                    text(e.tenant_id.as_str()),
+                    text(e.to.as_str()),
+                    text(&e.from),
+                    text(e.lane.as_str()),
+                    text(e.message_type.as_str()),
+                    e.client_ref.as_deref().and_then(text),
+                    when.clone(),
+                ],
+            ),
+            Event::RoutingDecided(e) => (
+                Shape::Routed,
+                vec![
+                    text(e.carrier_id.as_str()),
+                    text(&e.route_id),
+                    Some(CqlValue::BigInt(e.route_table_version)),
+                    text(e.encoding.as_str()),
+                    int(e.segments),
+                    Some(CqlValue::BigInt(e.cost_micros)),
+                    text(&e.currency),
+                    int(e.attempt),
+                    when.clone(),
+                ],
+            ),
+            Event::AttemptStarted(e) => (
+                Shape::Attempted,
+                vec![text(e.carrier_id.as_str()), int(e.attempt)],
+            ),
+            Event::AttemptSubmitted(e) => (
+                Shape::Submitted,
+                vec![text(e.carrier_id.as_str()), int(e.attempt), when.clone()],
+            ),
+            Event::AttemptFailed(e) if !e.will_retry => (Shape::Completed, vec![when.clone()]),
+            Event::DeliveryReported(e) if e.message_status.is_some() => {
+                (Shape::Completed, vec![when.clone()])
             }
+            Event::MessageRejected(e) => (
+                Shape::Rejected,
+                vec![
+                    text(e.tenant_id.as_str()),
+                    text(e.to.as_str()),
+                    text(e.lane.as_str()),
+                    when.clone(),
+                ],
+            ),
+            _ => (Shape::EventOnly, Vec::new()),
         };
-        let data = async {
-            let r = match event {
-                Event::SendRequested(e) => {
-                    let v = (
-                        ts,
-                        e.tenant_id.as_str(),
-                        e.to.as_str(),
-                        &e.from,
-                        e.lane.as_str(),
-                        e.message_type.as_str(),
-                        &e.client_ref,
-                        when,
-                        id,
-                    );
-                    s.execute_unpaged(&self.requested, v).await
-                }
-                Event::RoutingDecided(e) => {
-                    let v = (
-                        ts,
-                        e.carrier_id.as_str(),
-                        &e.route_id,
-                        e.route_table_version,
-                        e.encoding.as_str(),
-                        e.segments,
-                        e.cost_micros,
-                        &e.currency,
-                        e.attempt,
-                        when,
-                        id,
-                    );
-                    s.execute_unpaged(&self.routed, v).await
-                }
-                Event::AttemptStarted(e) => {
-                    s.execute_unpaged(&self.attempted, (ts, e.carrier_id.as_str(), e.attempt, id))
-                        .await
-                }
-                Event::AttemptSubmitted(e) => {
-                    s.execute_unpaged(
-                        &self.submitted,
-                        (ts, e.carrier_id.as_str(), e.attempt, when, id),
-                    )
-                    .await
-                }
-                Event::AttemptFailed(e) if !e.will_retry => {
-                    s.execute_unpaged(&self.completed, (ts, when, id)).await
-                }
-                Event::DeliveryReported(e) if e.message_status.is_some() => {
-                    s.execute_unpaged(&self.completed, (ts, when, id)).await
-                }
-                Event::MessageRejected(e) => {
-                    let v = (
-                        ts,
-                        e.tenant_id.as_str(),
-                        e.to.as_str(),
-                        e.lane.as_str(),
-                        when,
-                        id,
-                    );
-                    s.execute_unpaged(&self.rejected, v).await
-                }
-                _ => return Ok(()),
-            };
-            r.map(|_| ())
-        };
-        let (a, b, c) = tokio::join!(timeline, status, data);
-        for r in [a, b, c] {
-            r.map_err(|e| handler_error("views write", &e))?;
+        let p = propose(event);
+        let entry = CqlValue::Tuple(vec![
+            when,
+            text(event.kind().name()),
+            text(step(event)),
+            text(&meta.producer),
+            text(&detail(event)),
+            p.as_ref().and_then(|p| int(p.rank)),
+            p.as_ref().and_then(|p| text(p.status)),
+            p.and_then(|p| p.reason.as_deref().and_then(text)),
+        ]);
+        let mut all = Vec::with_capacity(values.len() + 4);
+        all.push(Some(CqlValue::BigInt(meta.occurred_at.as_micros())));
+        all.append(&mut values);
+        all.push(Some(CqlValue::Uuid(meta.event_id.as_uuid())));
+        all.push(Some(entry));
+        all.push(Some(CqlValue::Uuid(m.as_uuid())));
+        Some((m, ViewWrite { shape, values: all }))
+    }
+
+    /// Writes events of one message as one unlogged single-partition batch.
+    pub async fn write_message(&self, writes: &[&ViewWrite]) -> Result<(), HandlerError> {
+        if writes.is_empty() {
+            return Ok(());
         }
+        let mut batch = Batch::new(BatchType::Unlogged);
+        batch.set_is_idempotent(true);
+        for w in writes {
+            batch.append_statement(self.updates[w.shape as usize].clone());
+        }
+        let values: Vec<&Vec<Value>> = writes.iter().map(|w| &w.values).collect();
+        self.store
+            .session()
+            .batch(&batch, values)
+            .await
+            .map_err(|e| handler_error("views write", &e))?;
         Ok(())
+    }
+
+    /// Applies one event right away (tools and tests; the service goes through
+    /// [`crate::writer::ViewWriter`], which groups events by message).
+    pub async fn apply(&self, event: &Event) -> Result<(), HandlerError> {
+        match Self::write_of(event) {
+            Some((_, w)) => self.write_message(&[&w]).await,
+            None => Ok(()),
+        }
     }
 
     /// The message view as JSON (`None` if unknown).
     pub async fn message(&self, m: MessageId) -> Result<Option<serde_json::Value>, StoreError> {
-        let s = self.store.session();
-        let key = (m.as_uuid(),);
-        let (row, status, tl) = tokio::join!(
-            s.execute_unpaged(&self.get_message, key),
-            s.execute_unpaged(&self.get_status, key),
-            s.execute_unpaged(&self.get_timeline, key),
-        );
-        let rows = row.map_err(read)?.into_rows_result().map_err(read)?;
+        let rows = self
+            .store
+            .session()
+            .execute_unpaged(&self.get, (m.as_uuid(),))
+            .await
+            .map_err(read)?
+            .into_rows_result()
+            .map_err(read)?;
         let Some(r) = rows.maybe_first_row::<MessageRow>().map_err(read)? else {
             return Ok(None);
         };
-        let status = status.map_err(read)?.into_rows_result().map_err(read)?;
-        let (status, reason, updated) = status
-            .maybe_first_row::<(String, Option<String>, CqlTimestamp)>()
-            .map_err(read)?
-            .map_or(("queued".to_owned(), None, None), |(s, r, t)| {
-                (s, r, Some(t))
-            });
-        let rows = tl.map_err(read)?.into_rows_result().map_err(read)?;
-        let mut timeline = Vec::new();
-        for row in rows
-            .rows::<(
-                CqlTimestamp,
-                uuid::Uuid,
-                String,
-                Option<String>,
-                String,
-                Option<String>,
-            )>()
-            .map_err(read)?
-        {
-            let (t, ev, kind, step, producer, detail) = row.map_err(read)?;
-            timeline.push(serde_json::json!({
-                "at": ts_json(Some(t)), "event": kind, "step": step, "event_id": ev.to_string(), "producer": producer, "detail": detail,
-            }));
-        }
+        let mut entries: Vec<(Uuid, Entry)> = r.events.unwrap_or_default().into_iter().collect();
+        // The status rule: highest rank, then the latest, then the highest event id.
+        let current = entries
+            .iter()
+            .filter_map(|(id, e)| Some((e.5?, e.0.0, *id, e)))
+            .max_by_key(|(rank, t, id, _)| (*rank, *t, *id))
+            .map(|(_, _, _, e)| e);
+        let (status, reason, updated) = current.map_or(("queued".to_owned(), None, None), |e| {
+            (e.6.clone().unwrap_or_default(), e.7.clone(), Some(e.0))
+        });
+        entries.sort_by_key(|(id, e)| (e.0.0, *id));
+        let timeline: Vec<serde_json::Value> = entries
+            .into_iter()
+            .map(|(id, (t, kind, step, producer, detail, ..))| {
+                serde_json::json!({
+                    "at": ts_json(Some(t)), "event": kind, "step": step, "event_id": id.to_string(),
+                    "producer": producer, "detail": detail,
+                })
+            })
+            .collect();
         let lower = |s: Option<String>| s.map(|s| s.to_ascii_lowercase());
         Ok(Some(serde_json::json!({
             "id": m.to_string(),
@@ -245,7 +294,19 @@ impl Views {
     }
 }
 
-/// A `messages_by_id` row (columns matched by name).
+/// One `events` entry: (occurred_at, event type, step, producer, detail, rank, status, reason).
+type Entry = (
+    CqlTimestamp,
+    String,
+    String,
+    String,
+    String,
+    Option<i32>,
+    Option<String>,
+    Option<String>,
+);
+
+/// A `message_view` row (columns matched by name).
 #[derive(Debug, scylla::DeserializeRow)]
 struct MessageRow {
     tenant_id: Option<String>,
@@ -266,6 +327,7 @@ struct MessageRow {
     routed_at: Option<CqlTimestamp>,
     submitted_at: Option<CqlTimestamp>,
     completed_at: Option<CqlTimestamp>,
+    events: Option<BTreeMap<Uuid, Entry>>,
 }
 
 fn read(e: impl std::fmt::Display) -> StoreError {

@@ -4,7 +4,8 @@
 //!    events are re-emitted with the same derived ids, which downstream dedupes.
 //! 2. Before the first byte goes to the carrier, the attempt is STARTED in CQL and
 //!    `AttemptStarted` is acknowledged by Kafka (write-ahead).
-//! 3. Only segments without a recorded carrier id are submitted; each accepted one is recorded.
+//! 3. Only segments without a recorded carrier id are submitted; the accepted ones are
+//!    recorded with the attempt's outcome, in the same write.
 //! 4. A STARTED attempt found on entry crashed mid-submit: its unrecorded segments have an
 //!    unknown outcome, resolved by the per-message-type policy.
 //! 5. Segments that were never written (link down) make the handler retry in place.
@@ -84,19 +85,15 @@ impl Dispatcher {
     /// Runs attempt `d.attempt` of `d.message_id`; returns the outcome events to publish.
     pub async fn dispatch(&self, d: &RoutingDecided) -> Result<Vec<Outgoing>, HandlerError> {
         let (m, a, carrier) = (d.message_id, d.attempt, d.carrier_id.as_str());
-        let (prior, segments) = tokio::join!(self.state.attempt(m, a), self.state.segments(m));
-        let prior = prior?;
+        let history = self.state.history(m).await?;
+        let prior = history.attempt(a);
         // Only segments this carrier accepted count: a failover resubmits the whole message.
-        let mut done: BTreeMap<i32, String> = segments?
-            .into_iter()
-            .filter(|(_, (_, c))| c == carrier)
-            .map(|(i, (id, _))| (i, id))
-            .collect();
-        let was_started = matches!(prior.as_ref().map(|r| r.state), Some(AttemptState::Started));
-        match prior.as_ref().map(|r| r.state) {
+        let mut done: BTreeMap<i32, String> = history.accepted_by(carrier);
+        let was_started = matches!(prior.map(|r| r.state), Some(AttemptState::Started));
+        match prior.map(|r| r.state) {
             Some(AttemptState::Submitted) => return Ok(vec![self.submitted(d, &done, false)]),
             Some(AttemptState::Failed(class)) => {
-                let code = prior.and_then(|r| r.error_code).unwrap_or_default();
+                let code = prior.and_then(|r| r.error_code.clone()).unwrap_or_default();
                 let f = Failure {
                     class,
                     reason: format!("re-emitted after restart ({code})"),
@@ -155,7 +152,7 @@ impl Dispatcher {
             .filter(|p| !done.contains_key(&i32::from(p.seq)))
             .collect();
         // Resubmitting after a stop mid-submit, or after an unknown outcome, may duplicate.
-        let ambiguous = !remaining.is_empty() && (was_started || self.previous_unknown(d).await?);
+        let ambiguous = !remaining.is_empty() && (was_started || history.previous_unknown(a));
         if ambiguous {
             metrics::ambiguous(carrier);
         }
@@ -183,7 +180,7 @@ impl Dispatcher {
             .map_err(|e| HandlerError::retry(format!("write-ahead not acknowledged: {e}")))?;
         if !was_started {
             self.state
-                .set(m, a, carrier, AttemptState::Started, None)
+                .set(m, a, carrier, AttemptState::Started, None, &BTreeMap::new())
                 .await?;
         }
 
@@ -195,10 +192,8 @@ impl Dispatcher {
         for o in &outcomes {
             match &o.result {
                 Ok(acc) => {
-                    // The carrier has it: record it even if the store hiccups.
-                    let id = acc.message_id.as_str();
-                    persist(|| self.state.put_segment(m, i32::from(o.seq), a, carrier, id)).await?;
-                    done.insert(i32::from(o.seq), id.to_owned());
+                    // Recorded with the attempt's outcome below, whatever that is.
+                    done.insert(i32::from(o.seq), acc.message_id.as_str().to_owned());
                 }
                 Err(PartFailure::NotSent { .. }) => not_sent = true,
                 Err(f) => {
@@ -231,30 +226,25 @@ impl Dispatcher {
             return self.finish_failed(d, f, &done).await;
         }
         if not_sent {
-            self.state
-                .set(m, a, carrier, AttemptState::NotSent, None)
-                .await?;
+            // Parts the carrier accepted are recorded even if the store hiccups.
+            persist(|| {
+                self.state
+                    .set(m, a, carrier, AttemptState::NotSent, None, &done)
+            })
+            .await?;
             metrics::attempt(carrier, "not_sent");
             return Err(HandlerError::retry(format!(
                 "carrier {carrier} not connected; nothing was sent"
             )));
         }
-        persist(|| self.state.set(m, a, carrier, AttemptState::Submitted, None)).await?;
+        persist(|| {
+            self.state
+                .set(m, a, carrier, AttemptState::Submitted, None, &done)
+        })
+        .await?;
         metrics::attempt(carrier, "submitted");
         debug!(message_id = %m, to = %d.to, attempt = a, carrier, segments = total, ambiguous, "submitted");
         Ok(vec![self.submitted(d, &done, ambiguous)])
-    }
-
-    /// Whether the previous attempt ended with an unknown outcome (so this one may duplicate).
-    async fn previous_unknown(&self, d: &RoutingDecided) -> Result<bool, HandlerError> {
-        if d.attempt <= 1 {
-            return Ok(false);
-        }
-        Ok(self
-            .state
-            .attempt(d.message_id, d.attempt - 1)
-            .await?
-            .is_some_and(|r| r.state == AttemptState::Failed(ErrorClass::OutcomeUnknown)))
     }
 
     fn submitted(
@@ -282,15 +272,9 @@ impl Dispatcher {
         f: Failure,
         done: &BTreeMap<i32, String>,
     ) -> Result<Vec<Outgoing>, HandlerError> {
-        self.state
-            .set(
-                d.message_id,
-                d.attempt,
-                d.carrier_id.as_str(),
-                AttemptState::Failed(f.class),
-                Some(&f.code),
-            )
-            .await?;
+        let state = AttemptState::Failed(f.class);
+        let (m, a, carrier) = (d.message_id, d.attempt, d.carrier_id.as_str());
+        persist(|| self.state.set(m, a, carrier, state, Some(&f.code), done)).await?;
         metrics::attempt(d.carrier_id.as_str(), f.class.as_str());
         warn!(message_id = %d.message_id, to = %d.to, attempt = d.attempt, carrier = %d.carrier_id, code = %f.code, class = %f.class, "attempt failed");
         Ok(self.failed(d, &f, done))

@@ -90,15 +90,6 @@ impl Context {
     }
 }
 
-/// Consumer parts of the dispatcher: its own attempt state (message id + attempt) already
-/// recognises a record seen before (a finished attempt re-emits its outcome, a started one
-/// resumes), so the generic CQL dedupe hook would only add two round trips per record.
-fn dispatch_parts(links: &smsflow_runtime::wiring::Links) -> smsflow_kafka::ConsumerParts {
-    let mut parts = links.consumer_parts();
-    parts.dedupe = Arc::new(smsflow_kafka::NoDedupe);
-    parts
-}
-
 /// Dispatches until `shutdown`: consumers drain first (submits in flight get their answers),
 /// then the binds close, then receipts already received are published.
 pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> Result<(), Error> {
@@ -186,7 +177,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         );
         opts.max_in_flight = n;
         let (lanes_stop, handler, parts) =
-            (lanes_stop.clone(), handler.clone(), dispatch_parts(&links));
+            (lanes_stop.clone(), handler.clone(), links.consumer_parts());
         let kafka = &config.kafka;
         async move {
             let r =

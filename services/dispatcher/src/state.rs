@@ -1,5 +1,7 @@
-//! The dispatcher's own CQL tables: the write-ahead state of every attempt
-//! (`dispatch_attempts`) and the carrier id of every accepted segment (`dispatch_segments`).
+//! The dispatcher's own CQL table, `dispatch_state`: the write-ahead state of every attempt
+//! with the carrier id of every segment it got accepted. One read per decision (all attempts
+//! of the message), two writes per attempt (STARTED before the first byte, the outcome with the
+//! segment ids after).
 
 use std::collections::BTreeMap;
 
@@ -49,65 +51,114 @@ impl AttemptState {
 /// A recorded attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttemptRow {
+    /// Attempt number.
+    pub attempt: i32,
+    /// Carrier of the attempt.
+    pub carrier_id: String,
     /// State.
     pub state: AttemptState,
     /// Error code of a failed attempt.
     pub error_code: Option<String>,
+    /// Segment index (1-based) → carrier message id, for the segments the carrier accepted.
+    pub segment_ids: BTreeMap<i32, String>,
 }
 
-/// Prepared statements over the two tables.
+/// Every recorded attempt of one message, in attempt order: what a redelivered decision
+/// needs to know, from one read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct History {
+    rows: Vec<AttemptRow>,
+}
+
+impl History {
+    /// A history of these rows (sorted by attempt).
+    pub fn new(mut rows: Vec<AttemptRow>) -> Self {
+        rows.sort_by_key(|r| r.attempt);
+        Self { rows }
+    }
+
+    /// The row of attempt `a`.
+    pub fn attempt(&self, a: i32) -> Option<&AttemptRow> {
+        self.rows.iter().find(|r| r.attempt == a)
+    }
+
+    /// Segments `carrier` accepted over every attempt (a later attempt's id wins): a failover
+    /// to another carrier resubmits the whole message.
+    pub fn accepted_by(&self, carrier: &str) -> BTreeMap<i32, String> {
+        self.rows
+            .iter()
+            .filter(|r| r.carrier_id == carrier)
+            .flat_map(|r| r.segment_ids.iter().map(|(i, id)| (*i, id.clone())))
+            .collect()
+    }
+
+    /// Whether the attempt before `a` ended with an unknown outcome (so `a` may duplicate).
+    pub fn previous_unknown(&self, a: i32) -> bool {
+        a > 1
+            && self
+                .attempt(a - 1)
+                .is_some_and(|r| r.state == AttemptState::Failed(ErrorClass::OutcomeUnknown))
+    }
+}
+
+/// Prepared statements over `dispatch_state`.
 #[derive(Debug, Clone)]
 pub struct DispatchState {
     store: Store,
-    get_attempt: PreparedStatement,
-    set_attempt: PreparedStatement,
-    get_segments: PreparedStatement,
-    put_segment: PreparedStatement,
+    get: PreparedStatement,
+    set: PreparedStatement,
 }
 
 /// What the store errors of this module are about.
 const WHAT: &str = "dispatch state";
 
+type Row = (
+    i32,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<BTreeMap<i32, String>>,
+);
+
 impl DispatchState {
     /// Prepares the statements.
     pub async fn new(store: Store) -> Result<Self, StoreError> {
-        let a = store.table("dispatch_attempts");
-        let s = store.table("dispatch_segments");
+        let t = store.table("dispatch_state");
         let prep = |q: String| store.prepare("prepare dispatch state", q);
         Ok(Self {
-            get_attempt: prep(format!("SELECT state, error_code FROM {a} WHERE message_id = ? AND attempt = ?")).await?,
-            set_attempt: prep(format!(
-                "INSERT INTO {a} (message_id, attempt, carrier_id, state, error_code, updated_at) VALUES (?, ?, ?, ?, ?, toTimestamp(now()))"
+            get: prep(format!(
+                "SELECT attempt, carrier_id, state, error_code, segment_ids FROM {t} WHERE message_id = ?"
             ))
             .await?,
-            get_segments: prep(format!("SELECT segment_index, carrier_message_id, carrier_id FROM {s} WHERE message_id = ?")).await?,
-            put_segment: prep(format!(
-                "INSERT INTO {s} (message_id, segment_index, attempt, carrier_id, carrier_message_id) VALUES (?, ?, ?, ?, ?)"
+            set: prep(format!(
+                "UPDATE {t} SET carrier_id = ?, state = ?, error_code = ?, segment_ids = segment_ids + ?, \
+                 updated_at = toTimestamp(now()) WHERE message_id = ? AND attempt = ?"
             ))
             .await?,
             store,
         })
     }
 
-    /// The recorded state of attempt `attempt` of `m`.
-    pub async fn attempt(
-        &self,
-        m: MessageId,
-        attempt: i32,
-    ) -> Result<Option<AttemptRow>, HandlerError> {
-        let rows: Vec<(Option<String>, Option<String>)> = self
-            .store
-            .rows(WHAT, &self.get_attempt, (m.as_uuid(), attempt))
-            .await?;
-        Ok(rows.into_iter().next().and_then(|(state, error_code)| {
-            Some(AttemptRow {
-                state: AttemptState::parse(state.as_deref()?)?,
-                error_code,
-            })
-        }))
+    /// Every recorded attempt of `m` (one read).
+    pub async fn history(&self, m: MessageId) -> Result<History, HandlerError> {
+        let rows: Vec<Row> = self.store.rows(WHAT, &self.get, (m.as_uuid(),)).await?;
+        Ok(History::new(
+            rows.into_iter()
+                .filter_map(|(attempt, carrier, state, error_code, ids)| {
+                    Some(AttemptRow {
+                        attempt,
+                        carrier_id: carrier.unwrap_or_default(),
+                        state: AttemptState::parse(state.as_deref()?)?,
+                        error_code,
+                        segment_ids: ids.unwrap_or_default(),
+                    })
+                })
+                .collect(),
+        ))
     }
 
-    /// Records the state of an attempt.
+    /// Records the state of an attempt, adding `segment_ids` (segments the carrier accepted)
+    /// to those already recorded for it: one write.
     pub async fn set(
         &self,
         m: MessageId,
@@ -115,36 +166,77 @@ impl DispatchState {
         carrier: &str,
         state: AttemptState,
         error_code: Option<&str>,
+        segment_ids: &BTreeMap<i32, String>,
     ) -> Result<(), HandlerError> {
-        let v = (m.as_uuid(), attempt, carrier, state.as_str(), error_code);
-        self.store.write(WHAT, &self.set_attempt, v).await
+        let v = (
+            carrier,
+            state.as_str(),
+            error_code,
+            segment_ids,
+            m.as_uuid(),
+            attempt,
+        );
+        self.store.write(WHAT, &self.set, v).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(attempt: i32, carrier: &str, state: AttemptState, ids: &[(i32, &str)]) -> AttemptRow {
+        AttemptRow {
+            attempt,
+            carrier_id: carrier.into(),
+            state,
+            error_code: None,
+            segment_ids: ids.iter().map(|(i, s)| (*i, (*s).to_owned())).collect(),
+        }
     }
 
-    /// Accepted segments of `m`: segment index (1-based) → (carrier message id, carrier).
-    pub async fn segments(
-        &self,
-        m: MessageId,
-    ) -> Result<BTreeMap<i32, (String, String)>, HandlerError> {
-        let rows: Vec<(i32, String, String)> = self
-            .store
-            .rows(WHAT, &self.get_segments, (m.as_uuid(),))
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(i, id, carrier)| (i, (id, carrier)))
-            .collect())
+    #[test]
+    fn only_the_same_carriers_segments_count_and_later_attempts_win() {
+        let h = History::new(vec![
+            row(3, "a", AttemptState::Started, &[(2, "a-2b")]),
+            row(
+                1,
+                "a",
+                AttemptState::Failed(ErrorClass::Transient),
+                &[(1, "a-1"), (2, "a-2")],
+            ),
+            row(
+                2,
+                "b",
+                AttemptState::Submitted,
+                &[(1, "b-1"), (2, "b-2"), (3, "b-3")],
+            ),
+        ]);
+        let a = h.accepted_by("a");
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[&1], "a-1");
+        assert_eq!(a[&2], "a-2b");
+        assert_eq!(h.accepted_by("b").len(), 3);
+        assert!(h.accepted_by("c").is_empty());
     }
 
-    /// Records that segment `seq` was accepted as `carrier_message_id` by `attempt`.
-    pub async fn put_segment(
-        &self,
-        m: MessageId,
-        seq: i32,
-        attempt: i32,
-        carrier: &str,
-        carrier_message_id: &str,
-    ) -> Result<(), HandlerError> {
-        let v = (m.as_uuid(), seq, attempt, carrier, carrier_message_id);
-        self.store.write(WHAT, &self.put_segment, v).await
+    #[test]
+    fn previous_unknown_looks_at_the_attempt_before() {
+        let h = History::new(vec![
+            row(
+                1,
+                "a",
+                AttemptState::Failed(ErrorClass::OutcomeUnknown),
+                &[],
+            ),
+            row(2, "a", AttemptState::Failed(ErrorClass::Transient), &[]),
+        ]);
+        assert!(!h.previous_unknown(1));
+        assert!(h.previous_unknown(2));
+        assert!(!h.previous_unknown(3));
+        assert_eq!(
+            h.attempt(2).map(|r| r.state),
+            Some(AttemptState::Failed(ErrorClass::Transient))
+        );
+        assert!(h.attempt(4).is_none());
     }
 }

@@ -19,7 +19,14 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Records processed concurrently.
     pub max_in_flight: Option<usize>,
+    /// Correlations kept in memory (default 262,144, about a minute of traffic at 5,000
+    /// messages/s): a receipt whose submit this instance recorded is correlated without a
+    /// store read. 0 turns the cache off.
+    pub correlation_cache: Option<usize>,
 }
+
+/// Correlations cached when `correlation_cache` is not set.
+pub const DEFAULT_CORRELATION_CACHE: usize = 262_144;
 
 impl smsflow_runtime::service::ServiceConfig for Config {
     fn telemetry(&self) -> &TelemetryConfig {

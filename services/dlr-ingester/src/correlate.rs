@@ -6,8 +6,11 @@
 //! - A segment's final state is recorded with the receipt event that set it: handling that
 //!   same receipt again (a consumer that died before committing) re-emits its report, with
 //!   the same derived id; a different receipt for a final segment is a duplicate and dropped.
-//! - The segments are read back after the write, so two receipts of one message handled at
-//!   once cannot both miss the one that settles it.
+//! - The segments of a multipart message are read back after the write, so two receipts of
+//!   one message handled at once cannot both miss the one that settles it.
+//! - Store round trips per single-part message: the submit writes its correlation and looks
+//!   for parked receipts (2); the receipt finds the correlation in [`CorrelationCache`] (0),
+//!   reads the segment's state and writes it (2).
 
 use smsflow_events::{
     AttemptSubmitted, CarrierReceiptReceived, DeliveryReported, Event, EventMeta, Msisdn, TenantId,
@@ -16,8 +19,9 @@ use smsflow_events::{
 use smsflow_kafka::{Handler, HandlerError, Incoming, Outgoing};
 use tracing::debug;
 
+use crate::cache::CorrelationCache;
 use crate::settle::settle;
-use crate::tables::{Correlation, Tables};
+use crate::tables::{Correlation, SegmentState, Tables};
 use crate::{PRODUCER, metrics};
 
 /// Correlates receipts.
@@ -27,6 +31,8 @@ pub struct Correlator {
     pub tables: Tables,
     /// Topic names.
     pub topics: Topics,
+    /// Correlations this instance wrote recently.
+    pub cache: CorrelationCache,
 }
 
 impl Handler for Correlator {
@@ -42,8 +48,10 @@ impl Handler for Correlator {
 impl Correlator {
     async fn submitted(&self, s: &AttemptSubmitted) -> Result<Vec<Outgoing>, HandlerError> {
         let count = i32::try_from(s.carrier_message_ids.len()).unwrap_or(i32::MAX);
-        let mut out = Vec::new();
-        for (i, id) in s.carrier_message_ids.iter().enumerate() {
+        let carrier = s.carrier_id.as_str();
+        // Segments concurrently; within one, the correlation is written before the parked
+        // receipts are read (a receipt parks, then looks for the correlation again).
+        let segments = s.carrier_message_ids.iter().enumerate().map(|(i, id)| {
             let c = Correlation {
                 message_id: s.message_id,
                 tenant_id: s.tenant_id.to_string(),
@@ -52,14 +60,17 @@ impl Correlator {
                 segment_index: i32::try_from(i + 1).unwrap_or(i32::MAX),
                 segment_count: count,
             };
-            self.tables.correlate(s.carrier_id.as_str(), id, &c).await?;
-            for parked in self
-                .tables
-                .parked(s.carrier_id.as_str(), id, s.to.as_str())
-                .await?
-            {
+            async move {
+                self.tables.correlate(carrier, id, &c).await?;
+                self.cache.put(carrier, id, &c);
+                Ok::<_, HandlerError>((c, self.tables.parked(carrier, id, s.to.as_str()).await?))
+            }
+        });
+        let mut out = Vec::new();
+        for (c, parked) in futures::future::try_join_all(segments).await? {
+            for r in parked {
                 metrics::receipt("replayed");
-                out.extend(self.apply(&parked, &c).await?);
+                out.extend(self.apply(&r, &c).await?);
             }
         }
         Ok(out)
@@ -70,6 +81,11 @@ impl Correlator {
         // A number the carrier wrote in national notation can't be compared with ours: correlate
         // as if it named no destination (only an unambiguous id then matches).
         let to = r.to.as_deref().filter(|t| Msisdn::parse(t).is_ok());
+        if let Some(c) = to.and_then(|t| self.cache.get(carrier, &r.normalized_id, t)) {
+            metrics::cache(true);
+            return self.apply(r, &c).await;
+        }
+        metrics::cache(false);
         if let Some(c) = self
             .tables
             .correlation(carrier, &r.normalized_id, to)
@@ -113,7 +129,15 @@ impl Correlator {
                 self.tables
                     .set_segment(c.message_id, c.segment_index, r.state, receipt_id)
                     .await?;
-                segments = self.tables.segments(c.message_id).await?;
+                if c.segment_count > 1 {
+                    segments = self.tables.segments(c.message_id).await?;
+                } else {
+                    let state = SegmentState {
+                        state: r.state,
+                        receipt_event_id: Some(receipt_id),
+                    };
+                    segments.insert(c.segment_index, state);
+                }
                 metrics::receipt("correlated");
             }
             _ => metrics::receipt("correlated"),

@@ -10,10 +10,12 @@
 //! |---|---|
 //! | [`config`] | [`Config`] |
 //! | [`correlate`] | the handler: correlate, park early receipts, drop duplicates |
+//! | [`cache`] | recent correlations in memory: no store read for a receipt that follows its submit |
 //! | [`settle`] | a message's terminal status from its segments |
 //! | [`tables`] | `dlr_correlation`, `dlr_pending`, `dlr_segments` |
 //! | [`metrics`] | metric names |
 
+pub mod cache;
 pub mod config;
 pub mod correlate;
 pub mod metrics;
@@ -77,6 +79,11 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     let handler = Arc::new(correlate::Correlator {
         tables: tables::Tables::new(ctx.links.store.clone()).await?,
         topics,
+        cache: cache::CorrelationCache::new(
+            config
+                .correlation_cache
+                .unwrap_or(config::DEFAULT_CORRELATION_CACHE),
+        ),
     });
     tracing::info!("dlr-ingester started");
     smsflow_kafka::consumer::run(

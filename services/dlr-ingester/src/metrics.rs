@@ -8,3 +8,12 @@ pub const RECEIPTS: &str = "smsflow_dlr_ingester_receipts_total";
 pub(crate) fn receipt(outcome: &'static str) {
     counter!(RECEIPTS, "outcome" => outcome).increment(1);
 }
+
+/// `smsflow_dlr_ingester_correlation_cache_total{result}`: receipts correlated from memory
+/// (`hit`) or looked up in the store (`miss`).
+pub const CORRELATION_CACHE: &str = "smsflow_dlr_ingester_correlation_cache_total";
+
+pub(crate) fn cache(hit: bool) {
+    let result = if hit { "hit" } else { "miss" };
+    counter!(CORRELATION_CACHE, "result" => result).increment(1);
+}

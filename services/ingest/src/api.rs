@@ -85,7 +85,7 @@ pub async fn send(
         channel: "api".into(),
     };
     let started = Instant::now();
-    let out = Outgoing::new(s.topics.requests.clone(), v.to.as_str(), event);
+    let out = Outgoing::new(s.topics.requests_for(v.lane), v.to.as_str(), event);
     if let Err(e) = s.producer.send(&out).await {
         warn!(error = %e, "request not persisted");
         return Err(ApiError::unavailable(

@@ -1,6 +1,7 @@
 //! # router: consent, encoding and route selection
 //!
-//! Consumes `sms.requests`; for each `SendRequested` decides the carrier from the versioned
+//! Consumes the request topics (`sms.requests.otp`, `.transactional`, and the public
+//! `sms.requests`, one consumer each); for each `SendRequested` decides the carrier from the versioned
 //! route table (longest prefix, tenant, lane, weight), computes encoding, segments and cost,
 //! and publishes `RoutingDecided` (or `MessageRejected` with a reason code) on the lane topic
 //! `sms.routing.<lane>`, so OTP never waits behind bulk.
@@ -61,20 +62,16 @@ impl Context {
 }
 
 /// Routes requests until `shutdown`, then drains in-flight work and commits.
+///
+/// One consumer per request topic (`sms.requests.otp`, `sms.requests.transactional`,
+/// `sms.requests`), each its own group: an OTP request never waits behind the records of
+/// another lane, however deep the bulk backlog in `sms.requests` is.
 pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> Result<(), Error> {
     let topics = config.kafka.topics();
-    let mut opts = ConsumerOptions::new(
-        group_id(&config.kafka, "router"),
-        vec![topics.requests.clone()],
-        topics.dlq.clone(),
-    );
-    if let Some(n) = config.max_in_flight {
-        opts.max_in_flight = n;
-    }
     let ops = http::ops_router(ctx.svc.links.readiness(&config.kafka));
     let server = tokio::spawn(http::serve(ctx.svc.listener, ops, shutdown.clone()));
     let handler = Arc::new(handler::Router {
-        topics,
+        topics: topics.clone(),
         table: ctx.table,
     });
     tracing::info!(
@@ -82,19 +79,45 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         routes = handler.table.routes.len(),
         "router started"
     );
-    smsflow_kafka::consumer::run(
-        &config.kafka,
-        opts,
-        ctx.svc.links.consumer_parts(),
-        handler,
-        shutdown,
-    )
-    .await?;
+    let consumers = [
+        ("router-otp", &topics.requests_otp),
+        ("router-transactional", &topics.requests_transactional),
+        // The public topic keeps the group it always had.
+        ("router", &topics.requests),
+    ];
+    let stop = shutdown.child_token();
+    let runs = consumers.into_iter().map(|(group, topic)| {
+        let mut opts = ConsumerOptions::new(
+            group_id(&config.kafka, group),
+            vec![topic.clone()],
+            topics.dlq.clone(),
+        );
+        if let Some(n) = config.max_in_flight {
+            opts.max_in_flight = n;
+        }
+        let (parts, handler, stop) = (
+            ctx.svc.links.consumer_parts(),
+            handler.clone(),
+            stop.clone(),
+        );
+        let kafka = &config.kafka;
+        async move {
+            let r = smsflow_kafka::consumer::run(kafka, opts, parts, handler, stop.clone()).await;
+            if let Err(e) = &r {
+                // One consumer down takes the router down (drained), rather than a lane missing.
+                tracing::error!(group, error = %e, "request consumer failed; stopping the router");
+                stop.cancel();
+            }
+            r
+        }
+    });
+    let results = futures::future::join_all(runs).await;
     ctx.svc
         .links
         .producer
         .flush(std::time::Duration::from_secs(10))?;
     let _ = server.await;
     tracing::info!("router stopped");
+    results.into_iter().collect::<Result<Vec<()>, _>>()?;
     Ok(())
 }
