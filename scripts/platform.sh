@@ -14,6 +14,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STACK_DIR=${SMSFLOW_STACK_DIR:-$ROOT/.stack}
 PROFILE=${SMSFLOW_PROFILE:-debug}
+# Not for the services: they read every SMSFLOW_* variable as config and refuse unknown keys.
+unset SMSFLOW_PROFILE
 BIN=${CARGO_TARGET_DIR:-$HOME/.cache/smsflow/target}/$PROFILE
 CONF=$ROOT/config/local
 mkdir -p "$STACK_DIR"/{logs,pids}
