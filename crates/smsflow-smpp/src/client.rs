@@ -14,7 +14,9 @@ use crate::bind::Role;
 use crate::config::{BindMode, CarrierConfig};
 use crate::error::{ConfigError, NotSentReason, PartFailure, SubmitError, UnknownReason};
 use crate::inbound::InboundEvent;
+use crate::lane::Lane;
 use crate::metrics::CarrierMetrics;
+use crate::queue::SubmitQueue;
 use crate::session::{PartDone, QueuedSubmit, Shared, run_session};
 use crate::submit::{
     PartOutcome, PreparedMessage, PreparedPart, SubmitReport, SubmitRequest, prepare_parts,
@@ -54,14 +56,13 @@ impl SmppClient {
         config: CarrierConfig,
     ) -> Result<(Self, mpsc::Receiver<InboundEvent>), ConfigError> {
         config.validate()?;
-        let (queue_tx, queue_rx) = mpsc::channel(config.submit_queue);
         let (inbound_tx, inbound_rx) = mpsc::channel(config.inbound_channel);
         let (bound, _) = watch::channel(0usize);
+        let metrics = CarrierMetrics::new(&config.name);
         let shared = Arc::new(Shared {
-            metrics: CarrierMetrics::new(&config.name),
+            queue: SubmitQueue::new(config.submit_queue, &metrics),
+            metrics,
             config: Arc::new(config),
-            queue_tx,
-            queue_rx: Mutex::new(queue_rx),
             inbound_tx,
             bound,
             shutdown: CancellationToken::new(),
@@ -102,6 +103,11 @@ impl SmppClient {
         self.inner.shared.bound_count()
     }
 
+    /// Parts waiting in `lane`'s queue for a window slot (not yet taken by a session).
+    pub fn queue_depth(&self, lane: Lane) -> usize {
+        self.inner.shared.queue.depth(lane)
+    }
+
     /// Waits until at least `sessions` submit-capable sessions are bound, or `timeout`.
     /// Returns whether that happened.
     pub async fn wait_until_bound(&self, sessions: usize, timeout: Duration) -> bool {
@@ -112,6 +118,8 @@ impl SmppClient {
     }
 
     /// Builds the submit_sm PDUs of a request without sending them (e.g. to count parts).
+    /// Every part carries the request's lane ([`SubmitRequest::with_lane`]) and that lane's
+    /// priority_flag, so [`SmppClient::submit_parts`] queues it in the right lane.
     pub fn prepare(&self, request: &SubmitRequest) -> Result<PreparedMessage, SubmitError> {
         prepare_parts(&self.inner.shared.config, request)
     }
@@ -140,32 +148,30 @@ impl SmppClient {
 
     /// Sends prepared parts (one submit_sm each) and returns their outcomes in order.
     ///
-    /// Parts are queued for whichever bound session has room in its window; when the queue
-    /// (`submit_queue`) is full this waits for space (backpressure). With no session bound
-    /// every part is answered "not sent" at once rather than waiting for a reconnect.
+    /// Each part is queued in its lane ([`PreparedPart::lane`]) for whichever bound session
+    /// has room in its window; sessions serve the highest non-empty lane first. When the
+    /// part's lane already holds `submit_queue` parts this waits for space (backpressure on
+    /// that lane only: a full bulk lane never delays an OTP). With no session bound every
+    /// part is answered "not sent" at once rather than waiting for a reconnect.
     pub async fn submit_parts(&self, parts: Vec<PreparedPart>) -> Vec<PartOutcome> {
         let shared = &self.inner.shared;
         let mut waiting = Vec::with_capacity(parts.len());
         for part in parts {
-            let (seq, total) = (part.seq, part.total);
+            let (seq, total, lane) = (part.seq, part.total, part.lane());
             let (tx, rx) = oneshot::channel();
             let item = QueuedSubmit {
                 command: Command::new(CommandStatus::EsmeRok, 0, part.into_pdu()),
                 reply: tx,
                 throttled: 0,
+                lane,
             };
             if shared.shutdown.is_cancelled() {
                 shared.not_sent(item, NotSentReason::ShuttingDown);
             } else if shared.bound_count() == 0 {
                 shared.not_sent(item, NotSentReason::NotConnected);
-            } else {
-                let sent = tokio::select! {
-                    result = shared.queue_tx.send(item) => result.map_err(|e| e.0),
-                    () = shared.shutdown.cancelled() => Ok(()),
-                };
-                if let Err(item) = sent {
-                    shared.not_sent(item, NotSentReason::ShuttingDown);
-                }
+            } else if let Err(item) = shared.queue.push(item).await {
+                // The queue closes when shutdown starts, also under a caller waiting for room.
+                shared.not_sent(item, NotSentReason::ShuttingDown);
             }
             waiting.push((seq, total, rx));
         }
@@ -189,9 +195,10 @@ impl SmppClient {
         outcomes
     }
 
-    /// Graceful shutdown: stops taking submits (new and queued ones get "not sent"), waits
-    /// up to `grace` for responses to the submits in flight, unbinds, and reports whatever
-    /// is still unanswered as outcome unknown. Returns when every session has stopped.
+    /// Graceful shutdown: stops taking submits (new, queued and waiting-for-room ones get
+    /// "not sent"), waits up to `grace` for responses to the submits in flight, unbinds, and
+    /// reports whatever is still unanswered as outcome unknown. Returns when every session
+    /// has stopped.
     ///
     /// The window is drained before the unbind (rather than unbinding first) because some
     /// SMSCs close the link right after unbind_resp and drop the pending responses.
@@ -205,19 +212,16 @@ impl SmppClient {
             deadline.get_or_insert_with(|| Instant::now() + grace);
         }
         shared.shutdown.cancel();
-        {
-            let mut rx = shared.queue_rx.lock().await;
-            shared.drain_queue(&mut rx, NotSentReason::ShuttingDown);
-        }
+        shared.queue.close();
+        shared.drain_queue(NotSentReason::ShuttingDown);
         let tasks: Vec<JoinHandle<()>> = self.inner.tasks.lock().await.drain(..).collect();
         for task in tasks {
             if let Err(err) = task.await {
                 tracing::error!(error = %err, "session task failed");
             }
         }
-        let mut rx = shared.queue_rx.lock().await;
-        rx.close();
-        shared.drain_queue(&mut rx, NotSentReason::ShuttingDown);
+        // Nothing can be queued after the close; this only makes sure no caller is left waiting.
+        shared.drain_queue(NotSentReason::ShuttingDown);
         tracing::info!(carrier = %shared.config.name, "smpp client stopped");
     }
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::error::ConfigError;
 use crate::idnorm::IdNormalisation;
+use crate::lane::PriorityFlags;
 
 /// Settings for one carrier (one SMSC account), possibly spread over several binds.
 #[derive(Debug, Clone, Deserialize)]
@@ -84,8 +85,13 @@ pub struct CarrierConfig {
     /// How carrier message ids are normalised so that submit_sm_resp ids and receipt ids
     /// compare equal.
     pub message_id: IdNormalisation,
-    /// Capacity of the queue of parts waiting for a free window slot on any session.
+    /// Capacity of each priority lane's queue of parts waiting for a free window slot on any
+    /// session (so up to three times this in all). A caller whose lane is full waits
+    /// (backpressure on that lane only: a full bulk queue never delays an OTP).
     pub submit_queue: usize,
+    /// SMPP priority_flag written per lane (`[priority_flags]` with `otp`, `transactional`,
+    /// `bulk`; defaults 3, 1, 0). Lower `otp` for a carrier that refuses values above 1.
+    pub priority_flags: PriorityFlags,
     /// Number of received deliver_sm held while the inbound channel is full; beyond it a
     /// deliver_sm is refused with ESME_RX_T_APPN (the carrier redelivers later). The session
     /// never stops reading, so submit responses never wait behind receipts.
@@ -127,6 +133,7 @@ impl Default for CarrierConfig {
             registered_delivery: 1,
             message_id: IdNormalisation::default(),
             submit_queue: 1_024,
+            priority_flags: PriorityFlags::default(),
             inbound_backlog: 256,
             inbound_channel: 1_024,
         }
@@ -199,6 +206,13 @@ impl CarrierConfig {
         }
         if self.submit_queue == 0 || self.inbound_channel == 0 || self.inbound_backlog == 0 {
             return invalid("submit_queue", "queue capacities must be positive");
+        }
+        let flags = self.priority_flags;
+        if [flags.otp, flags.transactional, flags.bulk]
+            .iter()
+            .any(|flag| *flag > 3)
+        {
+            return invalid("priority_flags", "SMPP 3.4 priority_flag is 0 to 3");
         }
         Ok(())
     }
@@ -283,6 +297,8 @@ mod tests {
             password = "pw"
             bind_mode = "transmitter_receiver"
             concatenation = "sar"
+            [priority_flags]
+            otp = 1
             [message_id]
             submit_response = "hex"
             receipt_text = "decimal"
@@ -292,11 +308,32 @@ mod tests {
         assert_eq!(cfg.window, 10);
         assert_eq!(cfg.bind_mode, BindMode::TransmitterReceiver);
         assert_eq!(cfg.concatenation, ConcatMethod::Sar);
+        assert_eq!(
+            cfg.priority_flags,
+            PriorityFlags {
+                otp: 1,
+                transactional: 1,
+                bulk: 0
+            }
+        );
         assert!(!format!("{cfg:?}").contains("\"pw\""));
         cfg.validate().expect("valid");
 
         let err = toml::from_str::<CarrierConfig>("windw = 3").expect_err("typo rejected");
         assert!(err.to_string().contains("windw"), "{err}");
+    }
+
+    #[test]
+    fn validation_catches_priority_flag_out_of_range() {
+        let mut cfg = CarrierConfig::default();
+        cfg.priority_flags.otp = 4;
+        assert!(matches!(
+            cfg.validate(),
+            Err(ConfigError::Invalid {
+                field: "priority_flags",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! SMPP 3.4 ESME client for smsflow: the dispatcher's link to SMS carriers (SMSCs).
 //!
 //! It keeps several binds (sessions) per carrier open, spreads submits over them within a
-//! window per session, paces them with a per-session TPS limit, turns throttling responses
-//! into pauses and resends, and reports every part of every message as exactly one of:
+//! window per session, serves them by strict priority (one bounded queue per [`Lane`]: OTP,
+//! transactional, bulk; a session with room in its window always takes the next part of the
+//! highest non-empty lane, and each submit_sm carries its lane's SMPP `priority_flag`),
+//! paces them with a per-session TPS limit, turns throttling responses into pauses and
+//! resends, and reports every part of every message as exactly one of:
 //! accepted (with the carrier message id), rejected (with the command status and whether it
 //! is worth retrying), **outcome unknown** (written but unanswered: timeout, link lost,
 //! shutdown — the client never resends these itself, the caller decides per message type),
@@ -19,22 +22,26 @@
 //! duplicate), which guarantee 3 of the design brief depends on; (2) a response timeout
 //! that reports one submit as unknown without tearing down the link and every other
 //! submit in the window; (3) throttling responses that pause the session and resend the
-//! part inside the window accounting; (4) several binds sharing one queue, reconnecting
-//! with backoff and jitter; (5) answering deliver_sm only after the event is in the
-//! caller's channel, deferring with ESME_RX_T_APPN what does not fit, without ever stopping
-//! to read; (6) surviving PDUs the strict codec refuses (an
-//! error response with an odd body, a receipt whose `receipted_message_id` lacks its NUL)
-//! instead of ending the stream.
+//! part inside the window accounting; (4) several binds sharing one queue per priority lane,
+//! served strictly by priority, reconnecting with backoff and jitter; (5) answering
+//! deliver_sm only after the event is in the caller's channel, deferring with ESME_RX_T_APPN
+//! what does not fit, without ever stopping to read; (6) surviving PDUs the strict codec
+//! refuses (an error response with an odd body, a receipt whose `receipted_message_id` lacks
+//! its NUL) instead of ending the stream.
 //!
 //! # Module map
 //!
 //! - [`config`]: [`CarrierConfig`], one per carrier (serde, `deny_unknown_fields`).
 //! - [`client`]: [`SmppClient`] — start, submit, submit_parts, shutdown.
 //! - [`submit`]: request and outcome types; text → submit_sm PDUs via `smsflow-sms`.
+//! - [`lane`]: [`Lane`] (OTP, transactional, bulk) and the per-carrier `priority_flag` of
+//!   each ([`PriorityFlags`]).
+//! - `queue`: the submit queue the sessions share — one bounded FIFO per lane, strict
+//!   priority, backpressure per lane, failed-before-write parts back at the head.
 //! - `session`: per-session reconnect loop and the state sessions share.
-//! - `link`: the loop of one bound link (`link/mod.rs`), with `write` (window, TPS, write
-//!   accounting), `read` (responses, throttling, deliver_sm, timeouts) and `end` (drain,
-//!   final answers).
+//! - `link`: the loop of one bound link (`link/mod.rs`: the next part by lane, throttled
+//!   parts included), with `write` (window, TPS, write accounting), `read` (responses,
+//!   throttling, deliver_sm, timeouts) and `end` (drain, final answers).
 //! - `bind`: connect and bind.
 //! - `window`: sequence numbers 1..=0x7FFFFFFF and requests awaiting a response.
 //! - `codec`: framing over the rusmpp codec, tolerant of undecodable PDUs.
@@ -52,13 +59,18 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
-//! use smsflow_smpp::{CarrierConfig, InboundEvent, SmppClient, SubmitRequest, concat_reference_for};
+//! use smsflow_smpp::{
+//!     CarrierConfig, InboundEvent, Lane, SmppClient, SubmitRequest, concat_reference_for,
+//! };
 //!
 //! let config = CarrierConfig { host: "127.0.0.1".into(), port: 2775, ..CarrierConfig::default() };
 //! let (client, mut inbound) = SmppClient::start(config)?;
 //! client.wait_until_bound(1, Duration::from_secs(5)).await;
 //! let reference = concat_reference_for(b"message-42");
-//! let report = client.submit(SubmitRequest::new("ACME", "+447700900123", "hello", reference)).await?;
+//! // OTP lane: overtakes queued transactional and bulk parts, priority_flag 3.
+//! let request = SubmitRequest::new("ACME", "+447700900123", "code 123456", reference)
+//!     .with_lane(Lane::Otp);
+//! let report = client.submit(request).await?;
 //! for part in &report.parts {
 //!     match &part.result {
 //!         Ok(accepted) => println!("part {} accepted as {}", part.seq, accepted.message_id),
@@ -81,9 +93,11 @@ mod deliver;
 pub mod error;
 pub mod idnorm;
 pub mod inbound;
+pub mod lane;
 mod link;
 pub mod mask;
 pub mod metrics;
+mod queue;
 pub mod receipt;
 mod session;
 pub mod status;
@@ -96,6 +110,7 @@ pub use deliver::NetworkError;
 pub use error::{ConfigError, ErrorClass, NotSentReason, PartFailure, SubmitError, UnknownReason};
 pub use idnorm::{CarrierMessageId, IdFormat, IdNormalisation, IdSource};
 pub use inbound::{ConcatInfo, DeliveryReceipt, InboundEvent, MoMessage, RawDeliver};
+pub use lane::{Lane, PriorityFlags};
 pub use receipt::{
     ReceiptDate, ReceiptState, ReceiptText, format_receipt_text, parse_receipt_text,
 };

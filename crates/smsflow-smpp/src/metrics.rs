@@ -2,10 +2,12 @@
 //! [`Metric`]; no other module spells a metric name.
 //!
 //! Labels take values from small fixed sets only: `carrier` (configured names), `status`
-//! (SMPP command_status in hex), `command`, `reason`, `kind`. Never ids or numbers.
+//! (SMPP command_status in hex), `command`, `reason`, `kind`, `lane` (otp, transactional,
+//! bulk). Never ids or numbers.
 
 use std::time::Duration;
 
+use crate::lane::Lane;
 use crate::status::CommandStatusCode;
 
 /// The metrics this crate emits.
@@ -29,6 +31,8 @@ pub enum Metric {
     SessionsBound,
     /// Counter: inbound deliver_sm handed to the caller, by kind (receipt, mo, invalid).
     Inbound,
+    /// Gauge: parts waiting in the submit queue for a window slot, by lane.
+    QueueDepth,
 }
 
 impl Metric {
@@ -44,11 +48,12 @@ impl Metric {
             Metric::NotSent => "smsflow_smpp_not_sent_total",
             Metric::SessionsBound => "smsflow_smpp_sessions_bound_sessions",
             Metric::Inbound => "smsflow_smpp_inbound_total",
+            Metric::QueueDepth => "smsflow_smpp_queue_depth_requests",
         }
     }
 
     /// Every metric, for documentation and tests.
-    pub const ALL: [Metric; 9] = [
+    pub const ALL: [Metric; 10] = [
         Metric::WindowInUse,
         Metric::SubmitLatency,
         Metric::Responses,
@@ -58,6 +63,7 @@ impl Metric {
         Metric::NotSent,
         Metric::SessionsBound,
         Metric::Inbound,
+        Metric::QueueDepth,
     ];
 }
 
@@ -124,6 +130,16 @@ impl CarrierMetrics {
     pub(crate) fn sessions_bound_add(&self, delta: f64) {
         metrics::gauge!(Metric::SessionsBound.name(), "carrier" => self.carrier.clone())
             .increment(delta);
+    }
+
+    /// The queue depth gauge of `lane`; the queue keeps the handle and sets it on every
+    /// change, without a registry lookup per part.
+    pub(crate) fn queue_depth(&self, lane: Lane) -> metrics::Gauge {
+        metrics::gauge!(
+            Metric::QueueDepth.name(),
+            "carrier" => self.carrier.clone(),
+            "lane" => lane.label()
+        )
     }
 
     pub(crate) fn inbound(&self, kind: &'static str) {

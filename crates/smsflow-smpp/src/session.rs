@@ -1,17 +1,18 @@
 //! One session: connect, bind, run the link, and reconnect with capped exponential backoff
 //! and jitter when the link is lost. Also the state every session of a carrier shares.
 //!
-//! All sessions of a carrier take parts from one shared queue, each only while it is bound
-//! and has room in its window, so submits spread over the binds by themselves and a session
-//! that is down or slow takes nothing. While no session is bound, sessions waiting to
-//! reconnect answer queued parts with "not sent" instead of letting them wait.
+//! All sessions of a carrier take parts from one shared [`SubmitQueue`] (one FIFO per
+//! priority lane, highest lane first), each only while it is bound and has room in its
+//! window, so submits spread over the binds by themselves and a session that is down or slow
+//! takes nothing. While no session is bound, sessions waiting to reconnect answer queued
+//! parts with "not sent" instead of letting them wait.
 
 use std::sync::Arc;
 use std::sync::Mutex as StdMutex;
 use std::time::Duration;
 
 use rusmpp::Command;
-use tokio::sync::{Mutex, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -20,8 +21,10 @@ use crate::bind::{Role, connect_and_bind};
 use crate::config::CarrierConfig;
 use crate::error::{NotSentReason, PartFailure, UnknownReason};
 use crate::inbound::InboundEvent;
+use crate::lane::Lane;
 use crate::link::{Link, LinkEnd};
 use crate::metrics::CarrierMetrics;
+use crate::queue::SubmitQueue;
 use crate::submit::Accepted;
 
 /// A part waiting to be sent (or resent after throttling).
@@ -33,6 +36,8 @@ pub(crate) struct QueuedSubmit {
     pub(crate) reply: oneshot::Sender<PartDone>,
     /// Throttling responses received so far.
     pub(crate) throttled: u32,
+    /// The queue it waits in, which decides when it is sent relative to other parts.
+    pub(crate) lane: Lane,
 }
 
 /// The final result of one part, as sent back to the waiting caller.
@@ -47,8 +52,8 @@ pub(crate) struct PartDone {
 pub(crate) struct Shared {
     pub(crate) config: Arc<CarrierConfig>,
     pub(crate) metrics: CarrierMetrics,
-    pub(crate) queue_tx: mpsc::Sender<QueuedSubmit>,
-    pub(crate) queue_rx: Mutex<mpsc::Receiver<QueuedSubmit>>,
+    /// Parts waiting for a window slot on any session, one bounded FIFO per lane.
+    pub(crate) queue: SubmitQueue,
     pub(crate) inbound_tx: mpsc::Sender<InboundEvent>,
     /// Number of bound sessions that take submits.
     pub(crate) bound: watch::Sender<usize>,
@@ -96,23 +101,26 @@ impl Shared {
         self.finish(item, Err(PartFailure::OutcomeUnknown { reason }));
     }
 
-    /// A part that was certainly not accepted by the carrier (never written, or answered
-    /// with a throttling error) goes back to the queue for another session, or is answered
-    /// "not sent" when no session is bound or shutdown has started.
-    pub(crate) fn requeue_or_not_sent(&self, item: QueuedSubmit, reason: NotSentReason) {
+    /// Parts that were certainly not accepted by the carrier (never written, or answered
+    /// with a throttling error) go back to the head of their lanes, in the given order, for
+    /// another session; or are answered "not sent" when no session is bound or shutdown has
+    /// started.
+    pub(crate) fn requeue_or_not_sent(&self, items: Vec<QueuedSubmit>, reason: NotSentReason) {
         if self.shutdown.is_cancelled() {
-            return self.not_sent(item, NotSentReason::ShuttingDown);
+            return self.not_sent_all(items, NotSentReason::ShuttingDown);
         }
         if self.bound_count() == 0 {
-            return self.not_sent(item, reason);
+            return self.not_sent_all(items, reason);
         }
-        match self.queue_tx.try_send(item) {
-            Ok(()) => {}
-            Err(
-                mpsc::error::TrySendError::Full(item) | mpsc::error::TrySendError::Closed(item),
-            ) => {
-                self.not_sent(item, reason);
-            }
+        if let Err(items) = self.queue.requeue(items) {
+            // Closed since the check above: shutdown has started.
+            self.not_sent_all(items, NotSentReason::ShuttingDown);
+        }
+    }
+
+    fn not_sent_all(&self, items: Vec<QueuedSubmit>, reason: NotSentReason) {
+        for item in items {
+            self.not_sent(item, reason);
         }
     }
 
@@ -130,11 +138,9 @@ impl Shared {
         self.metrics.sessions_bound_add(-1.0);
     }
 
-    /// Answers every queued part "not sent" (used when nothing is bound, and at shutdown).
-    pub(crate) fn drain_queue(&self, rx: &mut mpsc::Receiver<QueuedSubmit>, reason: NotSentReason) {
-        while let Ok(item) = rx.try_recv() {
-            self.not_sent(item, reason);
-        }
+    /// Answers every queued part "not sent" (at shutdown).
+    pub(crate) fn drain_queue(&self, reason: NotSentReason) {
+        self.not_sent_all(self.queue.take_all(), reason);
     }
 }
 
@@ -211,13 +217,10 @@ async fn wait_backoff(shared: &Shared, delay: Duration, role: Role) -> bool {
         tokio::select! {
             () = tokio::time::sleep_until(until) => return true,
             () = shared.shutdown.cancelled() => return false,
-            item = async { shared.queue_rx.lock().await.recv().await }, if drain => {
+            item = shared.queue.pop(), if drain => {
+                // Closed: shutdown has started.
                 let Some(item) = item else { return false };
-                if shared.bound_count() == 0 {
-                    shared.not_sent(item, NotSentReason::NotConnected);
-                } else {
-                    shared.requeue_or_not_sent(item, NotSentReason::NotConnected);
-                }
+                shared.requeue_or_not_sent(vec![item], NotSentReason::NotConnected);
             }
             // Re-evaluate `drain` when another session binds or drops.
             _ = bound_rx.changed() => {}

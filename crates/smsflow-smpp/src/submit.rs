@@ -1,8 +1,10 @@
 //! The submit API types and the translation of a text message into submit_sm PDUs.
 //!
 //! [`SubmitRequest`] → [`prepare_parts`] (segmentation with `smsflow-sms`, addresses,
-//! data_coding, concatenation per carrier setting) → one [`PreparedPart`] per submit_sm →
-//! the client sends them → one [`PartOutcome`] each, gathered in a [`SubmitReport`].
+//! data_coding, concatenation per carrier setting, priority_flag per lane) → one
+//! [`PreparedPart`] per submit_sm, tagged with the request's [`Lane`] → the client queues
+//! them in that lane and sends them → one [`PartOutcome`] each, gathered in a
+//! [`SubmitReport`].
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -18,6 +20,7 @@ use smsflow_sms::{Concat, Encoding, Options, Part};
 use crate::config::{CarrierConfig, ConcatMethod};
 use crate::error::{ErrorClass, PartFailure, SubmitError};
 use crate::idnorm::CarrierMessageId;
+use crate::lane::Lane;
 
 /// One text message to send to one destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +55,15 @@ impl SubmitRequest {
             },
         }
     }
+
+    /// The same request in `lane`: it waits in that lane's queue (OTP before transactional
+    /// before bulk) and its submit_sm carry the lane's priority_flag
+    /// ([`crate::CarrierConfig::priority_flags`]) unless [`SubmitOptions::priority`] is set.
+    #[must_use]
+    pub fn with_lane(mut self, lane: Lane) -> Self {
+        self.options.lane = lane;
+        self
+    }
 }
 
 /// Per-message options of a [`SubmitRequest`].
@@ -67,8 +79,12 @@ pub struct SubmitOptions {
     pub concat_reference: u16,
     /// Replace look-alike characters (curly quotes, dashes) when that keeps the message GSM-7.
     pub smart_replacement: bool,
-    /// SMPP priority_flag (0 = normal).
-    pub priority: u8,
+    /// Priority lane: which submit queue the parts wait in, and the default priority_flag.
+    /// [`Lane::Transactional`] unless set (see [`SubmitRequest::with_lane`]).
+    pub lane: Lane,
+    /// SMPP priority_flag override; `None` (the default) uses the lane's flag from
+    /// [`crate::CarrierConfig::priority_flags`] (OTP 3, transactional 1, bulk 0).
+    pub priority: Option<u8>,
 }
 
 /// A deterministic 16-bit concatenation reference from a message id (FNV-1a, folded).
@@ -82,7 +98,7 @@ pub fn concat_reference_for(message_id: &[u8]) -> u16 {
     u16::try_from(folded).unwrap_or(u16::MAX)
 }
 
-/// One submit_sm ready to send: the PDU plus its position in the message.
+/// One submit_sm ready to send: the PDU, its position in the message and its lane.
 #[derive(Debug, Clone)]
 pub struct PreparedPart {
     /// Position of the part, 1-based.
@@ -90,17 +106,39 @@ pub struct PreparedPart {
     /// Number of parts of the message.
     pub total: u8,
     pdu: SubmitSm,
+    /// The queue the part waits in; travels with the part so that `prepare` then
+    /// `submit_parts` keeps the request's lane.
+    lane: Lane,
 }
 
 impl PreparedPart {
-    /// Wraps a submit_sm built by the caller (for [`crate::SmppClient::submit_parts`]).
+    /// Wraps a submit_sm built by the caller (for [`crate::SmppClient::submit_parts`]), in
+    /// the default lane ([`Lane::Transactional`]); see [`PreparedPart::with_lane`].
     pub fn from_pdu(seq: u8, total: u8, pdu: SubmitSm) -> Self {
-        Self { seq, total, pdu }
+        Self {
+            seq,
+            total,
+            pdu,
+            lane: Lane::default(),
+        }
+    }
+
+    /// The same part in `lane`. Only the queue changes: the PDU's priority_flag stays as
+    /// built (parts from [`crate::SmppClient::prepare`] already have their lane's flag).
+    #[must_use]
+    pub fn with_lane(mut self, lane: Lane) -> Self {
+        self.lane = lane;
+        self
     }
 
     /// The PDU that will be sent.
     pub fn pdu(&self) -> &SubmitSm {
         &self.pdu
+    }
+
+    /// The lane the part is queued in.
+    pub fn lane(&self) -> Lane {
+        self.lane
     }
 
     pub(crate) fn into_pdu(self) -> SubmitSm {
@@ -197,8 +235,12 @@ pub fn prepare_parts(
         dest_npi: config.dest_npi,
         registered_delivery,
         validity,
-        priority: request.options.priority,
+        priority: request
+            .options
+            .priority
+            .unwrap_or_else(|| config.priority_flags.for_lane(request.options.lane)),
     };
+    let lane = request.options.lane;
 
     if config.concatenation == ConcatMethod::MessagePayload {
         let encoded = smsflow_sms::encode(&request.text, &options);
@@ -210,7 +252,7 @@ pub fn prepare_parts(
         let pdu = template.build(data_coding, false, Vec::new(), tlvs)?;
         return Ok(PreparedMessage {
             encoding: encoded.encoding,
-            parts: vec![PreparedPart::from_pdu(1, 1, pdu)],
+            parts: vec![PreparedPart::from_pdu(1, 1, pdu).with_lane(lane)],
         });
     }
 
@@ -245,7 +287,7 @@ pub fn prepare_parts(
                 template.build(data_coding, part.udh.is_some(), body, Vec::new())?
             }
         };
-        parts.push(PreparedPart::from_pdu(part.seq, part.total, pdu));
+        parts.push(PreparedPart::from_pdu(part.seq, part.total, pdu).with_lane(lane));
     }
     Ok(PreparedMessage {
         encoding: segmented.encoding,
@@ -523,6 +565,47 @@ mod tests {
             msg.parts[0].pdu().validity_period.to_string(),
             "000000001000000R"
         );
+    }
+
+    #[test]
+    fn lane_travels_with_every_part_and_sets_priority_flag() {
+        let flag = |part: &PreparedPart| u8::from(part.pdu().priority_flag);
+        let text = "a".repeat(400);
+        let req = SubmitRequest::new("ACME", "447700900002", text, 1);
+        let msg = prepare_parts(&cfg(), &req).expect("prepare");
+        assert_eq!(msg.parts.len(), 3);
+        assert!(
+            msg.parts
+                .iter()
+                .all(|p| p.lane() == Lane::Transactional && flag(p) == 1)
+        );
+
+        for (lane, expected) in [(Lane::Otp, 3), (Lane::Bulk, 0)] {
+            let msg = prepare_parts(&cfg(), &req.clone().with_lane(lane)).expect("prepare");
+            assert_eq!(msg.parts.len(), 3);
+            for (i, part) in msg.parts.iter().enumerate() {
+                assert_eq!(usize::from(part.seq), i + 1, "parts stay in order");
+                assert_eq!(part.lane(), lane);
+                assert_eq!(flag(part), expected, "{lane:?}");
+            }
+        }
+
+        // Per-carrier flags, and a per-request override.
+        let mut c = cfg();
+        c.priority_flags.otp = 1;
+        let otp = req.clone().with_lane(Lane::Otp);
+        let msg = prepare_parts(&c, &otp).expect("prepare");
+        assert_eq!(flag(&msg.parts[0]), 1);
+        let mut overridden = otp;
+        overridden.options.priority = Some(2);
+        let msg = prepare_parts(&c, &overridden).expect("prepare");
+        assert_eq!(flag(&msg.parts[0]), 2);
+        assert_eq!(msg.parts[0].lane(), Lane::Otp);
+
+        // message_payload: one PDU, same rule.
+        c.concatenation = ConcatMethod::MessagePayload;
+        let msg = prepare_parts(&c, &req.with_lane(Lane::Bulk)).expect("prepare");
+        assert_eq!((msg.parts[0].lane(), flag(&msg.parts[0])), (Lane::Bulk, 0));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use metrics::{
     Counter, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit,
 };
 use smsflow_smpp::metrics::Metric;
-use smsflow_smpp::{SmppClient, SubmitRequest};
+use smsflow_smpp::{Lane, SmppClient, SubmitRequest};
 
 #[derive(Debug, Default)]
 struct Count(AtomicU64);
@@ -161,6 +161,18 @@ fn metrics_are_recorded_with_fixed_labels() {
         recorder.gauge(&format!("{}{{{carrier}}}", Metric::SessionsBound.name())),
         0.0
     );
+    // One queue depth gauge per lane, back to zero once everything was sent.
+    for lane in Lane::ALL {
+        assert_eq!(
+            recorder.gauge(&format!(
+                "{}{{{carrier},lane={}}}",
+                Metric::QueueDepth.name(),
+                lane.label()
+            )),
+            0.0,
+            "{lane:?}"
+        );
+    }
     // No label value carries an id or a number other than a status code.
     for key in recorder.counters.lock().unwrap().keys() {
         assert!(key.starts_with("smsflow_smpp_"), "{key}");

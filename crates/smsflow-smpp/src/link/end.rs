@@ -36,9 +36,12 @@ impl Link {
         None
     }
 
-    /// Answers everything still held by the link when it ends.
+    /// Answers everything still held by the link when it ends. Parts never written go back
+    /// to the head of their lanes (throttled ones, then the window's in sending order, then
+    /// the one waiting for the TPS limiter), unless shutdown has started.
     pub(super) fn fail_everything(&mut self, end: LinkEnd) {
         let shutting_down = matches!(end, LinkEnd::Shutdown) || self.shared.shutdown.is_cancelled();
+        let mut unwritten: Vec<_> = self.retry.drain(..).collect();
         for (_, entry) in self.window.drain() {
             if let Pending::Submit { item, written } = entry.item {
                 self.shared.metrics.window_add(-1.0);
@@ -49,22 +52,20 @@ impl Link {
                         UnknownReason::LinkLost
                     };
                     self.shared.unknown(item, reason);
-                } else if shutting_down {
-                    self.shared.not_sent(item, NotSentReason::ShuttingDown);
                 } else {
-                    self.shared
-                        .requeue_or_not_sent(item, NotSentReason::LinkLostBeforeWrite);
+                    unwritten.push(item);
                 }
             }
         }
         self.submits_in_flight = 0;
-        if let Some((item, _)) = self.tps_wait.take() {
+        unwritten.extend(self.tps_wait.take().map(|(item, _)| item));
+        if shutting_down {
+            for item in unwritten {
+                self.shared.not_sent(item, NotSentReason::ShuttingDown);
+            }
+        } else {
             self.shared
-                .requeue_or_not_sent(item, NotSentReason::LinkLostBeforeWrite);
-        }
-        while let Some(item) = self.retry.pop_front() {
-            self.shared
-                .requeue_or_not_sent(item, NotSentReason::LinkLostBeforeWrite);
+                .requeue_or_not_sent(unwritten, NotSentReason::LinkLostBeforeWrite);
         }
         if !self.inbound.is_empty() {
             // Not acknowledged: the carrier delivers them again on the next bind.

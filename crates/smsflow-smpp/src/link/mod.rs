@@ -7,6 +7,10 @@
 //! events to the caller's channel, and the timers. Nothing in the loop blocks on one
 //! direction while the other is starved.
 //!
+//! Strict priority: whenever the window has room, the next part is the oldest of the highest
+//! lane among the queue and this link's throttled parts waiting for a resend; a throttled
+//! part goes before queued parts of its own lane or lower, never before a higher lane.
+//!
 //! Write accounting: each submit_sm's last byte offset in the write buffer is remembered;
 //! once the socket accepted bytes up to it, the submit counts as written. On link loss a
 //! written submit is "outcome unknown", an unwritten one was never seen whole by the
@@ -102,7 +106,8 @@ pub(crate) struct Link {
     clock: DefaultClock,
     /// A part waiting for the TPS limiter, and when it may go.
     tps_wait: Option<(QueuedSubmit, Instant)>,
-    /// Parts answered with a throttling error, resent first once the pause is over.
+    /// Parts answered with a throttling error, resent once the pause is over: highest lane
+    /// first, oldest first within a lane (see `push_retry`).
     retry: VecDeque<QueuedSubmit>,
     paused_until: Option<Instant>,
     throttle_backoff: Backoff,
@@ -206,11 +211,10 @@ impl Link {
             if let Some(end) = self.check_drain_progress() {
                 return end;
             }
-            // Throttled parts go first once the pause is over.
-            while self.may_send() && !self.retry.is_empty() {
-                if let Some(item) = self.retry.pop_front() {
-                    self.dispatch(item);
-                }
+            // Fill the window, highest lane first; wait on the queue only if it stays open.
+            while self.may_send() {
+                let Some(item) = self.next_part() else { break };
+                self.dispatch(item);
             }
             let take_queue = self.may_send() && self.retry.is_empty();
             let read = self.closing.is_none();
@@ -232,7 +236,7 @@ impl Link {
                 () = sleep_until_opt(pause_at), if pause_at.is_some() => Wake::PauseOver,
                 () = tokio::time::sleep_until(self.next_enquire), if self.closing.is_none() => Wake::EnquireLink,
                 () = sleep_until_opt(drain_at), if drain_at.is_some() => Wake::DrainDeadline,
-                item = async { shared.queue_rx.lock().await.recv().await }, if take_queue => Wake::Queued(item),
+                item = shared.queue.pop(), if take_queue => Wake::Queued(item),
             };
             let result = match wake {
                 Wake::Shutdown => {
@@ -275,10 +279,9 @@ impl Link {
                 }
                 Wake::Queued(Some(item)) => {
                     self.dispatch(item);
-                    self.take_more_from_queue();
                     Ok(())
                 }
-                // The queue only closes once the client has shut down.
+                // The queue only closes once shutdown has started.
                 Wake::Queued(None) => {
                     self.begin_drain();
                     Ok(())
@@ -317,19 +320,33 @@ impl Link {
             && self.wbuf.len() < WRITE_BUFFER_HIGH
     }
 
-    /// Takes more queued parts without waiting, while the window has room.
-    fn take_more_from_queue(&mut self) {
-        let shared = Arc::clone(&self.shared);
-        let Ok(mut rx) = shared.queue_rx.try_lock() else {
-            return;
-        };
-        while self.may_send() {
-            match rx.try_recv() {
-                Ok(item) => self.dispatch(item),
-                Err(_) => break,
-            }
+    /// The part to send next, without waiting: the head of the retry list unless the queue
+    /// holds a part of a higher lane, else the head of the highest non-empty queue lane.
+    fn next_part(&mut self) -> Option<QueuedSubmit> {
+        match self.retry.front().map(|item| item.lane) {
+            Some(lane) => self
+                .shared
+                .queue
+                .try_pop_above(lane)
+                .or_else(|| self.retry.pop_front()),
+            None => self.shared.queue.try_pop(),
         }
     }
+
+    /// Keeps a throttled part for a resend (see [`insert_by_lane`]).
+    fn push_retry(&mut self, item: QueuedSubmit) {
+        insert_by_lane(&mut self.retry, item);
+    }
+}
+
+/// Inserts `item` after the parts of its own or a higher lane (so oldest first within a
+/// lane) and before those of lower lanes: the list stays ordered by lane, then by age.
+fn insert_by_lane(parts: &mut VecDeque<QueuedSubmit>, item: QueuedSubmit) {
+    let at = parts
+        .iter()
+        .position(|waiting| item.lane.outranks(waiting.lane))
+        .unwrap_or(parts.len());
+    parts.insert(at, item);
 }
 
 fn deliver_sm_resp() -> Pdu {
@@ -340,5 +357,41 @@ async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rusmpp::Command;
+    use tokio::sync::oneshot;
+
+    use super::*;
+    use crate::lane::Lane;
+
+    fn part(lane: Lane, tag: u32) -> QueuedSubmit {
+        let (reply, _) = oneshot::channel();
+        QueuedSubmit {
+            command: Command::new(CommandStatus::EsmeRok, tag, Pdu::EnquireLink),
+            reply,
+            throttled: 0,
+            lane,
+        }
+    }
+
+    #[test]
+    fn throttled_parts_are_kept_by_lane_then_age() {
+        let mut retry = VecDeque::new();
+        for (lane, tag) in [
+            (Lane::Bulk, 1),
+            (Lane::Transactional, 2),
+            (Lane::Bulk, 3),
+            (Lane::Otp, 4),
+            (Lane::Transactional, 5),
+            (Lane::Otp, 6),
+        ] {
+            insert_by_lane(&mut retry, part(lane, tag));
+        }
+        let order: Vec<u32> = retry.iter().map(|p| p.command.sequence_number).collect();
+        assert_eq!(order, vec![4, 6, 2, 5, 1, 3]);
     }
 }

@@ -193,7 +193,7 @@ impl Link {
                 pause_ms = pause.as_millis() as u64,
                 "throttled, pausing"
             );
-            self.retry.push_back(item);
+            self.push_retry(item);
             return;
         }
         self.throttle_backoff.reset();

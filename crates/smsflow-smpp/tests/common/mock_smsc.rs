@@ -25,6 +25,9 @@ pub enum Reply {
     Drop,
     /// generic_nack with this status.
     Nack(u32),
+    /// This answer (not `Silent` or `Drop`), but only once [`MockSmsc::release_held`] is
+    /// called: keeps a window slot busy for exactly as long as a test needs.
+    Hold(Box<Reply>),
 }
 
 /// Body of an error response.
@@ -43,6 +46,7 @@ pub struct Submit {
     pub sequence: u32,
     pub destination: String,
     pub esm_class: u8,
+    pub priority_flag: u8,
     pub data_coding: u8,
     pub short_message: Vec<u8>,
     pub at: std::time::Instant,
@@ -59,6 +63,8 @@ pub struct Log {
     /// enquire_link_resp, generic_nack, unbind_resp).
     pub responses: Vec<(u32, u32, u32)>,
     pub connections: usize,
+    /// (connection, response bytes) of answers held back by [`Reply::Hold`].
+    pub held: Vec<(usize, Vec<u8>)>,
 }
 
 type Script = dyn Fn(&Submit, usize) -> Reply + Send + Sync;
@@ -122,6 +128,17 @@ impl MockSmsc {
     pub fn send_raw(&self, pdu: Vec<u8>) {
         if let Some(tx) = self.inject.lock().unwrap().last() {
             let _ = tx.send(pdu);
+        }
+    }
+
+    /// Sends the answers held back by [`Reply::Hold`], in the order they were held.
+    pub fn release_held(&self) {
+        let held = std::mem::take(&mut self.log.lock().unwrap().held);
+        let inject = self.inject.lock().unwrap();
+        for (conn, bytes) in held {
+            if let Some(tx) = inject.get(conn) {
+                let _ = tx.send(bytes);
+            }
         }
     }
 
@@ -205,6 +222,7 @@ fn parse_submit(conn: usize, seq: u32, body: &[u8]) -> Submit {
     pos += 2;
     let destination = cstr(body, &mut pos);
     let esm_class = body[pos];
+    let priority_flag = body[pos + 2];
     pos += 3;
     let _sched = cstr(body, &mut pos);
     let _validity = cstr(body, &mut pos);
@@ -219,9 +237,25 @@ fn parse_submit(conn: usize, seq: u32, body: &[u8]) -> Submit {
         sequence: seq,
         destination,
         esm_class,
+        priority_flag,
         data_coding,
         short_message,
         at: std::time::Instant::now(),
+    }
+}
+
+/// The response PDU of a scripted answer; `None` for the answers that send nothing.
+fn submit_response(reply: Reply, seq: u32) -> Option<Vec<u8>> {
+    match reply {
+        Reply::Ok(msg_id) => {
+            let mut b = msg_id.into_bytes();
+            b.push(0);
+            Some(pdu(0x8000_0004, 0, seq, &b))
+        }
+        Reply::Status(st, Body::Empty) => Some(pdu(0x8000_0004, st, seq, &[])),
+        Reply::Status(st, Body::Nul) => Some(pdu(0x8000_0004, st, seq, &[0])),
+        Reply::Nack(st) => Some(pdu(0x8000_0000, st, seq, &[])),
+        Reply::Silent | Reply::Drop | Reply::Hold(_) => None,
     }
 }
 
@@ -276,22 +310,18 @@ async fn serve(
                     l.submits.len() - 1
                 };
                 match script(&submit, index) {
-                    Reply::Ok(msg_id) => {
-                        let mut b = msg_id.into_bytes();
-                        b.push(0);
-                        let _ = out_tx.send(Some(pdu(0x8000_0004, 0, seq, &b)));
-                    }
-                    Reply::Status(st, Body::Empty) => {
-                        let _ = out_tx.send(Some(pdu(0x8000_0004, st, seq, &[])));
-                    }
-                    Reply::Status(st, Body::Nul) => {
-                        let _ = out_tx.send(Some(pdu(0x8000_0004, st, seq, &[0])));
-                    }
-                    Reply::Nack(st) => {
-                        let _ = out_tx.send(Some(pdu(0x8000_0000, st, seq, &[])));
-                    }
                     Reply::Silent => {}
                     Reply::Drop => break,
+                    Reply::Hold(reply) => {
+                        if let Some(bytes) = submit_response(*reply, seq) {
+                            log.lock().unwrap().held.push((conn, bytes));
+                        }
+                    }
+                    reply => {
+                        if let Some(bytes) = submit_response(reply, seq) {
+                            let _ = out_tx.send(Some(bytes));
+                        }
+                    }
                 }
             }
             0x15 => {
