@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use smsflow_events::{
     AttemptFailed, AttemptStarted, AttemptSubmitted, CarrierId, EXPIRED_CODE, ErrorClass,
-    EventMeta, MessageType, RetryScheduled, RoutingDecided, Timestamp, Topics,
+    EventMeta, Lane, MessageType, RetryScheduled, RoutingDecided, Timestamp, Topics,
 };
 use smsflow_kafka::{EventProducer, HandlerError, Outgoing};
 use smsflow_smpp::{PartFailure, SmppClient, SubmitRequest, concat_reference_for};
@@ -111,12 +111,18 @@ impl Dispatcher {
             };
             return self.finish_failed(d, f, &done).await;
         };
+        // The lane picks the SMPP queue (strict priority) and the priority_flag.
         let req = SubmitRequest::new(
             &d.from,
             d.to.as_str(),
             &d.text,
             concat_reference_for(m.as_uuid().as_bytes()),
-        );
+        )
+        .with_lane(match d.lane {
+            Lane::Otp => smsflow_smpp::Lane::Otp,
+            Lane::Transactional => smsflow_smpp::Lane::Transactional,
+            Lane::Bulk => smsflow_smpp::Lane::Bulk,
+        });
         let prepared = match client.prepare(&req) {
             Ok(p) => p,
             Err(e) => {
