@@ -83,3 +83,11 @@ deploy-check: build ## Helm lint/template, k8s schemas, every binary accepts its
 test: lint run-tests deploy-check ## what CI runs: fmt, clippy -D warnings, all tests, deploy checks
 
 check: test ## the same as `make test`
+
+# The benchmark of issue 8 (bench/README.md). Not part of `make test`; CI runs the smoke.
+.PHONY: bench bench-smoke
+bench: deps ## end-to-end benchmark: release build, local stack, report in bench/reports/
+	@python3 bench/run.py
+
+bench-smoke: ## 10 s of the benchmark against the running platform; fails on any loss
+	@python3 bench/run.py --smoke

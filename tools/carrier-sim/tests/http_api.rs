@@ -10,7 +10,8 @@ use std::{
 
 use axum::{Router, extract::RawQuery, routing::get};
 use carrier_sim::{
-    Latency, LedgerSummary, ReceiptState, Scenario, SegmentEntry, scenario::OutcomeRule,
+    DestinationSubmits, Latency, LedgerSummary, ReceiptState, Scenario, SegmentEntry,
+    scenario::OutcomeRule,
 };
 use common::{eventually, sim};
 
@@ -245,6 +246,25 @@ async fn ledger_health_and_metrics_endpoints() -> anyhow::Result<()> {
         .await?;
     assert_eq!(segs.len(), 2);
     assert_eq!(segs[0].accepted, 2);
+    assert!(segs[0].first_submit_us > 0 && segs[0].last_submit_us > segs[0].first_submit_us);
+    let times: Vec<DestinationSubmits> = client
+        .post(format!("{base}/ledger/submit-times"))
+        .json(&serde_json::json!({"destinations": ["+4915100000033", "+4915100000099"]}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(times.len(), 1, "only destinations with submits");
+    assert_eq!(
+        (
+            times[0].segments,
+            times[0].submits,
+            times[0].duplicate_segments
+        ),
+        (2, 3, 1)
+    );
+    assert_eq!(times[0].first_submit_us, segs[0].first_submit_us);
+    assert_eq!(times[0].last_first_submit_us, segs[1].first_submit_us);
     let metrics = client
         .get(format!("{base}/metrics"))
         .send()

@@ -20,6 +20,7 @@
 //! | [`ids`] | the ids file |
 //! | [`run`] | one measured run, its phases and its result |
 //! | [`stats`] | percentiles |
+//! | [`topics`] | deleting a benchmark run's topics |
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod book;
@@ -31,6 +32,7 @@ mod run;
 mod send;
 mod sim;
 mod stats;
+mod topics;
 mod view;
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
@@ -63,6 +65,18 @@ enum Command {
     Verify(VerifyArgs),
     /// Accept → carrier submit latency of the messages of an ids file.
     Latency(LatencyArgs),
+    /// Delete the topics of a benchmark run (names starting with a `bench-…` prefix).
+    DeleteTopics(DeleteTopicsArgs),
+}
+
+#[derive(Debug, Args)]
+struct DeleteTopicsArgs {
+    /// Topic prefix of the run (must start with `bench-`).
+    #[arg(long)]
+    prefix: String,
+    /// Kafka bootstrap servers.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    bootstrap_servers: String,
 }
 
 #[derive(Debug, Args)]
@@ -331,6 +345,11 @@ async fn main() -> anyhow::Result<ExitCode> {
             let ledger = sim::Ledger::new(&a.sim_url, http);
             let l = run::latency_of(&lines, &priorities(&a.priorities)?, &ledger).await?;
             println!("{}", serde_json::to_string_pretty(&l)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::DeleteTopics(a) => {
+            let n = topics::delete_with_prefix(&a.bootstrap_servers, &a.prefix).await?;
+            eprintln!("[loadgen] deleted {n} topics starting with {}", a.prefix);
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -146,6 +146,7 @@ pub async fn run(
     let mut series: Vec<Point> = Vec::new();
     let mut lags: Vec<f64> = Vec::new();
     let mut delivered_max = 0.0f64;
+    let mut caught_up_seen = false;
     let mut drained_at: Option<(Instant, u64)> = None;
     let mut pending_latency: Vec<(usize, String)> = Vec::new();
     let mut latency_scanned = 0usize;
@@ -164,17 +165,25 @@ pub async fn run(
         }
         let accepted = book.len();
         let delivered = match sampler.as_mut() {
-            Some(s) => s.tick(&book).await,
+            // `+ 0.0`: an empty f64 sum is -0.0.
+            Some(s) => s.tick(&book).await + 0.0,
             None => 0.0,
         };
         delivered_max = delivered_max.max(delivered);
         let now = now_us();
         let d = delivered_max.floor() as usize;
-        let lag_s = d
-            .min(accepted)
-            .checked_sub(1)
-            .and_then(|i| book.get(i))
-            .map(|a| now.saturating_sub(a.accept_us) as f64 / 1e6);
+        // Once sending is over and the view has caught up, the lag is measured once (the
+        // catch-up point); after that the curves no longer differ.
+        let caught_up = load_end.is_some() && d >= accepted;
+        let lag_s = if caught_up && caught_up_seen {
+            None
+        } else {
+            d.min(accepted)
+                .checked_sub(1)
+                .and_then(|i| book.get(i))
+                .map(|a| now.saturating_sub(a.accept_us) as f64 / 1e6)
+        };
+        caught_up_seen |= caught_up;
         let cpu_ms = monitor.tick();
         if drained_at.is_none()
             && let Some(l) = lag_s
