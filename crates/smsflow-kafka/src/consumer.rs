@@ -6,8 +6,11 @@
 //!   only stored offsets, and a partition's position never passes an unfinished record.
 //! - **Concurrency with per-key order.** Up to `max_in_flight` records are processed at once;
 //!   a record whose key is in flight waits in a queue of that key (the loop never blocks).
-//!   At the limit the assignment is paused, and the loop keeps polling, so a slow handler
-//!   never gets the member evicted from its group.
+//!   At the limit the loop stops taking records (librdkafka's own queue bound then stops the
+//!   fetching); if it stays full for [`PAUSE_AFTER`], the assignment is paused and the loop
+//!   keeps polling, so a slow handler never gets the member evicted from its group. Pausing
+//!   at once would make librdkafka drop its prefetched records and fetch them again at every
+//!   resume: at a few thousand records/s that refetching cost more than the handlers.
 //! - **Poison never stalls a partition.** Undecodable records and handler dead-letters go to
 //!   `sms.dlq` with headers saying topic, partition, offset, error and service.
 //! - **Transient failures are retried**, with capped exponential backoff, never dropped.
@@ -96,7 +99,7 @@ pub struct ConsumerOptions {
 }
 
 impl ConsumerOptions {
-    /// Options with defaults: 64 in flight, commit every second, backoff up to 10 s.
+    /// Options with defaults: 1024 in flight, commit every second, backoff up to 10 s.
     pub fn new(
         group_id: impl Into<String>,
         topics: Vec<String>,
@@ -105,7 +108,7 @@ impl ConsumerOptions {
         Self {
             group_id: group_id.into(),
             topics,
-            max_in_flight: 64,
+            max_in_flight: 1024,
             commit_interval: Duration::from_secs(1),
             max_backoff: Duration::from_secs(10),
             dlq_topic: dlq_topic.into(),
@@ -220,6 +223,10 @@ impl Running {
     }
 }
 
+/// How long the loop may sit at its in-flight limit without polling before it pauses the
+/// assignment and polls again (well inside `max.poll.interval.ms`).
+pub const PAUSE_AFTER: Duration = Duration::from_secs(5);
+
 /// How long a revoke waits for the revoked partitions' running records.
 const REVOKE_DRAIN: Duration = Duration::from_secs(20);
 
@@ -325,8 +332,11 @@ pub async fn run<H: Handler>(
 
     loop {
         state.apply_revocations(&consumer);
-        // At the limit, stop fetching but keep polling (heartbeats, rebalances, no eviction).
-        state.throttle(&consumer, in_flight.len() + state.queued >= max);
+        // At the limit, stop taking records; stuck there, pause and keep polling (heartbeats,
+        // rebalances, no eviction).
+        let full = in_flight.len() + state.queued >= max;
+        state.throttle(&consumer, full);
+        let take = !full || state.paused;
         shared.metrics.in_flight(in_flight.len() + state.queued);
         tokio::select! {
             biased;
@@ -337,7 +347,7 @@ pub async fn run<H: Handler>(
                 }
             }
             _ = commit_tick.tick() => state.commit(&consumer, CommitMode::Async),
-            r = consumer.recv() => match r {
+            r = consumer.recv(), if take => match r {
                 Err(e) => {
                     warn!(error = %e, "kafka consumer error");
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -375,6 +385,8 @@ struct LoopState {
     queued: usize,
     /// Whether the assignment is paused.
     paused: bool,
+    /// Since when the loop has been at its in-flight limit.
+    full_since: Option<Instant>,
     /// Something was stored since the last commit.
     dirty: bool,
 }
@@ -456,21 +468,36 @@ impl LoopState {
         }
     }
 
+    /// Pauses the assignment once the loop has been full for [`PAUSE_AFTER`]; resumes it when
+    /// there is room again.
     fn throttle(&mut self, consumer: &StreamConsumer<LoopContext>, full: bool) {
-        if full == self.paused && !full {
+        let since = match (full, self.full_since) {
+            (false, _) => {
+                self.full_since = None;
+                None
+            }
+            (true, Some(t)) => Some(t),
+            (true, None) => {
+                let now = Instant::now();
+                self.full_since = Some(now);
+                Some(now)
+            }
+        };
+        let pause = since.is_some_and(|t| t.elapsed() >= PAUSE_AFTER);
+        if pause == self.paused && !pause {
             return;
         }
         let Ok(assignment) = consumer.assignment() else {
             return;
         };
         // Re-pausing while full also covers partitions a rebalance just assigned.
-        let r = if full {
+        let r = if pause {
             consumer.pause(&assignment)
         } else {
             consumer.resume(&assignment)
         };
         match r {
-            Ok(()) => self.paused = full,
+            Ok(()) => self.paused = pause,
             Err(e) => debug!(error = %e, "pause/resume failed"),
         }
     }
