@@ -75,7 +75,8 @@ run-tests: deps tools ## only the unit and integration tests against the real st
 	{ RUST_BACKTRACE=0 SMSFLOW_TELEMETRY__LOG_FORMAT=pretty SMSFLOW_TELEMETRY__LOG_FILTER=off \
 	    $(CARGO_TARGET_DIR)/debug/smsflow admin setup --wait $$wait || \
 	  { echo "[test] the stack does not answer (above: which server, where); 'make status' shows it" >&2; exit 1; }; } && \
-	cargo test --workspace --no-fail-fast -- --test-threads=$(TEST_THREADS)
+	cargo test --workspace --no-fail-fast -- --test-threads=$(TEST_THREADS) && \
+	bench/smoke.sh
 
 deploy-check: build ## Helm lint/template, k8s schemas, every binary accepts its rendered config
 	@scripts/deploy-check.sh
@@ -89,5 +90,5 @@ check: test ## the same as `make test`
 bench: deps ## end-to-end benchmark: release build, local stack, report in bench/reports/
 	@python3 bench/run.py
 
-bench-smoke: ## 10 s of the benchmark against the running platform; fails on any loss
-	@python3 bench/run.py --smoke
+bench-smoke: ## 10 s of the benchmark (starts the platform if needed); fails on any loss
+	@bench/smoke.sh
