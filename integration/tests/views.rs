@@ -166,3 +166,43 @@ async fn views_do_not_depend_on_order_or_repetition() {
         "delivered"
     );
 }
+
+/// The group-commit writer (what the service runs): a message's events handed over at once,
+/// each twice, are grouped into one batch per flush and give the same view as applying them
+/// one by one; every handler gets its answer only once the store has its event.
+#[tokio::test]
+async fn the_group_commit_writer_gives_the_same_view() {
+    use analytics::writer::{FlushOptions, ViewWriter};
+
+    let stack = Stack::from_env();
+    let cfg = stack.store_config(true).await;
+    let store = smsflow_store::Store::connect(&cfg).await.unwrap();
+    let views = std::sync::Arc::new(analytics::views::Views::new(store).await.unwrap());
+    let opts = FlushOptions {
+        linger: std::time::Duration::from_millis(50),
+        max_events: 64,
+        concurrency: 4,
+    };
+    let (writer, task) = ViewWriter::start(views.clone(), opts);
+
+    let (a, b, seed) = (MessageId::new(), MessageId::new(), uuid::Uuid::new_v4());
+    for e in life(a, seed) {
+        views.apply(&e).await.unwrap();
+    }
+    let events = life(b, seed);
+    let all = events.iter().chain(events.iter()).map(|e| writer.apply(e));
+    futures::future::try_join_all(all).await.unwrap();
+    // Every apply has returned: the view must already hold all of it.
+    let vb = views.message(b).await.unwrap().expect("view of b");
+    assert_eq!(vb["status"], "delivered");
+    assert_eq!(vb["timeline"].as_array().unwrap().len(), 7);
+    let va = views.message(a).await.unwrap().expect("view of a");
+    assert_eq!(without_id(va), without_id(vb));
+
+    // The writer ends once every handle is gone.
+    drop(writer);
+    tokio::time::timeout(std::time::Duration::from_secs(5), task)
+        .await
+        .expect("the writer stops when its handles are dropped")
+        .unwrap();
+}

@@ -34,7 +34,7 @@ use rdkafka::consumer::{
 };
 use rdkafka::message::{Message, OwnedHeaders, OwnedMessage};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
-use smsflow_events::Event;
+use smsflow_events::{Event, EventKind};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, warn};
@@ -68,6 +68,15 @@ pub struct Incoming<'a> {
 /// What a service does with each event. Outputs are produced by the loop, which commits the
 /// input only once they are acknowledged.
 pub trait Handler: Send + Sync + 'static {
+    /// Whether records of `kind` concern this handler. A record whose `smsflow.event.type`
+    /// header names a kind it does not want is passed over without being decoded (the
+    /// dlr-ingester skips `AttemptStarted`, a third of what it reads). Records without the
+    /// header, or naming no known kind, are always decoded and handled.
+    fn wants(&self, kind: EventKind) -> bool {
+        let _ = kind;
+        true
+    }
+
     /// Handles one event; returns the events to publish as a consequence.
     fn handle(
         &self,
@@ -585,6 +594,11 @@ async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage) -> Outcome 
     let Some(payload) = msg.payload() else {
         return dead_letter(shared, msg, "EMPTY_PAYLOAD", "record has no value").await;
     };
+    let kind = headers::get_owned(msg.headers(), headers::EVENT_TYPE)
+        .and_then(|n| EventKind::ALL.iter().copied().find(|k| k.name() == n));
+    if kind.is_some_and(|k| !shared.handler.wants(k)) {
+        return Outcome::Handled;
+    }
     let codec = shared.parts.producer.codec();
     let mut attempt = 0;
     let event = loop {

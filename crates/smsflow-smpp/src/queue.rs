@@ -196,13 +196,25 @@ impl SubmitQueue {
     }
 }
 
+/// A queued part tagged with `tag` (as its sequence number) in `lane`, for tests of the
+/// queue and of the link's retry order.
+#[cfg(test)]
+pub(crate) fn test_part(lane: Lane, tag: u32) -> QueuedSubmit {
+    use rusmpp::{Command, CommandStatus, Pdu};
+    let (reply, _) = tokio::sync::oneshot::channel();
+    QueuedSubmit {
+        command: Command::new(CommandStatus::EsmeRok, tag, Pdu::EnquireLink),
+        reply,
+        throttled: 0,
+        lane,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
     use futures::FutureExt;
-    use rusmpp::{Command, CommandStatus, Pdu};
-    use tokio::sync::oneshot;
 
     use super::*;
 
@@ -210,16 +222,7 @@ mod tests {
         SubmitQueue::new(capacity, &CarrierMetrics::new("test"))
     }
 
-    /// A part tagged with `tag` (as its sequence number) in `lane`.
-    fn part(lane: Lane, tag: u32) -> QueuedSubmit {
-        let (reply, _) = oneshot::channel();
-        QueuedSubmit {
-            command: Command::new(CommandStatus::EsmeRok, tag, Pdu::EnquireLink),
-            reply,
-            throttled: 0,
-            lane,
-        }
-    }
+    use super::test_part as part;
 
     fn tag(item: &QueuedSubmit) -> u32 {
         item.command.sequence_number

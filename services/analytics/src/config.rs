@@ -35,7 +35,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             telemetry: TelemetryConfig::default(),
             max_in_flight: 16_384,
-            flush_linger_ms: 200,
+            flush_linger_ms: 500,
             flush_max_events: 8192,
         }
     }

@@ -37,7 +37,7 @@ pub struct FlushOptions {
 impl Default for FlushOptions {
     fn default() -> Self {
         Self {
-            linger: Duration::from_millis(200),
+            linger: Duration::from_millis(500),
             max_events: 8192,
             concurrency: 256,
         }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use smsflow_events::{Event, Timestamp};
+use smsflow_events::{Event, EventKind, Timestamp};
 use smsflow_kafka::{Handler, HandlerError, Incoming, Outgoing};
 use smsflow_runtime::CancellationToken;
 
@@ -20,6 +20,10 @@ pub struct Dispatch {
 }
 
 impl Handler for Dispatch {
+    fn wants(&self, kind: EventKind) -> bool {
+        kind == EventKind::RoutingDecided
+    }
+
     async fn handle(&self, msg: &Incoming<'_>) -> Result<Vec<Outgoing>, HandlerError> {
         let Event::RoutingDecided(d) = &msg.event else {
             return Ok(vec![]);

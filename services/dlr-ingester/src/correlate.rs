@@ -13,8 +13,8 @@
 //!   reads the segment's state and writes it (2).
 
 use smsflow_events::{
-    AttemptSubmitted, CarrierReceiptReceived, DeliveryReported, Event, EventMeta, Msisdn, TenantId,
-    Topics,
+    AttemptSubmitted, CarrierReceiptReceived, DeliveryReported, Event, EventKind, EventMeta,
+    Msisdn, TenantId, Topics,
 };
 use smsflow_kafka::{Handler, HandlerError, Incoming, Outgoing};
 use tracing::debug;
@@ -36,6 +36,13 @@ pub struct Correlator {
 }
 
 impl Handler for Correlator {
+    fn wants(&self, kind: EventKind) -> bool {
+        matches!(
+            kind,
+            EventKind::AttemptSubmitted | EventKind::CarrierReceiptReceived
+        )
+    }
+
     async fn handle(&self, msg: &Incoming<'_>) -> Result<Vec<Outgoing>, HandlerError> {
         match &msg.event {
             Event::AttemptSubmitted(s) => self.submitted(s).await,

@@ -362,21 +362,9 @@ async fn sleep_until_opt(at: Option<Instant>) {
 
 #[cfg(test)]
 mod tests {
-    use rusmpp::Command;
-    use tokio::sync::oneshot;
-
     use super::*;
     use crate::lane::Lane;
-
-    fn part(lane: Lane, tag: u32) -> QueuedSubmit {
-        let (reply, _) = oneshot::channel();
-        QueuedSubmit {
-            command: Command::new(CommandStatus::EsmeRok, tag, Pdu::EnquireLink),
-            reply,
-            throttled: 0,
-            lane,
-        }
-    }
+    use crate::queue::test_part as part;
 
     #[test]
     fn throttled_parts_are_kept_by_lane_then_age() {
