@@ -1,11 +1,11 @@
 //! The links every consuming service opens: the event producer (with its registry codec), the
-//! CQL store with the durable dedupe hook, and the readiness probes for all of them.
+//! CQL store, and the readiness probes for all of them.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use smsflow_kafka::{ConsumerParts, Dedupe, EventProducer, KafkaConfig, KafkaError, NoDedupe};
-use smsflow_store::{CqlDedupe, Store, StoreConfig, StoreError};
+use smsflow_kafka::{ConsumerParts, EventProducer, KafkaConfig, KafkaError, NoDedupe};
+use smsflow_store::{Store, StoreConfig, StoreError};
 
 use crate::http::Readiness;
 
@@ -20,15 +20,13 @@ pub enum WiringError {
     Store(#[from] StoreError),
 }
 
-/// Producer, store and dedupe hook of a service.
+/// Producer and store of a service.
 #[derive(Clone, Debug)]
 pub struct Links {
     /// Idempotent producer with the registry codec.
     pub producer: EventProducer,
     /// CQL store, keyspace selected, schema version checked.
     pub store: Store,
-    /// Durable dedupe hook (`processed_events`).
-    pub dedupe: Arc<CqlDedupe>,
 }
 
 impl Links {
@@ -46,12 +44,7 @@ impl Links {
         let producer = EventProducer::new(kafka, codec, service)?;
         let store = Store::connect(store).await?;
         smsflow_store::migrate::require_schema(&store).await?;
-        let dedupe = Arc::new(CqlDedupe::new(store.clone()).await?);
-        Ok(Self {
-            producer,
-            store,
-            dedupe,
-        })
+        Ok(Self { producer, store })
     }
 
     /// Consumer parts for the hot path: no per-record dedupe round trip. Every service's
@@ -62,15 +55,6 @@ impl Links {
             producer: self.producer.clone(),
             dedupe: Arc::new(NoDedupe),
             observer: None,
-        }
-    }
-
-    /// Consumer parts with the durable dedupe hook (`processed_events`, two CQL round trips per
-    /// record), for a handler whose outputs are not idempotent downstream.
-    pub fn deduped_consumer_parts(&self) -> ConsumerParts {
-        ConsumerParts {
-            dedupe: self.dedupe.clone() as Arc<dyn Dedupe>,
-            ..self.consumer_parts()
         }
     }
 
