@@ -384,6 +384,34 @@ pub async fn run<H: Handler>(
     Ok(())
 }
 
+/// Runs one consumer per entry of `consumers` with the same handler and parts (a service
+/// that reads several topics in separate groups, so that one never waits behind another:
+/// the router's request topics, the dispatcher's lanes). If one fails, the others are
+/// stopped and drained too (a service does not run with a lane missing); returns the first
+/// error once every consumer has stopped.
+pub async fn run_all<H: Handler>(
+    cfg: &KafkaConfig,
+    consumers: Vec<ConsumerOptions>,
+    parts: ConsumerParts,
+    handler: Arc<H>,
+    shutdown: CancellationToken,
+) -> Result<(), KafkaError> {
+    let stop = shutdown.child_token();
+    let runs = consumers.into_iter().map(|opts| {
+        let (parts, handler, stop) = (parts.clone(), handler.clone(), stop.clone());
+        async move {
+            let group = opts.group_id.clone();
+            let r = run(cfg, opts, parts, handler, stop.clone()).await;
+            if let Err(e) = &r {
+                tracing::error!(group = %group, error = %e, "consumer failed; stopping the others");
+                stop.cancel();
+            }
+            r
+        }
+    });
+    futures::future::join_all(runs).await.into_iter().collect()
+}
+
 /// Loop-local bookkeeping.
 #[derive(Default)]
 struct LoopState {

@@ -168,30 +168,25 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         ("bulk", vec![topics.routing_bulk.clone()], config.lanes.bulk),
         ("retry", retry_topics, config.lanes.retry),
     ];
-    let lanes_stop = shutdown.child_token();
-    let runs = consumers.into_iter().map(|(lane, t, n)| {
-        let mut opts = ConsumerOptions::new(
-            group_id(&config.kafka, &format!("dispatcher-{lane}")),
-            t,
-            topics.dlq.clone(),
-        );
-        opts.max_in_flight = n;
-        let (lanes_stop, handler, parts) =
-            (lanes_stop.clone(), handler.clone(), links.consumer_parts());
-        let kafka = &config.kafka;
-        async move {
-            let r =
-                smsflow_kafka::consumer::run(kafka, opts, parts, handler, lanes_stop.clone()).await;
-            if let Err(e) = &r {
-                // One lane down takes the service down (drained), rather than running without it.
-                tracing::error!(lane, error = %e, "lane consumer failed; stopping the dispatcher");
-                lanes_stop.cancel();
-            }
-            r
-        }
-    });
+    let consumers = consumers
+        .into_iter()
+        .map(|(lane, t, n)| {
+            let group = group_id(&config.kafka, &format!("dispatcher-{lane}"));
+            let mut opts = ConsumerOptions::new(group, t, topics.dlq.clone());
+            opts.max_in_flight = n;
+            opts
+        })
+        .collect();
     tracing::info!(carriers = clients.len(), "dispatcher started");
-    let results = futures::future::join_all(runs).await;
+    // One lane down takes the service down (drained), rather than running without it.
+    let result = smsflow_kafka::consumer::run_all(
+        &config.kafka,
+        consumers,
+        links.consumer_parts(),
+        handler,
+        shutdown.clone(),
+    )
+    .await;
 
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     for (_, c) in &clients {
@@ -204,6 +199,6 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     links.producer.flush(Duration::from_secs(10))?;
     let _ = server.await;
     tracing::info!("dispatcher stopped");
-    results.into_iter().collect::<Result<Vec<()>, _>>()?;
+    result?;
     Ok(())
 }

@@ -85,39 +85,26 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         // The public topic keeps the group it always had.
         ("router", &topics.requests),
     ];
-    let stop = shutdown.child_token();
-    let runs = consumers.into_iter().map(|(group, topic)| {
-        let mut opts = ConsumerOptions::new(
-            group_id(&config.kafka, group),
-            vec![topic.clone()],
-            topics.dlq.clone(),
-        );
-        if let Some(n) = config.max_in_flight {
-            opts.max_in_flight = n;
-        }
-        let (parts, handler, stop) = (
-            ctx.svc.links.consumer_parts(),
-            handler.clone(),
-            stop.clone(),
-        );
-        let kafka = &config.kafka;
-        async move {
-            let r = smsflow_kafka::consumer::run(kafka, opts, parts, handler, stop.clone()).await;
-            if let Err(e) = &r {
-                // One consumer down takes the router down (drained), rather than a lane missing.
-                tracing::error!(group, error = %e, "request consumer failed; stopping the router");
-                stop.cancel();
+    let consumers = consumers
+        .into_iter()
+        .map(|(group, topic)| {
+            let group = group_id(&config.kafka, group);
+            let mut opts = ConsumerOptions::new(group, vec![topic.clone()], topics.dlq.clone());
+            if let Some(n) = config.max_in_flight {
+                opts.max_in_flight = n;
             }
-            r
-        }
-    });
-    let results = futures::future::join_all(runs).await;
+            opts
+        })
+        .collect();
+    let parts = ctx.svc.links.consumer_parts();
+    let result =
+        smsflow_kafka::consumer::run_all(&config.kafka, consumers, parts, handler, shutdown).await;
     ctx.svc
         .links
         .producer
         .flush(std::time::Duration::from_secs(10))?;
     let _ = server.await;
     tracing::info!("router stopped");
-    results.into_iter().collect::<Result<Vec<()>, _>>()?;
+    result?;
     Ok(())
 }
