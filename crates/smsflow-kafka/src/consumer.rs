@@ -622,8 +622,8 @@ async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage) -> Outcome 
     let Some(payload) = msg.payload() else {
         return dead_letter(shared, msg, "EMPTY_PAYLOAD", "record has no value").await;
     };
-    let kind = headers::get_owned(msg.headers(), headers::EVENT_TYPE)
-        .and_then(|n| EventKind::ALL.iter().copied().find(|k| k.name() == n));
+    let kind =
+        headers::get_owned(msg.headers(), headers::EVENT_TYPE).and_then(EventKind::from_name);
     if kind.is_some_and(|k| !shared.handler.wants(k)) {
         return Outcome::Handled;
     }

@@ -64,6 +64,12 @@ macro_rules! events {
             pub fn from_full_name(name: &str) -> Option<EventKind> {
                 Self::ALL.iter().copied().find(|k| k.full_name() == name)
             }
+
+            /// The kind whose short name ([`EventKind::name`], the `smsflow.event.type`
+            /// header) is `name`.
+            pub fn from_name(name: &str) -> Option<EventKind> {
+                Self::ALL.iter().copied().find(|k| k.name() == name)
+            }
         }
 
         /// Any smsflow event.
