@@ -29,14 +29,15 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
+        let flush = crate::writer::FlushOptions::default();
         Self {
             http: HttpConfig::on("127.0.0.1:8085"),
             kafka: KafkaConfig::default(),
             store: StoreConfig::default(),
             telemetry: TelemetryConfig::default(),
             max_in_flight: 16_384,
-            flush_linger_ms: 500,
-            flush_max_events: 8192,
+            flush_linger_ms: u64::try_from(flush.linger.as_millis()).unwrap_or(u64::MAX),
+            flush_max_events: flush.max_events,
         }
     }
 }
