@@ -12,8 +12,24 @@ use parking_lot::Mutex;
 
 use crate::tables::Correlation;
 
-/// (carrier, carrier message id, destination).
-type Key = (String, String, String);
+/// `carrier \0 carrier message id \0 destination`: one allocation per lookup (neither part
+/// can hold a NUL: ids are printable, numbers E.164).
+type Key = String;
+
+fn key(carrier: &str, carrier_message_id: &str, destination: &str) -> Key {
+    let mut k =
+        String::with_capacity(carrier.len() + carrier_message_id.len() + destination.len() + 2);
+    for (i, part) in [carrier, carrier_message_id, destination]
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            k.push('\0');
+        }
+        k.push_str(part);
+    }
+    k
+}
 
 /// A bounded map of recent correlations; the oldest entries go first.
 #[derive(Debug)]
@@ -42,11 +58,7 @@ impl CorrelationCache {
         if self.capacity == 0 {
             return;
         }
-        let key = (
-            carrier.to_owned(),
-            carrier_message_id.to_owned(),
-            c.destination.clone(),
-        );
+        let key = key(carrier, carrier_message_id, &c.destination);
         let mut g = self.inner.lock();
         if g.map.insert(key.clone(), c.clone()).is_none() {
             g.order.push_back(key);
@@ -66,11 +78,7 @@ impl CorrelationCache {
         carrier_message_id: &str,
         destination: &str,
     ) -> Option<Correlation> {
-        let key = (
-            carrier.to_owned(),
-            carrier_message_id.to_owned(),
-            destination.to_owned(),
-        );
+        let key = key(carrier, carrier_message_id, destination);
         self.inner.lock().map.get(&key).cloned()
     }
 
