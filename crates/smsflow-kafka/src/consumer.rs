@@ -57,6 +57,10 @@ pub struct Incoming<'a> {
     pub partition: i32,
     /// Offset.
     pub offset: i64,
+    /// Which assignment of the partition the record was read under: it changes whenever this
+    /// consumer gets the partition (again), so a handler can tell that another instance may
+    /// have handled the partition in between.
+    pub assignment: u64,
     /// Record key.
     pub key: Option<&'a [u8]>,
     /// Record headers (trace context among them).
@@ -586,7 +590,7 @@ fn spawn<H: Handler>(
     let shared = shared.clone();
     tokio::spawn(async move {
         let started = Instant::now();
-        let outcome = match AssertUnwindSafe(process(&shared, &msg))
+        let outcome = match AssertUnwindSafe(process(&shared, &msg, generation))
             .catch_unwind()
             .await
         {
@@ -618,7 +622,7 @@ async fn backoff<H>(shared: &Shared<H>, attempt: &mut u32) -> bool {
 }
 
 /// Decode → dedupe → handle → produce outputs → mark handled.
-async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage) -> Outcome {
+async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage, assignment: u64) -> Outcome {
     let Some(payload) = msg.payload() else {
         return dead_letter(shared, msg, "EMPTY_PAYLOAD", "record has no value").await;
     };
@@ -661,6 +665,7 @@ async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage) -> Outcome 
         topic: msg.topic(),
         partition: msg.partition(),
         offset: msg.offset(),
+        assignment,
         key: msg.key(),
         headers: msg.headers(),
         event,

@@ -51,6 +51,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "message_view",
         cql: include_str!("../migrations/0005_message_view.cql"),
     },
+    Migration {
+        version: 6,
+        name: "hot_path_progress",
+        cql: include_str!("../migrations/0006_hot_path_progress.cql"),
+    },
 ];
 
 /// The schema version this build needs.

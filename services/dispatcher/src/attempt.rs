@@ -25,7 +25,7 @@ use crate::PRODUCER;
 use crate::config::UnknownOutcomePolicy;
 use crate::followup::{FailureKind, Next, plan};
 use crate::metrics;
-use crate::state::{AttemptState, DispatchState};
+use crate::state::{AttemptState, DispatchState, History};
 
 /// Everything an attempt needs.
 #[derive(Debug)]
@@ -83,9 +83,21 @@ impl Dispatcher {
     }
 
     /// Runs attempt `d.attempt` of `d.message_id`; returns the outcome events to publish.
-    pub async fn dispatch(&self, d: &RoutingDecided) -> Result<Vec<Outgoing>, HandlerError> {
+    /// `fresh`: no attempt of the message can have been recorded ([`crate::fresh`]), so its
+    /// history is not read.
+    pub async fn dispatch(
+        &self,
+        d: &RoutingDecided,
+        fresh: bool,
+    ) -> Result<Vec<Outgoing>, HandlerError> {
         let (m, a, carrier) = (d.message_id, d.attempt, d.carrier_id.as_str());
-        let history = self.state.history(m).await?;
+        let history = if fresh {
+            metrics::history("skipped");
+            History::default()
+        } else {
+            metrics::history("read");
+            self.state.history(m).await?
+        };
         let prior = history.attempt(a);
         // Only segments this carrier accepted count: a failover resubmits the whole message.
         let mut done: BTreeMap<i32, String> = history.accepted_by(carrier);

@@ -79,6 +79,12 @@ pub struct Config {
     pub resubmit_unknown: UnknownOutcomePolicy,
     /// Seconds to wait, at shutdown, for submits already written to be answered.
     pub shutdown_grace_secs: u64,
+    /// Offsets claimed per lane partition at a time (ADR 11): a first attempt above the claim
+    /// read at assignment skips reading its history. 0 reads it for every decision.
+    pub fresh_window: i64,
+    /// Ids of first attempts remembered per generation (two are kept), so a duplicate
+    /// decision or a retry in place reads its history.
+    pub fresh_recent: usize,
 }
 
 impl Default for Config {
@@ -93,6 +99,8 @@ impl Default for Config {
             max_attempts: 4,
             resubmit_unknown: UnknownOutcomePolicy::default(),
             shutdown_grace_secs: 10,
+            fresh_window: crate::fresh::DEFAULT_WINDOW,
+            fresh_recent: crate::fresh::DEFAULT_RECENT,
         }
     }
 }

@@ -9,12 +9,15 @@ use smsflow_kafka::{Handler, HandlerError, Incoming, Outgoing};
 use smsflow_runtime::CancellationToken;
 
 use crate::attempt::Dispatcher;
+use crate::fresh::Freshness;
 
 /// Dispatches `RoutingDecided` events.
 #[derive(Debug, Clone)]
 pub struct Dispatch {
     /// The attempt logic.
     pub dispatcher: Arc<Dispatcher>,
+    /// Which decisions need their history read.
+    pub freshness: Arc<Freshness>,
     /// Cancels waits for `not_before` at shutdown.
     pub shutdown: CancellationToken,
 }
@@ -38,6 +41,10 @@ impl Handler for Dispatch {
                 }
             }
         }
-        self.dispatcher.dispatch(d).await
+        let may_have_history = self
+            .freshness
+            .may_have_history(msg, d.message_id, d.attempt)
+            .await?;
+        self.dispatcher.dispatch(d, !may_have_history).await
     }
 }

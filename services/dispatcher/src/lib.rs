@@ -11,7 +11,8 @@
 //! | [`config`] | [`Config`]: carriers, lane concurrency, retry and unknown-outcome policy |
 //! | [`attempt`] | one attempt: write-ahead, segment bookkeeping, no duplicate submits |
 //! | [`followup`] | retry tier / failover / give up after a failure |
-//! | [`state`] | the `dispatch_attempts` and `dispatch_segments` tables |
+//! | [`state`] | the `dispatch_state` table: attempts and accepted segments per message |
+//! | [`fresh`] | which decisions skip reading their history (`dispatch_progress`) |
 //! | [`handler`] | consumer handler (waits for `not_before`) |
 //! | [`inbound`] | receipts and MO from the binds to Kafka |
 //! | [`metrics`] | metric names |
@@ -19,6 +20,7 @@
 pub mod attempt;
 pub mod config;
 pub mod followup;
+pub mod fresh;
 pub mod handler;
 pub mod inbound;
 pub mod metrics;
@@ -150,8 +152,15 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         max_attempts: config.max_attempts,
         resubmit_unknown: config.resubmit_unknown.clone(),
     });
+    let freshness = fresh::Freshness::new(
+        links.store.clone(),
+        config.fresh_window,
+        config.fresh_recent,
+    )
+    .await?;
     let handler = Arc::new(handler::Dispatch {
         dispatcher,
+        freshness: Arc::new(freshness),
         shutdown: shutdown.clone(),
     });
     let retry_topics: Vec<String> = smsflow_events::topics::RETRY_TIERS

@@ -12,6 +12,14 @@ pub const AMBIGUOUS: &str = "smsflow_dispatcher_ambiguous_resubmits_total";
 /// `smsflow_dispatcher_inbound_total{carrier,kind}`: receipts and MO messages from the binds.
 pub const INBOUND: &str = "smsflow_dispatcher_inbound_total";
 
+/// `smsflow_dispatcher_history_total{outcome}`: `read` (a decision's attempt history was read)
+/// or `skipped` (a fresh first attempt, see `fresh`).
+pub const HISTORY: &str = "smsflow_dispatcher_history_total";
+
+pub(crate) fn history(outcome: &'static str) {
+    counter!(HISTORY, "outcome" => outcome).increment(1);
+}
+
 pub(crate) fn attempt(carrier: &str, outcome: &'static str) {
     counter!(ATTEMPTS, "carrier" => carrier.to_owned(), "outcome" => outcome).increment(1);
 }

@@ -6,7 +6,7 @@ use smsflow_runtime::{HttpConfig, TelemetryConfig};
 use smsflow_store::StoreConfig;
 
 /// dlr-ingester settings.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Health, readiness and metrics listener.
@@ -17,12 +17,32 @@ pub struct Config {
     pub store: StoreConfig,
     /// Logs and traces.
     pub telemetry: TelemetryConfig,
-    /// Records processed concurrently.
+    /// Records processed concurrently, per consumer (submits, receipts).
     pub max_in_flight: Option<usize>,
     /// Correlations kept in memory (default 262,144, about a minute of traffic at 5,000
     /// messages/s): a receipt whose submit this instance recorded is correlated without a
     /// store read. 0 turns the cache off.
     pub correlation_cache: Option<usize>,
+    /// How long a receipt that came before its submit waits for it before it is parked
+    /// (milliseconds).
+    pub early_receipt_wait_ms: u64,
+    /// How often parked receipts are swept (seconds).
+    pub park_sweep_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            http: HttpConfig::default(),
+            kafka: KafkaConfig::default(),
+            store: StoreConfig::default(),
+            telemetry: TelemetryConfig::default(),
+            max_in_flight: None,
+            correlation_cache: None,
+            early_receipt_wait_ms: 30_000,
+            park_sweep_secs: 10,
+        }
+    }
 }
 
 /// Correlations cached when `correlation_cache` is not set.

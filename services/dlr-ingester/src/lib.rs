@@ -4,7 +4,8 @@
 //! carriers sent them, ids normalised per carrier), correlates each receipt to its message and
 //! segment, and publishes `DeliveryReported` on `sms.dlr`, with the message's terminal status
 //! once every segment is final. A receipt may be handled before its submit (different topics,
-//! possibly different instances): it is parked and replayed when the submit arrives.
+//! possibly different instances): it waits for the submit, and one that waits too long is
+//! parked and applied by a periodic sweep once the submit is recorded.
 //!
 //! | module | role |
 //! |---|---|
@@ -12,6 +13,7 @@
 //! | [`correlate`] | the handler: correlate, park early receipts, drop duplicates |
 //! | [`cache`] | recent correlations in memory: no store read for a receipt that follows its submit |
 //! | [`settle`] | a message's terminal status from its segments |
+//! | [`sweep`] | applies parked receipts whose submit is recorded by now |
 //! | [`tables`] | `dlr_correlation`, `dlr_pending`, `dlr_segments` |
 //! | [`metrics`] | metric names |
 
@@ -20,10 +22,12 @@ pub mod config;
 pub mod correlate;
 pub mod metrics;
 pub mod settle;
+pub mod sweep;
 pub mod tables;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use smsflow_events::Producer;
 use smsflow_kafka::ConsumerOptions;
@@ -63,14 +67,25 @@ impl Context {
 pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> Result<(), Error> {
     let ctx = ctx.0;
     let topics = config.kafka.topics();
-    let mut opts = ConsumerOptions::new(
-        group_id(&config.kafka, "dlr-ingester"),
-        vec![topics.attempts.clone(), topics.dlr_raw.clone()],
-        topics.dlq.clone(),
-    );
-    if let Some(n) = config.max_in_flight {
-        opts.max_in_flight = n;
-    }
+    // Submits and receipts have a consumer (and group) each: a receipt waiting for its submit
+    // holds a slot of the receipts' consumer only.
+    let consumers = [
+        ("dlr-ingester-submits", topics.attempts.clone()),
+        ("dlr-ingester", topics.dlr_raw.clone()),
+    ]
+    .into_iter()
+    .map(|(name, topic)| {
+        let mut opts = ConsumerOptions::new(
+            group_id(&config.kafka, name),
+            vec![topic],
+            topics.dlq.clone(),
+        );
+        if let Some(n) = config.max_in_flight {
+            opts.max_in_flight = n;
+        }
+        opts
+    })
+    .collect();
     let server = tokio::spawn(http::serve(
         ctx.listener,
         http::ops_router(ctx.links.readiness(&config.kafka)),
@@ -84,19 +99,26 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
                 .correlation_cache
                 .unwrap_or(config::DEFAULT_CORRELATION_CACHE),
         ),
+        early_receipt_wait: Duration::from_millis(config.early_receipt_wait_ms),
+        shutdown: shutdown.clone(),
     });
+    let sweeper = tokio::spawn(sweep::run(
+        handler.clone(),
+        ctx.links.producer.clone(),
+        Duration::from_secs(config.park_sweep_secs.max(1)),
+        shutdown.clone(),
+    ));
     tracing::info!("dlr-ingester started");
-    smsflow_kafka::consumer::run(
+    smsflow_kafka::consumer::run_all(
         &config.kafka,
-        opts,
+        consumers,
         ctx.links.consumer_parts(),
         handler,
         shutdown,
     )
     .await?;
-    ctx.links
-        .producer
-        .flush(std::time::Duration::from_secs(10))?;
+    let _ = sweeper.await;
+    ctx.links.producer.flush(Duration::from_secs(10))?;
     let _ = server.await;
     tracing::info!("dlr-ingester stopped");
     Ok(())

@@ -2,7 +2,9 @@
 
 use metrics::counter;
 
-/// `smsflow_dlr_ingester_receipts_total{outcome}`: `correlated`, `parked`, `replayed`, `duplicate`, `reemitted`.
+/// `smsflow_dlr_ingester_receipts_total{outcome}`: `correlated`,
+/// `waited` (came before its submit and waited for it), `parked`, `replayed` (by the sweep),
+/// `duplicate`, `reemitted`.
 pub const RECEIPTS: &str = "smsflow_dlr_ingester_receipts_total";
 
 pub(crate) fn receipt(outcome: &'static str) {

@@ -35,7 +35,8 @@ pub struct Tables {
     put_corr: PreparedStatement,
     get_corr: PreparedStatement,
     put_pending: PreparedStatement,
-    get_pending: PreparedStatement,
+    all_pending: PreparedStatement,
+    del_pending: PreparedStatement,
     put_segment: PreparedStatement,
     get_segments: PreparedStatement,
 }
@@ -76,7 +77,11 @@ impl Tables {
                 "INSERT INTO {p} (carrier_id, carrier_message_id, destination, event_id, receipt) VALUES (?, ?, ?, ?, ?)"
             ))
             .await?,
-            get_pending: prep(format!("SELECT receipt FROM {p} WHERE {key} AND destination IN (?, '')")).await?,
+            all_pending: prep(format!("SELECT destination, receipt FROM {p}")).await?,
+            del_pending: prep(format!(
+                "DELETE FROM {p} WHERE {key} AND destination = ? AND event_id = ?"
+            ))
+            .await?,
             put_segment: prep(format!(
                 "INSERT INTO {s} (message_id, segment_index, state, receipt_event_id) VALUES (?, ?, ?, ?)"
             ))
@@ -160,33 +165,40 @@ impl Tables {
         self.store.write(WHAT, &self.put_pending, v).await
     }
 
-    /// Receipts parked for `carrier_message_id` that are about `destination` (or say none).
-    pub async fn parked(
-        &self,
-        carrier: &str,
-        carrier_message_id: &str,
-        destination: &str,
-    ) -> Result<Vec<CarrierReceiptReceived>, HandlerError> {
-        let rows: Vec<(Vec<u8>,)> = self
+    /// Every parked receipt with the destination it was parked under (`""`: none), read page
+    /// by page (the sweep's scan: parked receipts are few, see `sweep`).
+    pub async fn all_parked(&self) -> Result<Vec<(CarrierReceiptReceived, String)>, HandlerError> {
+        use futures::TryStreamExt;
+        let pager = self
             .store
-            .rows(
-                WHAT,
-                &self.get_pending,
-                (carrier, carrier_message_id, destination),
-            )
-            .await?;
+            .session()
+            .execute_iter(self.all_pending.clone(), ())
+            .await
+            .map_err(|e| HandlerError::retry(format!("{WHAT}: {e}")))?;
+        let rows: Vec<(String, Vec<u8>)> = pager
+            .rows_stream::<(String, Vec<u8>)>()
+            .map_err(|e| smsflow_store::unreadable(WHAT, e))?
+            .try_collect()
+            .await
+            .map_err(|e| HandlerError::retry(format!("{WHAT}: {e}")))?;
         rows.into_iter()
-            .map(
-                |(bytes,)| match codec::decode_datum(EventKind::CarrierReceiptReceived, &bytes) {
-                    Ok(Event::CarrierReceiptReceived(r)) => Ok(r),
-                    // Written by this service with this schema: unreadable means corrupt storage.
-                    other => Err(smsflow_store::unreadable(
-                        WHAT,
-                        format!("parked receipt: {other:?}"),
-                    )),
-                },
-            )
+            .map(|(destination, bytes)| Ok((decode_parked(&bytes)?, destination)))
             .collect()
+    }
+
+    /// Removes a parked receipt once it has been applied.
+    pub async fn unpark(
+        &self,
+        r: &CarrierReceiptReceived,
+        destination: Option<&str>,
+    ) -> Result<(), HandlerError> {
+        let v = (
+            r.carrier_id.as_str(),
+            &r.normalized_id,
+            destination.unwrap_or(""),
+            r.meta.event_id.as_uuid(),
+        );
+        self.store.write(WHAT, &self.del_pending, v).await
     }
 
     /// Final states of `m`'s segments so far, with the receipt event that set each.
@@ -227,5 +239,17 @@ impl Tables {
                 (m.as_uuid(), i, state.as_str(), receipt),
             )
             .await
+    }
+}
+
+/// A parked receipt as written by [`Tables::park`].
+fn decode_parked(bytes: &[u8]) -> Result<CarrierReceiptReceived, HandlerError> {
+    match codec::decode_datum(EventKind::CarrierReceiptReceived, bytes) {
+        Ok(Event::CarrierReceiptReceived(r)) => Ok(r),
+        // Written by this service with this schema: unreadable means corrupt storage.
+        other => Err(smsflow_store::unreadable(
+            WHAT,
+            format!("parked receipt: {other:?}"),
+        )),
     }
 }
