@@ -28,6 +28,15 @@ pub struct Running {
 }
 
 impl Running {
+    /// A service run by the test itself: its stop token, task and HTTP address.
+    pub fn new(
+        stop: CancellationToken,
+        task: JoinHandle<Result<(), String>>,
+        addr: SocketAddr,
+    ) -> Self {
+        Self { stop, task, addr }
+    }
+
     /// Stops it gracefully (drain, commit) and waits; panics if `run` failed.
     pub async fn stop(self) {
         self.stop.cancel();
