@@ -400,9 +400,24 @@ pub async fn run_all<H: Handler>(
     handler: Arc<H>,
     shutdown: CancellationToken,
 ) -> Result<(), KafkaError> {
+    let consumers = consumers
+        .into_iter()
+        .map(|opts| (opts, parts.clone()))
+        .collect();
+    run_each(cfg, consumers, handler, shutdown).await
+}
+
+/// [`run_all`] with parts of their own per consumer (e.g. a producer of its own for the
+/// OTP lane's outputs, so they never queue behind bulk records in the client).
+pub async fn run_each<H: Handler>(
+    cfg: &KafkaConfig,
+    consumers: Vec<(ConsumerOptions, ConsumerParts)>,
+    handler: Arc<H>,
+    shutdown: CancellationToken,
+) -> Result<(), KafkaError> {
     let stop = shutdown.child_token();
-    let runs = consumers.into_iter().map(|opts| {
-        let (parts, handler, stop) = (parts.clone(), handler.clone(), stop.clone());
+    let runs = consumers.into_iter().map(|(opts, parts)| {
+        let (handler, stop) = (handler.clone(), stop.clone());
         async move {
             let group = opts.group_id.clone();
             let r = run(cfg, opts, parts, handler, stop.clone()).await;

@@ -2,8 +2,10 @@
 //!
 //! 1. A finished attempt (state SUBMITTED / FAILED_*) is not submitted again: its outcome
 //!    events are re-emitted with the same derived ids, which downstream dedupes.
-//! 2. Before the first byte goes to the carrier, the attempt is STARTED in CQL and
-//!    `AttemptStarted` is acknowledged by Kafka (write-ahead).
+//! 2. Before the first byte goes to the carrier, `AttemptStarted` is acknowledged by Kafka
+//!    and the attempt is STARTED in CQL (write-ahead). For a message type whose unknown
+//!    outcomes are resubmitted anyway (OTP by default), the STARTED row is written alongside
+//!    the submit instead, off the message's latency.
 //! 3. Only segments without a recorded carrier id are submitted; the accepted ones are
 //!    recorded with the attempt's outcome, in the same write.
 //! 4. A STARTED attempt found on entry crashed mid-submit: its unrecorded segments have an
@@ -34,8 +36,11 @@ pub struct Dispatcher {
     pub state: DispatchState,
     /// SMPP clients by carrier id.
     pub carriers: HashMap<CarrierId, SmppClient>,
-    /// Producer for the write-ahead `AttemptStarted`.
+    /// Producer for the write-ahead `AttemptStarted` of the bulk lane.
     pub producer: EventProducer,
+    /// Producer (its own client and queues) for the write-ahead of the OTP and transactional
+    /// lanes, so their `AttemptStarted` never queues behind bulk records in the client.
+    pub priority_producer: EventProducer,
     /// Topic names.
     pub topics: Topics,
     /// Attempts before giving up on transient failures.
@@ -176,8 +181,9 @@ impl Dispatcher {
         }
 
         // Write-ahead: AttemptStarted acknowledged by Kafka, then the STARTED row. A STARTED
-        // row therefore always has its event; no row means nothing reached the carrier. A
-        // resume publishes the event again (same derived id, deduplicated downstream).
+        // row therefore always has its event; no row means nothing reached the carrier
+        // (unless the type resubmits unknown outcomes, below). A resume publishes the event
+        // again (same derived id, deduplicated downstream).
         let started = AttemptStarted {
             meta: EventMeta::derived(PRODUCER, &d.meta, "attempt-started"),
             message_id: m,
@@ -188,7 +194,11 @@ impl Dispatcher {
             carrier_id: d.carrier_id.clone(),
             segments: i32::try_from(total).unwrap_or(i32::MAX),
         };
-        self.producer
+        let producer = match d.lane {
+            Lane::Bulk => &self.producer,
+            Lane::Otp | Lane::Transactional => &self.priority_producer,
+        };
+        producer
             .send(&Outgoing::new(
                 self.topics.attempts.clone(),
                 d.to.as_str(),
@@ -196,14 +206,30 @@ impl Dispatcher {
             ))
             .await
             .map_err(|e| HandlerError::retry(format!("write-ahead not acknowledged: {e}")))?;
-        if !was_started {
+        let no_ids = BTreeMap::new();
+        let write_ahead = async {
+            if was_started {
+                return Ok(());
+            }
             self.state
-                .set(m, a, carrier, AttemptState::Started, None, &BTreeMap::new())
-                .await?;
-        }
-
+                .set(m, a, carrier, AttemptState::Started, None, &no_ids)
+                .await
+        };
         let t0 = Instant::now();
-        let outcomes = client.submit_parts(remaining).await;
+        let outcomes = if self.may_resubmit(d.message_type) {
+            // An unknown outcome is resubmitted anyway (OTP by default), so the STARTED row
+            // need not precede the first byte: it is written alongside the submit, off the
+            // message's latency (ADR 11). It still lands before the outcome row below. After
+            // a crash in between, the resubmission is just not flagged ambiguous.
+            let (ahead, outcomes) = tokio::join!(write_ahead, client.submit_parts(remaining));
+            if let Err(e) = ahead {
+                warn!(error = %e, message_id = %m, "STARTED row not written; the outcome row follows");
+            }
+            outcomes
+        } else {
+            write_ahead.await?;
+            client.submit_parts(remaining).await
+        };
         metrics::submit_seconds(carrier, t0.elapsed().as_secs_f64());
         let mut worst: Option<Failure> = None;
         let mut not_sent = false;

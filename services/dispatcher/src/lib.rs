@@ -144,10 +144,16 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         shutdown.clone(),
     ));
 
+    let priority_producer = smsflow_kafka::EventProducer::new(
+        &config.kafka,
+        links.producer.codec().clone(),
+        "dispatcher-priority",
+    )?;
     let dispatcher = Arc::new(attempt::Dispatcher {
         state: state::DispatchState::new(links.store.clone()).await?,
         carriers,
         producer: links.producer.clone(),
+        priority_producer: priority_producer.clone(),
         topics: topics.clone(),
         max_attempts: config.max_attempts,
         resubmit_unknown: config.resubmit_unknown.clone(),
@@ -177,25 +183,28 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         ("bulk", vec![topics.routing_bulk.clone()], config.lanes.bulk),
         ("retry", retry_topics, config.lanes.retry),
     ];
+    let parts = links.consumer_parts();
+    let mut priority = parts.clone();
+    priority.producer = priority_producer.clone();
     let consumers = consumers
         .into_iter()
         .map(|(lane, t, n)| {
             let group = group_id(&config.kafka, &format!("dispatcher-{lane}"));
             let mut opts = ConsumerOptions::new(group, t, topics.dlq.clone());
             opts.max_in_flight = n;
-            opts
+            // OTP and transactional outcomes go through the priority client too.
+            let parts = match lane {
+                "otp" | "transactional" => priority.clone(),
+                _ => parts.clone(),
+            };
+            (opts, parts)
         })
         .collect();
     tracing::info!(carriers = clients.len(), "dispatcher started");
     // One lane down takes the service down (drained), rather than running without it.
-    let result = smsflow_kafka::consumer::run_all(
-        &config.kafka,
-        consumers,
-        links.consumer_parts(),
-        handler,
-        shutdown.clone(),
-    )
-    .await;
+    let result =
+        smsflow_kafka::consumer::run_each(&config.kafka, consumers, handler, shutdown.clone())
+            .await;
 
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     for (_, c) in &clients {
@@ -206,6 +215,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         let _ = p.await;
     }
     links.producer.flush(Duration::from_secs(10))?;
+    priority_producer.flush(Duration::from_secs(10))?;
     let _ = server.await;
     tracing::info!("dispatcher stopped");
     result?;

@@ -50,6 +50,9 @@ pub struct Shared {
     config: Config,
     keys: auth::Keys,
     producer: EventProducer,
+    /// A client of its own for OTP and transactional requests: they never queue behind bulk
+    /// records in the producer.
+    priority_producer: EventProducer,
     topics: Topics,
     http: reqwest::Client,
 }
@@ -77,12 +80,14 @@ impl Context {
             .register_catalog(&config.kafka.topics().catalog())
             .await
             .map_err(smsflow_kafka::KafkaError::from)?;
-        let producer = EventProducer::new(&config.kafka, codec, "ingest")?;
+        let producer = EventProducer::new(&config.kafka, codec.clone(), "ingest")?;
+        let priority_producer = EventProducer::new(&config.kafka, codec, "ingest-priority")?;
         let listener = http::bind(&config.http).await?;
         let shared = Arc::new(Shared {
             topics: config.kafka.topics(),
             keys,
             producer,
+            priority_producer,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(5))
                 .build()
@@ -120,6 +125,7 @@ pub async fn run(_config: Config, ctx: Context, shutdown: CancellationToken) -> 
     let shared = ctx.shared.clone();
     http::serve(ctx.listener, router(shared.clone()), shutdown).await?;
     shared.producer.flush(Duration::from_secs(10))?;
+    shared.priority_producer.flush(Duration::from_secs(10))?;
     tracing::info!("ingest stopped");
     Ok(())
 }

@@ -85,20 +85,35 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         // The public topic keeps the group it always had.
         ("router", &topics.requests),
     ];
+    // OTP and transactional outputs go through a client of their own: they never queue
+    // behind bulk decisions in the producer.
+    let parts = ctx.svc.links.consumer_parts();
+    let mut priority = parts.clone();
+    priority.producer = smsflow_kafka::EventProducer::new(
+        &config.kafka,
+        parts.producer.codec().clone(),
+        "router-priority",
+    )?;
+    let priority_producer = priority.producer.clone();
     let consumers = consumers
         .into_iter()
         .map(|(group, topic)| {
+            let parts = if group == "router" {
+                parts.clone()
+            } else {
+                priority.clone()
+            };
             let group = group_id(&config.kafka, group);
             let mut opts = ConsumerOptions::new(group, vec![topic.clone()], topics.dlq.clone());
             if let Some(n) = config.max_in_flight {
                 opts.max_in_flight = n;
             }
-            opts
+            (opts, parts)
         })
         .collect();
-    let parts = ctx.svc.links.consumer_parts();
     let result =
-        smsflow_kafka::consumer::run_all(&config.kafka, consumers, parts, handler, shutdown).await;
+        smsflow_kafka::consumer::run_each(&config.kafka, consumers, handler, shutdown).await;
+    priority_producer.flush(std::time::Duration::from_secs(10))?;
     ctx.svc
         .links
         .producer
