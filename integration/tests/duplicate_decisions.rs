@@ -44,11 +44,12 @@ fn decision(to: &Msisdn) -> RoutingDecided {
 async fn submitted_records(kafka: &KafkaConfig, m: MessageId) -> Vec<EventId> {
     let codec = kafka.codec().unwrap();
     let mut out = Vec::new();
+    // Long enough for a fresh reader to join its group on a busy machine.
     for r in read_topic(
         kafka,
         &kafka.topics().attempts,
         usize::MAX,
-        Duration::from_secs(1),
+        Duration::from_secs(5),
     ) {
         if let Ok(Event::AttemptSubmitted(s)) = codec.decode(payload(&r)).await
             && s.message_id == m
@@ -60,7 +61,7 @@ async fn submitted_records(kafka: &KafkaConfig, m: MessageId) -> Vec<EventId> {
 }
 
 async fn wait_for_records(kafka: &KafkaConfig, m: MessageId, n: usize) -> Vec<EventId> {
-    eventually(Duration::from_secs(30), || async {
+    eventually(Duration::from_secs(60), || async {
         let got = submitted_records(kafka, m).await;
         (got.len() >= n).then_some(got)
     })

@@ -98,14 +98,17 @@ async fn send<E: Into<Event>>(p: &EventProducer, topic: &str, key: &Msisdn, e: E
         .expect("sent");
 }
 
-/// The ids and states of the `DeliveryReported` events of `m` on `sms.dlr` after `settle`.
+/// The ids and states of the `DeliveryReported` events of `m` on `sms.dlr` (the topic is
+/// this test's own), read from the start until `n` records came or `timeout` passed (a
+/// fresh reader needs a moment to join its group: never a short timeout).
 async fn reports(
     kafka: &KafkaConfig,
     m: &Msg,
-    settle: Duration,
+    n: usize,
+    timeout: Duration,
 ) -> Vec<(EventId, DeliveryState, Option<TerminalStatus>)> {
     let codec = kafka.codec().unwrap();
-    let records = read_topic(kafka, &kafka.topics().dlr, usize::MAX, settle);
+    let records = read_topic(kafka, &kafka.topics().dlr, n, timeout);
     let mut out = Vec::new();
     for r in &records {
         if let Ok(Event::DeliveryReported(d)) = codec.decode(payload(r)).await
@@ -150,7 +153,7 @@ async fn a_receipt_before_its_submit_is_reported_once_and_a_duplicate_is_dropped
     send(&producer, &t.dlr_raw, &m.to, receipt.clone()).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
-        reports(&kafka, &m, Duration::from_millis(500))
+        reports(&kafka, &m, 1, Duration::from_secs(3))
             .await
             .is_empty(),
         "no report before the submit"
@@ -166,7 +169,7 @@ async fn a_receipt_before_its_submit_is_reported_once_and_a_duplicate_is_dropped
     )
     .await;
 
-    let got = reports(&kafka, &m, Duration::from_secs(8)).await;
+    let got = reports(&kafka, &m, usize::MAX, Duration::from_secs(10)).await;
     let ids: BTreeSet<_> = got.iter().map(|(id, ..)| *id).collect();
     assert_eq!(
         ids.len(),
@@ -211,18 +214,15 @@ async fn a_parked_receipt_is_swept_once_its_submit_is_recorded() {
     .await;
     assert!(parked.is_some(), "the receipt was parked");
     assert!(
-        reports(&kafka, &m, Duration::from_millis(500))
+        reports(&kafka, &m, 1, Duration::from_secs(3))
             .await
-            .is_empty()
+            .is_empty(),
+        "no report while parked"
     );
 
     send(&producer, &t.attempts, &m.to, m.submitted()).await;
-    let got = smsflow_integration::eventually(Duration::from_secs(15), || async {
-        let r = reports(&kafka, &m, Duration::from_millis(300)).await;
-        (!r.is_empty()).then_some(r)
-    })
-    .await
-    .expect("the sweep reported the parked receipt");
+    let got = reports(&kafka, &m, 1, Duration::from_secs(30)).await;
+    assert!(!got.is_empty(), "the sweep reported the parked receipt");
     assert_eq!(got[0].1, DeliveryState::Undeliverable);
     assert_eq!(got[0].2, Some(TerminalStatus::Undelivered));
     let unparked = smsflow_integration::eventually(Duration::from_secs(5), || async {

@@ -1,6 +1,6 @@
 //! dlr-ingester metrics.
 
-use metrics::counter;
+use metrics::{counter, gauge};
 
 /// `smsflow_dlr_ingester_receipts_total{outcome}`: `correlated`,
 /// `waited` (came before its submit and waited for it), `parked`, `replayed` (by the sweep),
@@ -18,4 +18,12 @@ pub const CORRELATION_CACHE: &str = "smsflow_dlr_ingester_correlation_cache_tota
 pub(crate) fn cache(hit: bool) {
     let result = if hit { "hit" } else { "miss" };
     counter!(CORRELATION_CACHE, "result" => result).increment(1);
+}
+
+/// `smsflow_dlr_ingester_parked_receipts`: receipts still parked after the last sweep (their
+/// submit is not recorded: late, or an id nobody gave).
+pub const PARKED: &str = "smsflow_dlr_ingester_parked_receipts";
+
+pub(crate) fn parked(n: usize) {
+    gauge!(PARKED).set(n as f64);
 }

@@ -3,7 +3,9 @@
 //!
 //! Receipts park only after waiting `early_receipt_wait` for their submit (a lagging consumer
 //! of `sms.attempts`, a carrier that reports an id it never gave), so the table stays small and
-//! a full scan of it is cheap. Every instance sweeps the whole table: two applying one receipt
+//! a full scan of it is cheap. What stays parked is exported as a gauge: receipts for ids
+//! nobody gave stay until their TTL (48 h) and every sweep reads them again, so a carrier
+//! that sends many of them shows there first. Every instance sweeps the whole table: two applying one receipt
 //! publish the same report (same derived id), which downstream deduplicates.
 
 use std::sync::Arc;
@@ -38,8 +40,12 @@ pub async fn run(
 
 /// One sweep; returns how many parked receipts were applied.
 pub async fn sweep(c: &Correlator, producer: &EventProducer) -> Result<usize, HandlerError> {
-    let mut applied = 0;
-    for (r, destination) in c.tables.all_parked().await? {
+    use futures::TryStreamExt;
+    let (mut seen, mut applied) = (0usize, 0usize);
+    let rows = c.tables.all_parked().await?;
+    futures::pin_mut!(rows);
+    while let Some((r, destination)) = rows.try_next().await? {
+        seen += 1;
         let to = (!destination.is_empty()).then_some(destination.as_str());
         let Some(found) = c.lookup(&r, to).await? else {
             continue;
@@ -53,5 +59,6 @@ pub async fn sweep(c: &Correlator, producer: &EventProducer) -> Result<usize, Ha
         metrics::receipt("replayed");
         applied += 1;
     }
+    metrics::parked(seen - applied);
     Ok(applied)
 }

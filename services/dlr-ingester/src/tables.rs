@@ -166,24 +166,28 @@ impl Tables {
     }
 
     /// Every parked receipt with the destination it was parked under (`""`: none), read page
-    /// by page (the sweep's scan: parked receipts are few, see `sweep`).
-    pub async fn all_parked(&self) -> Result<Vec<(CarrierReceiptReceived, String)>, HandlerError> {
-        use futures::TryStreamExt;
+    /// by page as a stream (the sweep's scan: parked receipts are few, see `sweep`).
+    pub async fn all_parked(
+        &self,
+    ) -> Result<
+        impl futures::Stream<Item = Result<(CarrierReceiptReceived, String), HandlerError>>,
+        HandlerError,
+    > {
+        use futures::StreamExt;
         let pager = self
             .store
             .session()
             .execute_iter(self.all_pending.clone(), ())
             .await
             .map_err(|e| HandlerError::retry(format!("{WHAT}: {e}")))?;
-        let rows: Vec<(String, Vec<u8>)> = pager
+        let rows = pager
             .rows_stream::<(String, Vec<u8>)>()
-            .map_err(|e| smsflow_store::unreadable(WHAT, e))?
-            .try_collect()
-            .await
-            .map_err(|e| HandlerError::retry(format!("{WHAT}: {e}")))?;
-        rows.into_iter()
-            .map(|(destination, bytes)| Ok((decode_parked(&bytes)?, destination)))
-            .collect()
+            .map_err(|e| smsflow_store::unreadable(WHAT, e))?;
+        Ok(rows.map(|row| {
+            let (destination, bytes) =
+                row.map_err(|e| HandlerError::retry(format!("{WHAT}: {e}")))?;
+            Ok((decode_parked(&bytes)?, destination))
+        }))
     }
 
     /// Removes a parked receipt once it has been applied.
