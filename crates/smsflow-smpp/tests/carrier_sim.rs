@@ -211,9 +211,11 @@ async fn link_drop_under_load_loses_nothing() -> anyhow::Result<()> {
         }
     }
     let summary = sim.ledger().summary();
-    // Everything the carrier saw is accepted or unknown at the client; nothing else.
+    // Everything accepted reached the carrier, and everything the carrier saw is accepted or
+    // unknown at the client. An unknown part may not have arrived (written into the socket
+    // as the peer dropped it): that is what "unknown" means, so it is not counted as seen.
     ensure!(
-        accepted + unknown == summary.unique_segments,
+        accepted <= summary.unique_segments && summary.unique_segments <= accepted + unknown,
         "accepted {accepted} + unknown {unknown} vs carrier segments {}",
         summary.unique_segments
     );
