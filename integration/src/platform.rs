@@ -28,15 +28,6 @@ pub struct Running {
 }
 
 impl Running {
-    /// A service run by the test itself: its stop token, task and HTTP address.
-    pub fn new(
-        stop: CancellationToken,
-        task: JoinHandle<Result<(), String>>,
-        addr: SocketAddr,
-    ) -> Self {
-        Self { stop, task, addr }
-    }
-
     /// Stops it gracefully (drain, commit) and waits; panics if `run` failed.
     pub async fn stop(self) {
         self.stop.cancel();
@@ -63,6 +54,11 @@ macro_rules! start {
             tokio::spawn(async move { $krate::run(cfg, ctx, s).await.map_err(|e| e.to_string()) });
         Running { stop, task, addr }
     }};
+}
+
+/// Starts dlr-ingester alone with `cfg` (a test's own topics, keyspace and timings).
+pub async fn start_dlr_with(cfg: dlr_ingester::Config) -> Running {
+    start!(dlr_ingester, cfg)
 }
 
 /// The simulator and the five services.
@@ -161,15 +157,13 @@ impl Platform {
 
     /// Starts dlr-ingester.
     pub async fn start_dlr(&self) -> Running {
-        start!(
-            dlr_ingester,
-            dlr_ingester::Config {
-                http: local(),
-                kafka: self.kafka.clone(),
-                store: self.store.clone(),
-                ..Default::default()
-            }
-        )
+        start_dlr_with(dlr_ingester::Config {
+            http: local(),
+            kafka: self.kafka.clone(),
+            store: self.store.clone(),
+            ..Default::default()
+        })
+        .await
     }
 
     /// Starts the dispatcher, bound to the simulator.

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smsflow_events::*;
-use smsflow_integration::platform::Running;
+use smsflow_integration::platform::{Running, start_dlr_with};
 use smsflow_integration::{Stack, payload, read_topic, unique};
 use smsflow_kafka::{EventProducer, KafkaConfig, Outgoing};
-use smsflow_runtime::{CancellationToken, HttpConfig};
+use smsflow_runtime::HttpConfig;
 use smsflow_store::{Store, StoreConfig};
 
 const PRODUCER: Producer = Producer {
@@ -70,26 +70,15 @@ async fn start_dlr(
     wait_ms: u64,
     sweep_secs: u64,
 ) -> Running {
-    let cfg = dlr_ingester::Config {
+    start_dlr_with(dlr_ingester::Config {
         http: HttpConfig::on("127.0.0.1:0"),
         kafka: kafka.clone(),
         store: store.clone(),
         early_receipt_wait_ms: wait_ms,
         park_sweep_secs: sweep_secs,
         ..Default::default()
-    };
-    let ctx = dlr_ingester::Context::connect(&cfg)
-        .await
-        .expect("dlr-ingester starts");
-    let addr = ctx.http_addr();
-    let stop = CancellationToken::new();
-    let s = stop.clone();
-    let task = tokio::spawn(async move {
-        dlr_ingester::run(cfg, ctx, s)
-            .await
-            .map_err(|e| e.to_string())
-    });
-    Running::new(stop, task, addr)
+    })
+    .await
 }
 
 async fn send<E: Into<Event>>(p: &EventProducer, topic: &str, key: &Msisdn, e: E) {

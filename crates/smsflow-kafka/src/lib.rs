@@ -28,4 +28,4 @@ pub use config::KafkaConfig;
 pub use consumer::{ConsumerOptions, ConsumerParts, Finished, Handler, Incoming, Outcome};
 pub use dedupe::{Dedupe, NoDedupe};
 pub use error::{HandlerError, KafkaError};
-pub use producer::{EventProducer, Outgoing, Stored};
+pub use producer::{EventProducer, LaneProducers, Outgoing, Stored};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
-use smsflow_events::{Event, EventCodec};
+use smsflow_events::{Event, EventCodec, Lane};
 
 use crate::config::KafkaConfig;
 use crate::error::KafkaError;
@@ -144,5 +144,41 @@ impl EventProducer {
     /// Waits until every queued record is acknowledged or `timeout` passes.
     pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
         Ok(self.inner.flush(Timeout::After(timeout))?)
+    }
+}
+
+/// Producers by priority (ADR 11): OTP and transactional records go through a client of their
+/// own (its own queues and connections), so they never wait behind the bulk records queued in
+/// one client for the same partition.
+#[derive(Clone, Debug)]
+pub struct LaneProducers {
+    bulk: EventProducer,
+    priority: EventProducer,
+}
+
+impl LaneProducers {
+    /// `bulk`, and beside it a priority client `<client_id>-priority` with the same codec.
+    pub fn beside(
+        cfg: &KafkaConfig,
+        bulk: EventProducer,
+        client_id: &str,
+    ) -> Result<Self, KafkaError> {
+        let priority =
+            EventProducer::new(cfg, bulk.codec().clone(), &format!("{client_id}-priority"))?;
+        Ok(Self { bulk, priority })
+    }
+
+    /// The client for records of `lane`.
+    pub fn for_lane(&self, lane: Lane) -> &EventProducer {
+        match lane {
+            Lane::Bulk => &self.bulk,
+            Lane::Otp | Lane::Transactional => &self.priority,
+        }
+    }
+
+    /// Waits until both clients delivered what they hold.
+    pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
+        self.bulk.flush(timeout)?;
+        self.priority.flush(timeout)
     }
 }

@@ -19,7 +19,7 @@ use smsflow_events::{
     AttemptFailed, AttemptStarted, AttemptSubmitted, CarrierId, EXPIRED_CODE, ErrorClass,
     EventMeta, Lane, MessageType, RetryScheduled, RoutingDecided, Timestamp, Topics,
 };
-use smsflow_kafka::{EventProducer, HandlerError, Outgoing};
+use smsflow_kafka::{HandlerError, LaneProducers, Outgoing};
 use smsflow_smpp::{PartFailure, SmppClient, SubmitRequest, concat_reference_for};
 use tracing::{debug, warn};
 
@@ -36,11 +36,8 @@ pub struct Dispatcher {
     pub state: DispatchState,
     /// SMPP clients by carrier id.
     pub carriers: HashMap<CarrierId, SmppClient>,
-    /// Producer for the write-ahead `AttemptStarted` of the bulk lane.
-    pub producer: EventProducer,
-    /// Producer (its own client and queues) for the write-ahead of the OTP and transactional
-    /// lanes, so their `AttemptStarted` never queues behind bulk records in the client.
-    pub priority_producer: EventProducer,
+    /// Producers of the write-ahead `AttemptStarted`, by lane.
+    pub producers: LaneProducers,
     /// Topic names.
     pub topics: Topics,
     /// Attempts before giving up on transient failures.
@@ -194,11 +191,8 @@ impl Dispatcher {
             carrier_id: d.carrier_id.clone(),
             segments: i32::try_from(total).unwrap_or(i32::MAX),
         };
-        let producer = match d.lane {
-            Lane::Bulk => &self.producer,
-            Lane::Otp | Lane::Transactional => &self.priority_producer,
-        };
-        producer
+        self.producers
+            .for_lane(d.lane)
             .send(&Outgoing::new(
                 self.topics.attempts.clone(),
                 d.to.as_str(),

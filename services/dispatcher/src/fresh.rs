@@ -63,8 +63,8 @@ impl Recent {
     }
 }
 
-/// Claims by (topic, partition).
-type Claims = HashMap<(String, i32), Arc<tokio::sync::Mutex<Claim>>>;
+/// Claims by topic, then partition.
+type Claims = HashMap<String, HashMap<i32, Arc<tokio::sync::Mutex<Claim>>>>;
 
 /// Decides, per decision, whether its history must be read.
 #[derive(Debug)]
@@ -113,12 +113,15 @@ impl Freshness {
         if self.window == 0 {
             return Ok(true);
         }
-        let claim = self
-            .claims
-            .lock()
-            .entry((msg.topic.to_owned(), msg.partition))
-            .or_default()
-            .clone();
+        let claim = {
+            let mut claims = self.claims.lock();
+            // Looked up by `&str`: no allocation per record once the topic is known.
+            let topic = match claims.get_mut(msg.topic) {
+                Some(t) => t,
+                None => claims.entry(msg.topic.to_owned()).or_default(),
+            };
+            topic.entry(msg.partition).or_default().clone()
+        };
         let fresh_above = {
             let mut c = claim.lock().await;
             if c.assignment != msg.assignment {

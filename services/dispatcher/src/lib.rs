@@ -31,8 +31,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use smsflow_events::{CarrierId, Producer};
-use smsflow_kafka::ConsumerOptions;
+use smsflow_events::{CarrierId, Lane, Producer};
+use smsflow_kafka::{ConsumerOptions, ConsumerParts};
 use smsflow_runtime::service::ServiceContext;
 use smsflow_runtime::wiring::group_id;
 use smsflow_runtime::{CancellationToken, http};
@@ -144,16 +144,12 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         shutdown.clone(),
     ));
 
-    let priority_producer = smsflow_kafka::EventProducer::new(
-        &config.kafka,
-        links.producer.codec().clone(),
-        "dispatcher-priority",
-    )?;
+    let producers =
+        smsflow_kafka::LaneProducers::beside(&config.kafka, links.producer.clone(), "dispatcher")?;
     let dispatcher = Arc::new(attempt::Dispatcher {
         state: state::DispatchState::new(links.store.clone()).await?,
         carriers,
-        producer: links.producer.clone(),
-        priority_producer: priority_producer.clone(),
+        producers: producers.clone(),
         topics: topics.clone(),
         max_attempts: config.max_attempts,
         resubmit_unknown: config.resubmit_unknown.clone(),
@@ -174,28 +170,37 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         .map(|(t, _)| topics.retry(t))
         .collect();
     let consumers = [
-        ("otp", vec![topics.routing_otp.clone()], config.lanes.otp),
+        (
+            "otp",
+            vec![topics.routing_otp.clone()],
+            config.lanes.otp,
+            Lane::Otp,
+        ),
         (
             "transactional",
             vec![topics.routing_transactional.clone()],
             config.lanes.transactional,
+            Lane::Transactional,
         ),
-        ("bulk", vec![topics.routing_bulk.clone()], config.lanes.bulk),
-        ("retry", retry_topics, config.lanes.retry),
+        (
+            "bulk",
+            vec![topics.routing_bulk.clone()],
+            config.lanes.bulk,
+            Lane::Bulk,
+        ),
+        ("retry", retry_topics, config.lanes.retry, Lane::Bulk),
     ];
     let parts = links.consumer_parts();
-    let mut priority = parts.clone();
-    priority.producer = priority_producer.clone();
     let consumers = consumers
         .into_iter()
-        .map(|(lane, t, n)| {
-            let group = group_id(&config.kafka, &format!("dispatcher-{lane}"));
+        .map(|(name, t, n, lane)| {
+            let group = group_id(&config.kafka, &format!("dispatcher-{name}"));
             let mut opts = ConsumerOptions::new(group, t, topics.dlq.clone());
             opts.max_in_flight = n;
-            // OTP and transactional outcomes go through the priority client too.
-            let parts = match lane {
-                "otp" | "transactional" => priority.clone(),
-                _ => parts.clone(),
+            // Outcomes go through the lane's producer client (retries share bulk's).
+            let parts = ConsumerParts {
+                producer: producers.for_lane(lane).clone(),
+                ..parts.clone()
             };
             (opts, parts)
         })
@@ -214,8 +219,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     for p in pumps {
         let _ = p.await;
     }
-    links.producer.flush(Duration::from_secs(10))?;
-    priority_producer.flush(Duration::from_secs(10))?;
+    producers.flush(Duration::from_secs(10))?;
     let _ = server.await;
     tracing::info!("dispatcher stopped");
     result?;

@@ -28,7 +28,7 @@ use tracing::debug;
 
 use crate::cache::{Cached, CorrelationCache};
 use crate::settle::settle;
-use crate::tables::{SegmentState, Tables};
+use crate::tables::{Correlation, SegmentState, Tables};
 use crate::{PRODUCER, metrics};
 
 /// When a waiting receipt first looks at the table (submits race their receipts by a few ms).
@@ -74,7 +74,7 @@ impl Correlator {
         let count = i32::try_from(s.carrier_message_ids.len()).unwrap_or(i32::MAX);
         let carrier = s.carrier_id.as_str();
         let segments = s.carrier_message_ids.iter().enumerate().map(|(i, id)| {
-            let c = crate::tables::Correlation {
+            let c = Correlation {
                 message_id: s.message_id,
                 tenant_id: s.tenant_id.to_string(),
                 destination: s.to.as_str().to_owned(),

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use smsflow_events::{EventMeta, Lane, MessageId, SendRequested, Timestamp};
+use smsflow_events::{EventMeta, MessageId, SendRequested, Timestamp};
 use smsflow_kafka::Outgoing;
 use tracing::{debug, warn};
 
@@ -86,11 +86,7 @@ pub async fn send(
     };
     let started = Instant::now();
     let out = Outgoing::new(s.topics.requests_for(v.lane), v.to.as_str(), event);
-    let producer = match v.lane {
-        Lane::Bulk => &s.producer,
-        Lane::Otp | Lane::Transactional => &s.priority_producer,
-    };
-    if let Err(e) = producer.send(&out).await {
+    if let Err(e) = s.producers.for_lane(v.lane).send(&out).await {
         warn!(error = %e, "request not persisted");
         return Err(ApiError::unavailable(
             "the request could not be persisted; nothing was accepted, retry",

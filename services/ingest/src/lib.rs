@@ -29,7 +29,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use smsflow_events::{Producer, Topics};
-use smsflow_kafka::EventProducer;
+use smsflow_kafka::{EventProducer, LaneProducers};
 use smsflow_runtime::{CancellationToken, http};
 use tokio::net::TcpListener;
 
@@ -49,10 +49,8 @@ pub use smsflow_runtime::service::ServiceError as Error;
 pub struct Shared {
     config: Config,
     keys: auth::Keys,
-    producer: EventProducer,
-    /// A client of its own for OTP and transactional requests: they never queue behind bulk
-    /// records in the producer.
-    priority_producer: EventProducer,
+    /// OTP and transactional requests have a client of their own.
+    producers: LaneProducers,
     topics: Topics,
     http: reqwest::Client,
 }
@@ -80,14 +78,16 @@ impl Context {
             .register_catalog(&config.kafka.topics().catalog())
             .await
             .map_err(smsflow_kafka::KafkaError::from)?;
-        let producer = EventProducer::new(&config.kafka, codec.clone(), "ingest")?;
-        let priority_producer = EventProducer::new(&config.kafka, codec, "ingest-priority")?;
+        let producers = LaneProducers::beside(
+            &config.kafka,
+            EventProducer::new(&config.kafka, codec, "ingest")?,
+            "ingest",
+        )?;
         let listener = http::bind(&config.http).await?;
         let shared = Arc::new(Shared {
             topics: config.kafka.topics(),
             keys,
-            producer,
-            priority_producer,
+            producers,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(5))
                 .build()
@@ -124,8 +124,7 @@ pub async fn run(_config: Config, ctx: Context, shutdown: CancellationToken) -> 
     tracing::info!(addr = %ctx.http_addr(), "ingest listening");
     let shared = ctx.shared.clone();
     http::serve(ctx.listener, router(shared.clone()), shutdown).await?;
-    shared.producer.flush(Duration::from_secs(10))?;
-    shared.priority_producer.flush(Duration::from_secs(10))?;
+    shared.producers.flush(Duration::from_secs(10))?;
     tracing::info!("ingest stopped");
     Ok(())
 }

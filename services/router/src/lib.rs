@@ -23,8 +23,8 @@ pub mod routes;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use smsflow_events::Producer;
-use smsflow_kafka::ConsumerOptions;
+use smsflow_events::{Lane, Producer};
+use smsflow_kafka::{ConsumerOptions, ConsumerParts, LaneProducers};
 use smsflow_runtime::service::{ServiceContext, ServiceError};
 use smsflow_runtime::wiring::group_id;
 use smsflow_runtime::{CancellationToken, http};
@@ -79,29 +79,26 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         routes = handler.table.routes.len(),
         "router started"
     );
+    // Each request topic's decisions go through its lane's producer client; the public topic
+    // (any lane, from external producers too) shares bulk's.
     let consumers = [
-        ("router-otp", &topics.requests_otp),
-        ("router-transactional", &topics.requests_transactional),
+        ("router-otp", &topics.requests_otp, Lane::Otp),
+        (
+            "router-transactional",
+            &topics.requests_transactional,
+            Lane::Transactional,
+        ),
         // The public topic keeps the group it always had.
-        ("router", &topics.requests),
+        ("router", &topics.requests, Lane::Bulk),
     ];
-    // OTP and transactional outputs go through a client of their own: they never queue
-    // behind bulk decisions in the producer.
     let parts = ctx.svc.links.consumer_parts();
-    let mut priority = parts.clone();
-    priority.producer = smsflow_kafka::EventProducer::new(
-        &config.kafka,
-        parts.producer.codec().clone(),
-        "router-priority",
-    )?;
-    let priority_producer = priority.producer.clone();
+    let producers = LaneProducers::beside(&config.kafka, parts.producer.clone(), "router")?;
     let consumers = consumers
         .into_iter()
-        .map(|(group, topic)| {
-            let parts = if group == "router" {
-                parts.clone()
-            } else {
-                priority.clone()
+        .map(|(group, topic, lane)| {
+            let parts = ConsumerParts {
+                producer: producers.for_lane(lane).clone(),
+                ..parts.clone()
             };
             let group = group_id(&config.kafka, group);
             let mut opts = ConsumerOptions::new(group, vec![topic.clone()], topics.dlq.clone());
@@ -113,11 +110,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         .collect();
     let result =
         smsflow_kafka::consumer::run_each(&config.kafka, consumers, handler, shutdown).await;
-    priority_producer.flush(std::time::Duration::from_secs(10))?;
-    ctx.svc
-        .links
-        .producer
-        .flush(std::time::Duration::from_secs(10))?;
+    producers.flush(std::time::Duration::from_secs(10))?;
     let _ = server.await;
     tracing::info!("router stopped");
     result?;
