@@ -182,6 +182,7 @@ async fn the_group_commit_writer_gives_the_same_view() {
         linger: std::time::Duration::from_millis(50),
         max_events: 64,
         concurrency: 4,
+        hold: std::time::Duration::from_millis(200),
     };
     let (writer, task) = ViewWriter::start(views.clone(), opts);
 
@@ -205,4 +206,82 @@ async fn the_group_commit_writer_gives_the_same_view() {
         .await
         .expect("the writer stops when its handles are dropped")
         .unwrap();
+}
+
+/// The writer holds a message that has no final event yet, so its later events can join it,
+/// but never loses it: a message whose life stops half way (no receipt yet) is written once its
+/// hold runs out, and a final event releases its held message at once.
+#[tokio::test]
+async fn held_messages_are_written_when_final_or_when_the_hold_runs_out() {
+    use analytics::writer::{FlushOptions, ViewWriter};
+
+    let stack = Stack::from_env();
+    let cfg = stack.store_config(true).await;
+    let store = smsflow_store::Store::connect(&cfg).await.unwrap();
+    let views = std::sync::Arc::new(analytics::views::Views::new(store).await.unwrap());
+    // A hold far longer than the test may take: only a final event can release `done` early.
+    let opts = FlushOptions {
+        linger: std::time::Duration::from_millis(20),
+        max_events: 64,
+        concurrency: 4,
+        hold: std::time::Duration::from_secs(600),
+    };
+    let (writer, task) = ViewWriter::start(views.clone(), opts);
+    let (half, done, seed) = (MessageId::new(), MessageId::new(), uuid::Uuid::new_v4());
+
+    // `done`: every event but the last, then the final one; the first ones wait for it.
+    let mut events = life(done, seed);
+    let last = events.pop().unwrap();
+    let w = writer.clone();
+    let early = tokio::spawn(async move {
+        futures::future::try_join_all(events.iter().map(|e| w.apply(e))).await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !early.is_finished(),
+        "a message with no final event is held"
+    );
+    assert!(views.message(done).await.unwrap().is_none());
+    writer.apply(&last).await.unwrap();
+    early.await.unwrap().unwrap();
+    let v = views
+        .message(done)
+        .await
+        .unwrap()
+        .expect("view of the finished message");
+    assert_eq!(v["status"], "delivered");
+    assert_eq!(v["timeline"].as_array().unwrap().len(), 7);
+
+    drop(writer);
+    tokio::time::timeout(std::time::Duration::from_secs(5), task)
+        .await
+        .expect("the writer stops when its handles are dropped")
+        .unwrap();
+
+    // `half`: routed and never finished; a writer with a short hold writes it when the hold
+    // runs out (the generous timeout only keeps a hang from hanging the suite).
+    let opts = FlushOptions {
+        hold: std::time::Duration::from_millis(200),
+        ..opts
+    };
+    let (writer, task) = ViewWriter::start(views.clone(), opts);
+    let half_events: Vec<Event> = life(half, uuid::Uuid::new_v4())
+        .into_iter()
+        .take(2)
+        .collect();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        futures::future::try_join_all(half_events.iter().map(|e| writer.apply(e))),
+    )
+    .await
+    .expect("a held message is written when its hold runs out")
+    .unwrap();
+    let v = views
+        .message(half)
+        .await
+        .unwrap()
+        .expect("view of the half-done message");
+    assert_eq!(v["status"], "routed");
+    drop(writer);
+    task.await.unwrap();
 }

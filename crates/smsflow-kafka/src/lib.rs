@@ -25,7 +25,7 @@ mod offsets;
 pub mod producer;
 
 pub use config::KafkaConfig;
-pub use consumer::{ConsumerOptions, ConsumerParts, Finished, Handler, Incoming, Outcome};
+pub use consumer::{ConsumerOptions, ConsumerParts, Fetch, Finished, Handler, Incoming, Outcome};
 pub use dedupe::{Dedupe, NoDedupe};
 pub use error::{HandlerError, KafkaError};
-pub use producer::{EventProducer, LaneProducers, Outgoing, Stored};
+pub use producer::{BATCH_LINGER, EventProducer, LaneProducers, Outgoing, PROMPT_LINGER, Stored};

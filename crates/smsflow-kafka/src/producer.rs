@@ -60,19 +60,36 @@ impl std::fmt::Debug for EventProducer {
     }
 }
 
+/// Linger of a client whose records someone waits for (an API call, an OTP).
+pub const PROMPT_LINGER: Duration = Duration::from_millis(2);
+/// Linger of a service's own client: bulk lanes, receipts, reports (ADR 11).
+pub const BATCH_LINGER: Duration = Duration::from_millis(10);
+
 /// How long a send may wait for room in librdkafka's queue before failing.
 const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl EventProducer {
-    /// An idempotent, `acks=all` producer named `client_id`.
+    /// An idempotent, `acks=all` producer named `client_id`, lingering [`PROMPT_LINGER`].
     pub fn new(
         cfg: &KafkaConfig,
         codec: Arc<EventCodec>,
         client_id: &str,
     ) -> Result<Self, KafkaError> {
+        Self::with_linger(cfg, codec, client_id, PROMPT_LINGER)
+    }
+
+    /// The same, gathering records for up to `linger` before a produce request. The broker's
+    /// cost is per request and per batch more than per record, so a client whose records are
+    /// not waited for by a person (bulk, receipts, reports) lingers longer ([`BATCH_LINGER`]).
+    pub fn with_linger(
+        cfg: &KafkaConfig,
+        codec: Arc<EventCodec>,
+        client_id: &str,
+        linger: Duration,
+    ) -> Result<Self, KafkaError> {
         let mut c = cfg.client_config();
         c.set("client.id", client_id)
-            .set("linger.ms", "2")
+            .set("linger.ms", linger.as_millis().to_string())
             .set("batch.num.messages", "10000")
             .set("compression.type", "lz4")
             .set("queue.buffering.max.messages", "200000")

@@ -41,7 +41,10 @@ impl Links {
             .register_catalog(&kafka.topics().catalog())
             .await
             .map_err(KafkaError::from)?;
-        let producer = EventProducer::new(kafka, codec, service)?;
+        // The service's own client carries bulk and everything no one waits for; the lanes
+        // someone waits for get a prompt client beside it (`LaneProducers::beside`).
+        let producer =
+            EventProducer::with_linger(kafka, codec, service, smsflow_kafka::BATCH_LINGER)?;
         let store = Store::connect(store).await?;
         smsflow_store::migrate::require_schema(&store).await?;
         Ok(Self { producer, store })

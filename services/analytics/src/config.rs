@@ -25,6 +25,10 @@ pub struct Config {
     pub flush_linger_ms: u64,
     /// Most events in one flush.
     pub flush_max_events: usize,
+    /// How long a message with no final event yet may be held over to later flushes, so the
+    /// rest of its events share its one store request (milliseconds; 0 turns holding off).
+    /// Such a message shows in the view after at most `flush_linger_ms + flush_hold_ms`.
+    pub flush_hold_ms: u64,
 }
 
 impl Default for Config {
@@ -35,9 +39,12 @@ impl Default for Config {
             kafka: KafkaConfig::default(),
             store: StoreConfig::default(),
             telemetry: TelemetryConfig::default(),
-            max_in_flight: 16_384,
+            // Records wait for the flush that writes them, held messages up to the hold: room
+            // for about (linger + hold) × 5 events × the message rate.
+            max_in_flight: 65_536,
             flush_linger_ms: u64::try_from(flush.linger.as_millis()).unwrap_or(u64::MAX),
             flush_max_events: flush.max_events,
+            flush_hold_ms: u64::try_from(flush.hold.as_millis()).unwrap_or(u64::MAX),
         }
     }
 }

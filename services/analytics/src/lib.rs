@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use smsflow_kafka::ConsumerOptions;
+use smsflow_kafka::{ConsumerOptions, Fetch};
 use smsflow_runtime::service::ServiceContext;
 use smsflow_runtime::wiring::group_id;
 use smsflow_runtime::{CancellationToken, http};
@@ -74,6 +74,8 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     let mut opts =
         ConsumerOptions::new(group_id(&config.kafka, "analytics"), topics, t.dlq.clone());
     opts.max_in_flight = config.max_in_flight;
+    // Views are read by people, not raced by the millisecond: fewer, fuller fetches.
+    opts.fetch = Fetch::Batched;
     // The view is order-independent: records of one key need not wait for each other.
     opts.ordered_by_key = false;
     let api = Router::new()
@@ -85,6 +87,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     let flush = writer::FlushOptions {
         linger: std::time::Duration::from_millis(config.flush_linger_ms),
         max_events: config.flush_max_events,
+        hold: std::time::Duration::from_millis(config.flush_hold_ms),
         ..writer::FlushOptions::default()
     };
     let (writer, writer_task) = writer::ViewWriter::start(ctx.views.clone(), flush);

@@ -85,6 +85,14 @@ pub struct ViewWrite {
     values: Vec<Value>,
 }
 
+impl ViewWrite {
+    /// Whether the event gives its message a terminal status (delivered, failed, rejected…):
+    /// nothing usually follows it, so the writer need not hold its message for more.
+    pub fn is_final(&self) -> bool {
+        matches!(self.shape, Shape::Completed | Shape::Rejected)
+    }
+}
+
 /// Prepared statements of the view.
 #[derive(Debug, Clone)]
 pub struct Views {

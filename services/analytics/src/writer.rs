@@ -6,8 +6,11 @@
 //! the store.
 //!
 //! This is where the view's cost per message comes from: the five to eight events of a message
-//! usually meet in one or two flushes, so a message costs one or two store requests instead of
-//! twenty row writes.
+//! usually meet in one flush, so a message costs one store request instead of twenty row
+//! writes. To get there, a message whose events so far are not final (no terminal status yet)
+//! is held over to later flushes for up to `hold` after its first held event arrived: most
+//! messages finish within it (the carrier's receipt is usually quick), and their whole life is
+//! then one write. A final event, the hold running out, or the writer stopping writes it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,6 +35,9 @@ pub struct FlushOptions {
     pub max_events: usize,
     /// Store requests (one per message) in flight at once during a flush.
     pub concurrency: usize,
+    /// How long a message with no final event yet may be held over to later flushes, so that
+    /// the rest of its events join it (zero: every flush writes everything it has).
+    pub hold: Duration,
 }
 
 impl Default for FlushOptions {
@@ -40,6 +46,7 @@ impl Default for FlushOptions {
             linger: Duration::from_millis(500),
             max_events: 8192,
             concurrency: 256,
+            hold: Duration::from_millis(1000),
         }
     }
 }
@@ -47,6 +54,7 @@ impl Default for FlushOptions {
 struct Job {
     message: MessageId,
     write: ViewWrite,
+    arrived: Instant,
     done: oneshot::Sender<Result<(), HandlerError>>,
 }
 
@@ -84,6 +92,7 @@ impl ViewWriter {
             .send(Job {
                 message,
                 write,
+                arrived: Instant::now(),
                 done,
             })
             .await
@@ -93,28 +102,78 @@ impl ViewWriter {
 }
 
 async fn run(views: Arc<Views>, mut rx: mpsc::Receiver<Job>, opts: FlushOptions) {
-    while let Some(first) = rx.recv().await {
-        let deadline = Instant::now() + opts.linger;
-        let mut jobs = vec![first];
-        while jobs.len() < opts.max_events {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(j)) => jobs.push(j),
-                Ok(None) | Err(_) => break,
+    // Messages held over from earlier flushes, with when their first held event arrived.
+    let mut held: HashMap<MessageId, (Instant, Vec<Job>)> = HashMap::new();
+    let mut open = true;
+    loop {
+        // Wait for an event, or (while messages are held) for the first hold to run out.
+        let first = if held.is_empty() {
+            match rx.recv().await {
+                Some(j) => Some(j),
+                None => return,
+            }
+        } else if open {
+            let until = held.values().map(|(since, _)| *since + opts.hold).min();
+            match tokio::time::timeout_at(until.unwrap_or_else(Instant::now), rx.recv()).await {
+                Ok(Some(j)) => Some(j),
+                Ok(None) => {
+                    open = false;
+                    None
+                }
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
+        let mut jobs: Vec<Job> = first.into_iter().collect();
+        if !jobs.is_empty() {
+            let deadline = Instant::now() + opts.linger;
+            while jobs.len() < opts.max_events {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(j)) => jobs.push(j),
+                    Ok(None) => {
+                        open = false;
+                        break;
+                    }
+                    Err(_) => break,
+                }
             }
         }
-        flush(&views, jobs, opts.concurrency).await;
+        for j in jobs {
+            let since = j.arrived;
+            held.entry(j.message)
+                .or_insert_with(|| (since, Vec::new()))
+                .1
+                .push(j);
+        }
+        // Write what is final, what waited long enough, and everything once the handles are gone.
+        let now = Instant::now();
+        let due: Vec<MessageId> = held
+            .iter()
+            .filter(|(_, (since, group))| {
+                !open || *since + opts.hold <= now || group.iter().any(|j| j.write.is_final())
+            })
+            .map(|(m, _)| *m)
+            .collect();
+        let groups: Vec<Vec<Job>> = due
+            .iter()
+            .filter_map(|m| held.remove(m).map(|(_, g)| g))
+            .collect();
+        if !groups.is_empty() {
+            flush(&views, groups, opts.concurrency).await;
+        }
+        if !open && held.is_empty() {
+            return;
+        }
     }
 }
 
-/// Writes `jobs` grouped by message, then answers each job with its message's result.
-async fn flush(views: &Views, jobs: Vec<Job>, concurrency: usize) {
-    let events = jobs.len();
-    let mut by_message: HashMap<MessageId, Vec<Job>> = HashMap::with_capacity(jobs.len());
-    for j in jobs {
-        by_message.entry(j.message).or_default().push(j);
-    }
-    metrics::flushed(events, by_message.len());
-    futures::stream::iter(by_message.into_values())
+/// Writes each group (the events of one message) as one batch, then answers each job with its
+/// message's result.
+async fn flush(views: &Views, groups: Vec<Vec<Job>>, concurrency: usize) {
+    let events = groups.iter().map(Vec::len).sum();
+    metrics::flushed(events, groups.len());
+    futures::stream::iter(groups)
         .for_each_concurrent(concurrency.max(1), |group| async move {
             let writes: Vec<&ViewWrite> = group.iter().map(|j| &j.write).collect();
             let r = views.write_message(&writes).await;

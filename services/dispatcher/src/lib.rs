@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smsflow_events::{CarrierId, Lane, Producer};
-use smsflow_kafka::{ConsumerOptions, ConsumerParts};
+use smsflow_kafka::{ConsumerOptions, ConsumerParts, Fetch};
 use smsflow_runtime::service::ServiceContext;
 use smsflow_runtime::wiring::group_id;
 use smsflow_runtime::{CancellationToken, http};
@@ -197,6 +197,9 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
             let group = group_id(&config.kafka, &format!("dispatcher-{name}"));
             let mut opts = ConsumerOptions::new(group, t, topics.dlq.clone());
             opts.max_in_flight = n;
+            if lane == Lane::Bulk {
+                opts.fetch = Fetch::Batched;
+            }
             // Outcomes go through the lane's producer client (retries share bulk's).
             let parts = ConsumerParts {
                 producer: producers.for_lane(lane).clone(),

@@ -31,10 +31,14 @@ use crate::settle::settle;
 use crate::tables::{Correlation, SegmentState, Tables};
 use crate::{PRODUCER, metrics};
 
-/// When a waiting receipt first looks at the table (submits race their receipts by a few ms).
-const WAIT_TABLE_FIRST: Duration = Duration::from_millis(100);
-/// How often a waiting receipt looks at the table.
-const WAIT_TABLE_EVERY: Duration = Duration::from_secs(1);
+/// When a waiting receipt first looks at the table, if the cache can tell it of its submit.
+/// Submits race their receipts by a few ms and this instance usually records the submit
+/// itself (the cache then tells at once); the table only has what another instance (or this
+/// one before a restart) recorded, so it is not worth a read per receipt while this instance's
+/// own submit consumer is merely behind.
+const WAIT_TABLE_FIRST: Duration = Duration::from_secs(1);
+/// The longest pause between two looks at the table (they double from `WAIT_TABLE_FIRST`).
+const WAIT_TABLE_MAX: Duration = Duration::from_secs(8);
 
 /// Correlates receipts.
 #[derive(Debug)]
@@ -164,7 +168,8 @@ impl Correlator {
     }
 
     /// Waits up to `early_receipt_wait` for the submit of `r`: told by the cache when this
-    /// instance records it, looking at the table every second for one another instance did.
+    /// instance records it, looking at the table now and then (at 1, 2, 4 and 8 s, then every 8 s)
+    /// for one another instance did.
     async fn wait_for_submit(
         &self,
         r: &CarrierReceiptReceived,
@@ -180,13 +185,15 @@ impl Correlator {
             } else {
                 Duration::ZERO
             };
+        let mut pause = WAIT_TABLE_FIRST / 2;
         loop {
             let now = Instant::now();
             if now >= table_at {
                 if let Some(c) = self.table_lookup(r, to).await? {
                     return Ok(Some(c));
                 }
-                table_at = now + WAIT_TABLE_EVERY;
+                pause = (pause * 2).min(WAIT_TABLE_MAX);
+                table_at = now + pause;
             }
             if now >= deadline {
                 return Ok(None);

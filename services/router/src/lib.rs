@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use smsflow_events::{Lane, Producer};
-use smsflow_kafka::{ConsumerOptions, ConsumerParts, LaneProducers};
+use smsflow_kafka::{ConsumerOptions, ConsumerParts, Fetch, LaneProducers};
 use smsflow_runtime::service::{ServiceContext, ServiceError};
 use smsflow_runtime::wiring::group_id;
 use smsflow_runtime::{CancellationToken, http};
@@ -104,6 +104,9 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
             let mut opts = ConsumerOptions::new(group, vec![topic.clone()], topics.dlq.clone());
             if let Some(n) = config.max_in_flight {
                 opts.max_in_flight = n;
+            }
+            if lane == Lane::Bulk {
+                opts.fetch = Fetch::Batched;
             }
             (opts, parts)
         })
