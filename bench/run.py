@@ -23,6 +23,9 @@ environment variables (defaults in brackets):
     BENCH_OTP_RATE       5                          OTPs per second during the backlog
     BENCH_OTP_DURATION   60                         seconds of OTPs
     BENCH_OTP_MIX        otp=1                      mix of that phase (e.g. otp=1,transactional=1)
+    BENCH_OTP_CARRIER_TPS (none)                    submits/s per SMPP session of the simulated
+                                                    carrier in `otp` (the carrier, not the CPU,
+                                                    then bounds the drain); none: no limit
     BENCH_PARTITIONS     3,6,12                     partition counts of `partitions`
     BENCH_PARTITIONS_RATE 0                         rate of those runs (0: max rate)
     BENCH_PROFILE        release                    cargo profile of the binaries
@@ -244,7 +247,7 @@ class Bench:
     def platform_running(self):
         return any(pid_file(s) for s in SERVICES)
 
-    def start_platform(self, prefix, partitions=None):
+    def start_platform(self, prefix, partitions=None, extra_env=None):
         """Stops the platform, creates the topics of `prefix`, starts the platform on them."""
         log = self.work / "platform.log"
         self.run(["scripts/platform.sh", "stop"], log=log)
@@ -253,7 +256,8 @@ class Bench:
         self.run([str(self.bin / "smsflow"), "admin", "setup"],
                  {**e, "SMSFLOW_TELEMETRY__LOG_FILTER": "warn"}, log=log)
         # SMSFLOW_PROFILE is for platform.sh only (every other SMSFLOW_* is service config).
-        self.run(["scripts/platform.sh", "start"], {**e, "SMSFLOW_PROFILE": self.profile}, log=log)
+        self.run(["scripts/platform.sh", "start"], {**e, **(extra_env or {}), "SMSFLOW_PROFILE": self.profile},
+                 log=log)
         if prefix:
             self.prefixes.append(prefix)
         self.current_prefix = prefix
@@ -285,10 +289,10 @@ class Bench:
             say("restarting the platform as it was (debug binaries, standard topics)")
             self.run(["scripts/platform.sh", "start"], {"SMSFLOW_PROFILE": "debug"}, log=log, check=False)
 
-    def fresh(self, label, partitions=None):
+    def fresh(self, label, partitions=None, extra_env=None):
         """Before a run: its own topic prefix and a restarted platform (restart mode)."""
         if self.mode == "restart":
-            self.start_platform(f"bench-{self.stamp}-{label}.", partitions)
+            self.start_platform(f"bench-{self.stamp}-{label}.", partitions, extra_env)
 
     # ---- one loadgen run ---------------------------------------------------------------
 
@@ -359,7 +363,22 @@ def scenario_max(b):
 
 
 def scenario_otp(b):
-    b.fresh("otp")
+    tps = os.environ.get("BENCH_OTP_CARRIER_TPS")
+    b.otp_carrier_tps = int(tps) if tps else None
+    extra = None
+    if tps:
+        # config/local with the dispatcher's carrier `sim` limited (platform.sh reads the folder).
+        conf = b.work / "config-otp"
+        conf.mkdir(parents=True, exist_ok=True)
+        for f in (ROOT / "config/local").glob("*.toml"):
+            text = f.read_text()
+            if f.name == "dispatcher.toml":
+                if "[carriers.sim]\n" not in text:
+                    raise SystemExit("[bench] config/local/dispatcher.toml has no [carriers.sim]")
+                text = text.replace("[carriers.sim]\n", f"[carriers.sim]\ntps_per_session = {int(tps)}\n")
+            (conf / f.name).write_text(text)
+        extra = {"SMSFLOW_PLATFORM_CONFIG": str(conf)}
+    b.fresh("otp", extra_env=extra)
     backlog = env_int("BENCH_BACKLOG", 1_000_000)
     bulk = b.loadgen("otp-backlog", 0, count=backlog, mix="bulk=1", wait_for="none",
                      view=False, verify=False, latency="")
@@ -642,7 +661,12 @@ def write_report(b, results, started):
                       f"{fmt(bk['accepted'])} bulk messages accepted as fast as the API took them "
                       f"({fmt(bk['accepted_per_sec'], 0)}/s over {bk['load_secs']:.0f} s, {fmt(bk['failed'])} failed); "
                       f"then {r['mix']} at {fmt(r['target_rate'], 0)}/s for {fmt(r['duration_s'], 0)} s "
-                      f"while the backlog drained. The carrier received "
+                      f"while the backlog drained"
+                      + (f" (the simulated carrier admitting {b.otp_carrier_tps} submits/s per SMPP "
+                         "session: the carrier, not the machine, bounds the drain)"
+                         if getattr(b, "otp_carrier_tps", None) else
+                         " as fast as the machine allowed (no carrier limit)")
+                      + ". The carrier received "
                       f"{fmt((bk.get('ledger') or {}).get('accepted'))} submits during the backlog phase and "
                       f"{fmt((r.get('ledger') or {}).get('accepted'))} during the OTP phase.", "",
                       latency_table([r]) or "(no latency: simulator not reachable)", ""])

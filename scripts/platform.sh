@@ -8,16 +8,17 @@
 #
 # Binaries come from $CARGO_TARGET_DIR/debug (built by `make build`), or from
 # $CARGO_TARGET_DIR/$SMSFLOW_PROFILE with SMSFLOW_PROFILE=release (`cargo build --release`;
-# `make bench` does this); configs from config/local. SMSFLOW_* variables in the environment
+# `make bench` does this); configs from config/local (or SMSFLOW_PLATFORM_CONFIG, a folder of
+# the same files). SMSFLOW_* variables in the environment
 # (e.g. SMSFLOW_KAFKA__TOPIC_PREFIX) reach every service.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STACK_DIR=${SMSFLOW_STACK_DIR:-$ROOT/.stack}
 PROFILE=${SMSFLOW_PROFILE:-debug}
+CONF=${SMSFLOW_PLATFORM_CONFIG:-$ROOT/config/local}
 # Not for the services: they read every SMSFLOW_* variable as config and refuse unknown keys.
-unset SMSFLOW_PROFILE
+unset SMSFLOW_PROFILE SMSFLOW_PLATFORM_CONFIG
 BIN=${CARGO_TARGET_DIR:-$HOME/.cache/smsflow/target}/$PROFILE
-CONF=$ROOT/config/local
 mkdir -p "$STACK_DIR"/{logs,pids}
 
 # name | binary and arguments | readiness URL
