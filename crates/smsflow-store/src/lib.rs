@@ -6,6 +6,7 @@
 //! | [`session`] | [`Store`]: connected session, keyspace, ping |
 //! | [`migrate`] | versioned idempotent migrations from `migrations/*.cql`, schema version check |
 //! | [`dedupe`] | [`CqlDedupe`]: durable dedupe hook for the consumer loop |
+//! | [`group`] | [`GroupCommit`]: one-row writes of many tasks sent as few batches |
 //! | [`error`] | [`StoreError`] |
 //!
 //! Services own their tables (see each migration's `Owner:` line) and write their own
@@ -14,10 +15,12 @@
 pub mod config;
 pub mod dedupe;
 pub mod error;
+pub mod group;
 pub mod migrate;
 pub mod session;
 
 pub use config::StoreConfig;
 pub use dedupe::CqlDedupe;
 pub use error::{StoreError, handler_error, unreadable};
+pub use group::{GroupCommit, GroupOptions};
 pub use session::Store;

@@ -206,7 +206,7 @@ impl Dispatcher {
                 return Ok(());
             }
             self.state
-                .set(m, a, carrier, AttemptState::Started, None, &no_ids)
+                .set(d.lane, m, a, carrier, AttemptState::Started, None, &no_ids)
                 .await
         };
         let t0 = Instant::now();
@@ -267,7 +267,7 @@ impl Dispatcher {
             // Parts the carrier accepted are recorded even if the store hiccups.
             persist(|| {
                 self.state
-                    .set(m, a, carrier, AttemptState::NotSent, None, &done)
+                    .set(d.lane, m, a, carrier, AttemptState::NotSent, None, &done)
             })
             .await?;
             metrics::attempt(carrier, "not_sent");
@@ -277,7 +277,7 @@ impl Dispatcher {
         }
         persist(|| {
             self.state
-                .set(m, a, carrier, AttemptState::Submitted, None, &done)
+                .set(d.lane, m, a, carrier, AttemptState::Submitted, None, &done)
         })
         .await?;
         metrics::attempt(carrier, "submitted");
@@ -312,7 +312,11 @@ impl Dispatcher {
     ) -> Result<Vec<Outgoing>, HandlerError> {
         let state = AttemptState::Failed(f.class);
         let (m, a, carrier) = (d.message_id, d.attempt, d.carrier_id.as_str());
-        persist(|| self.state.set(m, a, carrier, state, Some(&f.code), done)).await?;
+        persist(|| {
+            self.state
+                .set(d.lane, m, a, carrier, state, Some(&f.code), done)
+        })
+        .await?;
         metrics::attempt(d.carrier_id.as_str(), f.class.as_str());
         warn!(message_id = %d.message_id, to = %d.to, attempt = d.attempt, carrier = %d.carrier_id, code = %f.code, class = %f.class, "attempt failed");
         Ok(self.failed(d, &f, done))

@@ -1,14 +1,15 @@
 //! The dispatcher's own CQL table, `dispatch_state`: the write-ahead state of every attempt
-//! with the carrier id of every segment it got accepted. One read per decision (all attempts
-//! of the message), two writes per attempt (STARTED before the first byte, the outcome with the
-//! segment ids after).
+//! with the carrier id of every segment it got accepted. One read per decision that may have
+//! history (all attempts of the message), two writes per attempt (STARTED before the first
+//! byte, the outcome with the segment ids after), group-committed with other messages' writes
+//! (ADR 11, decision 16), OTP and transactional lanes apart from bulk.
 
 use std::collections::BTreeMap;
 
 use scylla::statement::prepared::PreparedStatement;
-use smsflow_events::{ErrorClass, MessageId};
+use smsflow_events::{ErrorClass, Lane, MessageId};
 use smsflow_kafka::HandlerError;
-use smsflow_store::{Store, StoreError};
+use smsflow_store::{GroupCommit, GroupOptions, Store, StoreError};
 
 /// Where an attempt stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,12 +102,25 @@ impl History {
     }
 }
 
+/// The values of one state write: carrier, state, error code, segment ids, message, attempt.
+type SetRow = (
+    String,
+    &'static str,
+    Option<String>,
+    BTreeMap<i32, String>,
+    uuid::Uuid,
+    i32,
+);
+
 /// Prepared statements over `dispatch_state`.
 #[derive(Debug, Clone)]
 pub struct DispatchState {
     store: Store,
     get: PreparedStatement,
-    set: PreparedStatement,
+    /// Writes of the bulk lane (and retries).
+    bulk: GroupCommit<SetRow>,
+    /// Writes of the OTP and transactional lanes: never queued behind bulk's.
+    priority: GroupCommit<SetRow>,
 }
 
 /// What the store errors of this module are about.
@@ -125,16 +139,23 @@ impl DispatchState {
     pub async fn new(store: Store) -> Result<Self, StoreError> {
         let t = store.table("dispatch_state");
         let prep = |q: String| store.prepare("prepare dispatch state", q);
+        let mut set = prep(format!(
+            "UPDATE {t} SET carrier_id = ?, state = ?, error_code = ?, segment_ids = segment_ids + ?, \
+             updated_at = toTimestamp(now()) WHERE message_id = ? AND attempt = ?"
+        ))
+        .await?;
+        // Setting the same state and adding the same map entries again changes nothing.
+        set.set_is_idempotent(true);
+        let group = |s: PreparedStatement| {
+            GroupCommit::start(store.clone(), WHAT, s, GroupOptions::default())
+        };
         Ok(Self {
             get: prep(format!(
                 "SELECT attempt, carrier_id, state, error_code, segment_ids FROM {t} WHERE message_id = ?"
             ))
             .await?,
-            set: prep(format!(
-                "UPDATE {t} SET carrier_id = ?, state = ?, error_code = ?, segment_ids = segment_ids + ?, \
-                 updated_at = toTimestamp(now()) WHERE message_id = ? AND attempt = ?"
-            ))
-            .await?,
+            bulk: group(set.clone()),
+            priority: group(set),
             store,
         })
     }
@@ -157,10 +178,12 @@ impl DispatchState {
         ))
     }
 
-    /// Records the state of an attempt, adding `segment_ids` (segments the carrier accepted)
-    /// to those already recorded for it: one write.
+    /// Records the state of an attempt of a message of `lane`, adding `segment_ids` (segments
+    /// the carrier accepted) to those already recorded for it: one row write.
+    #[allow(clippy::too_many_arguments)]
     pub async fn set(
         &self,
+        lane: Lane,
         m: MessageId,
         attempt: i32,
         carrier: &str,
@@ -169,14 +192,17 @@ impl DispatchState {
         segment_ids: &BTreeMap<i32, String>,
     ) -> Result<(), HandlerError> {
         let v = (
-            carrier,
+            carrier.to_owned(),
             state.as_str(),
-            error_code,
-            segment_ids,
+            error_code.map(str::to_owned),
+            segment_ids.clone(),
             m.as_uuid(),
             attempt,
         );
-        self.store.write(WHAT, &self.set, v).await
+        match lane {
+            Lane::Bulk => self.bulk.write(v).await,
+            Lane::Otp | Lane::Transactional => self.priority.write(v).await,
+        }
     }
 }
 

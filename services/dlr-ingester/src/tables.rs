@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use scylla::statement::prepared::PreparedStatement;
 use smsflow_events::{CarrierReceiptReceived, DeliveryState, Event, EventKind, MessageId, codec};
 use smsflow_kafka::HandlerError;
-use smsflow_store::{Store, StoreError};
+use smsflow_store::{GroupCommit, GroupOptions, Store, StoreError};
 use uuid::Uuid;
 
 /// What a carrier message id maps to.
@@ -28,11 +28,16 @@ pub struct Correlation {
     pub segment_count: i32,
 }
 
+/// The values of one correlation row: carrier, carrier message id, destination, message,
+/// tenant, attempt, segment index, segment count.
+type CorrelationValues = (String, String, String, Uuid, String, i32, i32, i32);
+
 /// Prepared statements of the three tables.
 #[derive(Debug, Clone)]
 pub struct Tables {
     store: Store,
-    put_corr: PreparedStatement,
+    /// Correlation rows, group-committed with other submits' (ADR 11, decision 16).
+    put_corr: GroupCommit<CorrelationValues>,
     get_corr: PreparedStatement,
     put_pending: PreparedStatement,
     all_pending: PreparedStatement,
@@ -63,12 +68,14 @@ impl Tables {
         let s = store.table("dlr_segments");
         let prep = |q: String| store.prepare("prepare dlr tables", q);
         let key = "carrier_id = ? AND carrier_message_id = ?";
+        let mut put_corr = prep(format!(
+            "INSERT INTO {c} (carrier_id, carrier_message_id, destination, message_id, tenant_id, attempt, \
+             segment_index, segment_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .await?;
+        put_corr.set_is_idempotent(true);
         Ok(Self {
-            put_corr: prep(format!(
-                "INSERT INTO {c} (carrier_id, carrier_message_id, destination, message_id, tenant_id, attempt, \
-                 segment_index, segment_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-            ))
-            .await?,
+            put_corr: GroupCommit::start(store.clone(), WHAT, put_corr, GroupOptions::default()),
             get_corr: prep(format!(
                 "SELECT destination, message_id, tenant_id, attempt, segment_index, segment_count FROM {c} WHERE {key}"
             ))
@@ -101,16 +108,16 @@ impl Tables {
         c: &Correlation,
     ) -> Result<(), HandlerError> {
         let v = (
-            carrier,
-            carrier_message_id,
-            &c.destination,
+            carrier.to_owned(),
+            carrier_message_id.to_owned(),
+            c.destination.clone(),
             c.message_id.as_uuid(),
-            &c.tenant_id,
+            c.tenant_id.clone(),
             c.attempt,
             c.segment_index,
             c.segment_count,
         );
-        self.store.write(WHAT, &self.put_corr, v).await
+        self.put_corr.write(v).await
     }
 
     /// What `carrier_message_id` of `carrier` means for `destination` (when the receipt names
