@@ -191,6 +191,7 @@ impl Dispatcher {
             carrier_id: d.carrier_id.clone(),
             segments: i32::try_from(total).unwrap_or(i32::MAX),
         };
+        let t_event = Instant::now();
         self.producers
             .for_lane(d.lane)
             .send(&Outgoing::new(
@@ -200,6 +201,7 @@ impl Dispatcher {
             ))
             .await
             .map_err(|e| HandlerError::retry(format!("write-ahead not acknowledged: {e}")))?;
+        metrics::stage(d.lane, "attempt_started_ack", t_event.elapsed());
         let no_ids = BTreeMap::new();
         let write_ahead = async {
             if was_started {
@@ -210,19 +212,25 @@ impl Dispatcher {
                 .await
         };
         let t0 = Instant::now();
+        let submit = async {
+            let t = Instant::now();
+            let outcomes = client.submit_parts(remaining).await;
+            metrics::stage(d.lane, "submit", t.elapsed());
+            outcomes
+        };
         let outcomes = if self.may_resubmit(d.message_type) {
             // An unknown outcome is resubmitted anyway (OTP by default), so the STARTED row
             // need not precede the first byte: it is written alongside the submit, off the
             // message's latency (ADR 11). It still lands before the outcome row below. After
             // a crash in between, the resubmission is just not flagged ambiguous.
-            let (ahead, outcomes) = tokio::join!(write_ahead, client.submit_parts(remaining));
+            let (ahead, outcomes) = tokio::join!(write_ahead, submit);
             if let Err(e) = ahead {
                 warn!(error = %e, message_id = %m, "STARTED row not written; the outcome row follows");
             }
             outcomes
         } else {
             write_ahead.await?;
-            client.submit_parts(remaining).await
+            submit.await
         };
         metrics::submit_seconds(carrier, t0.elapsed().as_secs_f64());
         let mut worst: Option<Failure> = None;

@@ -16,6 +16,15 @@ pub const INBOUND: &str = "smsflow_dispatcher_inbound_total";
 /// or `skipped` (a fresh first attempt, see `fresh`).
 pub const HISTORY: &str = "smsflow_dispatcher_history_total";
 
+/// `smsflow_dispatcher_stage_seconds{lane,stage}`: time of an attempt's stages before the
+/// carrier answers, by lane: `attempt_started_ack` (the write-ahead event acknowledged by
+/// Kafka), `submit` (queued on the SMPP link until every part is answered).
+pub const STAGE_SECONDS: &str = "smsflow_dispatcher_stage_seconds";
+
+pub(crate) fn stage(lane: smsflow_events::Lane, stage: &'static str, took: std::time::Duration) {
+    histogram!(STAGE_SECONDS, "lane" => lane.as_str(), "stage" => stage).record(took.as_secs_f64());
+}
+
 pub(crate) fn history(outcome: &'static str) {
     counter!(HISTORY, "outcome" => outcome).increment(1);
 }
