@@ -167,6 +167,13 @@ async fn views_do_not_depend_on_order_or_repetition() {
     );
 }
 
+/// The views over a keyspace of their own.
+async fn fresh_views() -> std::sync::Arc<analytics::views::Views> {
+    let cfg = Stack::from_env().store_config(true).await;
+    let store = smsflow_store::Store::connect(&cfg).await.unwrap();
+    std::sync::Arc::new(analytics::views::Views::new(store).await.unwrap())
+}
+
 /// The group-commit writer (what the service runs): a message's events handed over at once,
 /// each twice, are grouped into one batch per flush and give the same view as applying them
 /// one by one; every handler gets its answer only once the store has its event.
@@ -174,10 +181,7 @@ async fn views_do_not_depend_on_order_or_repetition() {
 async fn the_group_commit_writer_gives_the_same_view() {
     use analytics::writer::{FlushOptions, ViewWriter};
 
-    let stack = Stack::from_env();
-    let cfg = stack.store_config(true).await;
-    let store = smsflow_store::Store::connect(&cfg).await.unwrap();
-    let views = std::sync::Arc::new(analytics::views::Views::new(store).await.unwrap());
+    let views = fresh_views().await;
     let opts = FlushOptions {
         linger: std::time::Duration::from_millis(50),
         max_events: 64,
@@ -215,10 +219,7 @@ async fn the_group_commit_writer_gives_the_same_view() {
 async fn held_messages_are_written_when_final_or_when_the_hold_runs_out() {
     use analytics::writer::{FlushOptions, ViewWriter};
 
-    let stack = Stack::from_env();
-    let cfg = stack.store_config(true).await;
-    let store = smsflow_store::Store::connect(&cfg).await.unwrap();
-    let views = std::sync::Arc::new(analytics::views::Views::new(store).await.unwrap());
+    let views = fresh_views().await;
     // A hold far longer than the test may take: only a final event can release `done` early.
     let opts = FlushOptions {
         linger: std::time::Duration::from_millis(20),

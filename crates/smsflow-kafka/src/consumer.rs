@@ -34,7 +34,7 @@ use rdkafka::consumer::{
 };
 use rdkafka::message::{Message, OwnedHeaders, OwnedMessage};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
-use smsflow_events::{Event, EventKind};
+use smsflow_events::{Event, EventKind, Lane};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, warn};
@@ -122,6 +122,16 @@ pub enum Fetch {
     Prompt,
     /// A fetch waits for 64 KiB of records or 50 ms, whichever comes first.
     Batched,
+}
+
+impl Fetch {
+    /// Batched for the bulk lane, prompt for the lanes someone waits for.
+    pub fn for_lane(lane: Lane) -> Self {
+        match lane {
+            Lane::Bulk => Fetch::Batched,
+            Lane::Otp | Lane::Transactional => Fetch::Prompt,
+        }
+    }
 }
 
 impl ConsumerOptions {

@@ -28,4 +28,6 @@ pub use config::KafkaConfig;
 pub use consumer::{ConsumerOptions, ConsumerParts, Fetch, Finished, Handler, Incoming, Outcome};
 pub use dedupe::{Dedupe, NoDedupe};
 pub use error::{HandlerError, KafkaError};
-pub use producer::{BATCH_LINGER, EventProducer, LaneProducers, Outgoing, PROMPT_LINGER, Stored};
+pub use producer::{
+    BATCH_LINGER, ByPriority, EventProducer, LaneProducers, Outgoing, PROMPT_LINGER, Stored,
+};

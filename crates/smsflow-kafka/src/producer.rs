@@ -164,14 +164,30 @@ impl EventProducer {
     }
 }
 
-/// Producers by priority (ADR 11): OTP and transactional records go through a client of their
-/// own (its own queues and connections), so they never wait behind the bulk records queued in
-/// one client for the same partition.
+/// One `T` for bulk and one for the lanes someone waits for (OTP and transactional), so the
+/// latter never queue behind the former (ADR 11): producer clients, store writers.
 #[derive(Clone, Debug)]
-pub struct LaneProducers {
-    bulk: EventProducer,
-    priority: EventProducer,
+pub struct ByPriority<T> {
+    /// For the bulk lane (and retries).
+    pub bulk: T,
+    /// For the OTP and transactional lanes.
+    pub priority: T,
 }
+
+impl<T> ByPriority<T> {
+    /// The one for records of `lane`.
+    pub fn for_lane(&self, lane: Lane) -> &T {
+        match lane {
+            Lane::Bulk => &self.bulk,
+            Lane::Otp | Lane::Transactional => &self.priority,
+        }
+    }
+}
+
+/// Producers by priority: OTP and transactional records go through a client of their own (its
+/// own queues and connections), so they never wait behind the bulk records queued in one
+/// client for the same partition.
+pub type LaneProducers = ByPriority<EventProducer>;
 
 impl LaneProducers {
     /// `bulk`, and beside it a priority client `<client_id>-priority` with the same codec.
@@ -183,14 +199,6 @@ impl LaneProducers {
         let priority =
             EventProducer::new(cfg, bulk.codec().clone(), &format!("{client_id}-priority"))?;
         Ok(Self { bulk, priority })
-    }
-
-    /// The client for records of `lane`.
-    pub fn for_lane(&self, lane: Lane) -> &EventProducer {
-        match lane {
-            Lane::Bulk => &self.bulk,
-            Lane::Otp | Lane::Transactional => &self.priority,
-        }
     }
 
     /// Waits until both clients delivered what they hold.

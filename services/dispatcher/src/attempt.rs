@@ -201,7 +201,7 @@ impl Dispatcher {
             ))
             .await
             .map_err(|e| HandlerError::retry(format!("write-ahead not acknowledged: {e}")))?;
-        metrics::stage(d.lane, "attempt_started_ack", t_event.elapsed());
+        metrics::write_ahead(d.lane, t_event.elapsed());
         let no_ids = BTreeMap::new();
         let write_ahead = async {
             if was_started {
@@ -211,11 +211,10 @@ impl Dispatcher {
                 .set(d.lane, m, a, carrier, AttemptState::Started, None, &no_ids)
                 .await
         };
-        let t0 = Instant::now();
         let submit = async {
             let t = Instant::now();
             let outcomes = client.submit_parts(remaining).await;
-            metrics::stage(d.lane, "submit", t.elapsed());
+            metrics::submit_seconds(carrier, d.lane, t.elapsed());
             outcomes
         };
         let outcomes = if self.may_resubmit(d.message_type) {
@@ -232,7 +231,6 @@ impl Dispatcher {
             write_ahead.await?;
             submit.await
         };
-        metrics::submit_seconds(carrier, t0.elapsed().as_secs_f64());
         let mut worst: Option<Failure> = None;
         let mut not_sent = false;
         for o in &outcomes {

@@ -197,9 +197,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
             let group = group_id(&config.kafka, &format!("dispatcher-{name}"));
             let mut opts = ConsumerOptions::new(group, t, topics.dlq.clone());
             opts.max_in_flight = n;
-            if lane == Lane::Bulk {
-                opts.fetch = Fetch::Batched;
-            }
+            opts.fetch = Fetch::for_lane(lane);
             // Outcomes go through the lane's producer client (retries share bulk's).
             let parts = ConsumerParts {
                 producer: producers.for_lane(lane).clone(),

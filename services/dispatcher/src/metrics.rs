@@ -1,10 +1,14 @@
 //! Dispatcher metrics. Labels: carrier (configured ids), outcome, kind (small fixed sets).
 
+use std::time::Duration;
+
 use metrics::{counter, histogram};
+use smsflow_events::Lane;
 
 /// `smsflow_dispatcher_attempts_total{carrier,outcome}`: `submitted`, `not_sent`, or a failure class.
 pub const ATTEMPTS: &str = "smsflow_dispatcher_attempts_total";
-/// `smsflow_dispatcher_submit_seconds{carrier}`: time to get every part of a message answered.
+/// `smsflow_dispatcher_submit_seconds{carrier,lane}`: time to get every part of a message
+/// answered, from queueing them on the SMPP link.
 pub const SUBMIT_SECONDS: &str = "smsflow_dispatcher_submit_seconds";
 /// `smsflow_dispatcher_ambiguous_resubmits_total{carrier}`: submits that may duplicate an
 /// earlier one whose outcome was unknown (flagged `ambiguous` on `AttemptSubmitted`).
@@ -16,13 +20,12 @@ pub const INBOUND: &str = "smsflow_dispatcher_inbound_total";
 /// or `skipped` (a fresh first attempt, see `fresh`).
 pub const HISTORY: &str = "smsflow_dispatcher_history_total";
 
-/// `smsflow_dispatcher_stage_seconds{lane,stage}`: time of an attempt's stages before the
-/// carrier answers, by lane: `attempt_started_ack` (the write-ahead event acknowledged by
-/// Kafka), `submit` (queued on the SMPP link until every part is answered).
-pub const STAGE_SECONDS: &str = "smsflow_dispatcher_stage_seconds";
+/// `smsflow_dispatcher_write_ahead_seconds{lane}`: time until Kafka acknowledged an attempt's
+/// `AttemptStarted` (before its first byte goes to the carrier).
+pub const WRITE_AHEAD_SECONDS: &str = "smsflow_dispatcher_write_ahead_seconds";
 
-pub(crate) fn stage(lane: smsflow_events::Lane, stage: &'static str, took: std::time::Duration) {
-    histogram!(STAGE_SECONDS, "lane" => lane.as_str(), "stage" => stage).record(took.as_secs_f64());
+pub(crate) fn write_ahead(lane: Lane, took: Duration) {
+    histogram!(WRITE_AHEAD_SECONDS, "lane" => lane.as_str()).record(took.as_secs_f64());
 }
 
 pub(crate) fn history(outcome: &'static str) {
@@ -33,8 +36,9 @@ pub(crate) fn attempt(carrier: &str, outcome: &'static str) {
     counter!(ATTEMPTS, "carrier" => carrier.to_owned(), "outcome" => outcome).increment(1);
 }
 
-pub(crate) fn submit_seconds(carrier: &str, s: f64) {
-    histogram!(SUBMIT_SECONDS, "carrier" => carrier.to_owned()).record(s);
+pub(crate) fn submit_seconds(carrier: &str, lane: Lane, took: Duration) {
+    histogram!(SUBMIT_SECONDS, "carrier" => carrier.to_owned(), "lane" => lane.as_str())
+        .record(took.as_secs_f64());
 }
 
 pub(crate) fn inbound(carrier: &str, kind: &'static str) {

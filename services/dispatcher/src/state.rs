@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use scylla::statement::prepared::PreparedStatement;
 use smsflow_events::{ErrorClass, Lane, MessageId};
-use smsflow_kafka::HandlerError;
+use smsflow_kafka::{ByPriority, HandlerError};
 use smsflow_store::{GroupCommit, GroupOptions, Store, StoreError};
 
 /// Where an attempt stands.
@@ -117,10 +117,8 @@ type SetRow = (
 pub struct DispatchState {
     store: Store,
     get: PreparedStatement,
-    /// Writes of the bulk lane (and retries).
-    bulk: GroupCommit<SetRow>,
-    /// Writes of the OTP and transactional lanes: never queued behind bulk's.
-    priority: GroupCommit<SetRow>,
+    /// State writes; those of the OTP and transactional lanes never queue behind bulk's.
+    writes: ByPriority<GroupCommit<SetRow>>,
 }
 
 /// What the store errors of this module are about.
@@ -154,8 +152,10 @@ impl DispatchState {
                 "SELECT attempt, carrier_id, state, error_code, segment_ids FROM {t} WHERE message_id = ?"
             ))
             .await?,
-            bulk: group(set.clone()),
-            priority: group(set),
+            writes: ByPriority {
+                bulk: group(set.clone()),
+                priority: group(set),
+            },
             store,
         })
     }
@@ -199,10 +199,7 @@ impl DispatchState {
             m.as_uuid(),
             attempt,
         );
-        match lane {
-            Lane::Bulk => self.bulk.write(v).await,
-            Lane::Otp | Lane::Transactional => self.priority.write(v).await,
-        }
+        self.writes.for_lane(lane).write(v).await
     }
 }
 

@@ -105,9 +105,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
             if let Some(n) = config.max_in_flight {
                 opts.max_in_flight = n;
             }
-            if lane == Lane::Bulk {
-                opts.fetch = Fetch::Batched;
-            }
+            opts.fetch = Fetch::for_lane(lane);
             (opts, parts)
         })
         .collect();
