@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rusmpp::{Command, CommandStatus};
+use tokio::runtime::Handle;
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -51,9 +52,20 @@ impl SmppClient {
     /// Each deliver_sm is answered with deliver_sm_resp as soon as its event has been put in
     /// this channel (not when the caller has processed it). The channel is bounded: when it
     /// is full, sessions keep up to `inbound_backlog` events and then stop reading from the
-    /// socket, which pushes back on the carrier. Must be called inside a tokio runtime.
+    /// socket, which pushes back on the carrier. Must be called inside a tokio runtime; the
+    /// sessions run on it (see [`SmppClient::start_on`]).
     pub fn start(
         config: CarrierConfig,
+    ) -> Result<(Self, mpsc::Receiver<InboundEvent>), ConfigError> {
+        Self::start_on(config, &Handle::current())
+    }
+
+    /// [`SmppClient::start`] with the sessions spawned on `runtime`, e.g. a
+    /// [`crate::LinkRuntime`] so the links never queue behind the caller's tasks. The
+    /// client's methods may be called from any runtime.
+    pub fn start_on(
+        config: CarrierConfig,
+        runtime: &Handle,
     ) -> Result<(Self, mpsc::Receiver<InboundEvent>), ConfigError> {
         config.validate()?;
         let (inbound_tx, inbound_rx) = mpsc::channel(config.inbound_channel);
@@ -80,7 +92,7 @@ impl SmppClient {
         let tasks = roles
             .into_iter()
             .enumerate()
-            .map(|(index, role)| tokio::spawn(run_session(Arc::clone(&shared), index, role)))
+            .map(|(index, role)| runtime.spawn(run_session(Arc::clone(&shared), index, role)))
             .collect();
         Ok((
             Self {

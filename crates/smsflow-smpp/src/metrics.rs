@@ -15,7 +15,7 @@ use crate::status::CommandStatusCode;
 pub enum Metric {
     /// Gauge: requests currently in the window, summed over the carrier's sessions.
     WindowInUse,
-    /// Histogram: seconds from writing a submit_sm to its final response.
+    /// Histogram: seconds from writing a submit_sm to its final response, by lane.
     SubmitLatency,
     /// Counter: responses received, by command and status.
     Responses,
@@ -71,12 +71,22 @@ impl Metric {
 #[derive(Debug, Clone)]
 pub(crate) struct CarrierMetrics {
     carrier: String,
+    /// [`Metric::SubmitLatency`] per lane, registered once (recorded for every submit).
+    submit_latency: [metrics::Histogram; 3],
 }
 
 impl CarrierMetrics {
     pub(crate) fn new(carrier: &str) -> Self {
+        let submit_latency = Lane::ALL.map(|lane| {
+            metrics::histogram!(
+                Metric::SubmitLatency.name(),
+                "carrier" => carrier.to_owned(),
+                "lane" => lane.label()
+            )
+        });
         Self {
             carrier: carrier.to_owned(),
+            submit_latency,
         }
     }
 
@@ -85,9 +95,8 @@ impl CarrierMetrics {
             .increment(delta);
     }
 
-    pub(crate) fn submit_latency(&self, elapsed: Duration) {
-        metrics::histogram!(Metric::SubmitLatency.name(), "carrier" => self.carrier.clone())
-            .record(elapsed.as_secs_f64());
+    pub(crate) fn submit_latency(&self, lane: Lane, elapsed: Duration) {
+        self.submit_latency[lane.index()].record(elapsed.as_secs_f64());
     }
 
     pub(crate) fn response(&self, command: &'static str, status: CommandStatusCode) {

@@ -149,10 +149,18 @@ fn metrics_are_recorded_with_fixed_labels() {
         )),
         1
     );
-    assert_eq!(
-        recorder.histogram_count(&format!("{}{{{carrier}}}", Metric::SubmitLatency.name())),
-        1
-    );
+    // The accepted submit, in its lane (the default, transactional); none in the other lanes.
+    for (lane, count) in [(Lane::Otp, 0), (Lane::Transactional, 1), (Lane::Bulk, 0)] {
+        assert_eq!(
+            recorder.histogram_count(&format!(
+                "{}{{{carrier},lane={}}}",
+                Metric::SubmitLatency.name(),
+                lane.label()
+            )),
+            count,
+            "{lane:?}"
+        );
+    }
     assert_eq!(
         recorder.gauge(&format!("{}{{{carrier}}}", Metric::WindowInUse.name())),
         0.0

@@ -36,7 +36,7 @@ use smsflow_kafka::{ConsumerOptions, ConsumerParts, Fetch};
 use smsflow_runtime::service::ServiceContext;
 use smsflow_runtime::wiring::group_id;
 use smsflow_runtime::{CancellationToken, http};
-use smsflow_smpp::{InboundEvent, SmppClient};
+use smsflow_smpp::{InboundEvent, LinkRuntime, SmppClient};
 use tokio::sync::mpsc;
 
 pub use config::Config;
@@ -55,6 +55,8 @@ pub struct Context {
     svc: ServiceContext,
     carriers: HashMap<CarrierId, SmppClient>,
     inbound: Vec<(CarrierId, mpsc::Receiver<InboundEvent>)>,
+    /// Where the carriers' links run: a thread of their own (ADR 11, decision 17).
+    links_runtime: LinkRuntime,
 }
 
 impl Context {
@@ -67,6 +69,8 @@ impl Context {
                 "no carriers configured: add a [carriers.<id>] section".into(),
             ));
         }
+        let links_runtime = LinkRuntime::new("smpp-links")
+            .map_err(|e| Error::Config(format!("cannot start the SMPP links' thread: {e}")))?;
         let mut carriers = HashMap::new();
         let mut inbound = Vec::new();
         for (id, c) in &config.carriers {
@@ -74,8 +78,8 @@ impl Context {
                 CarrierId::parse(id).map_err(|e| Error::Config(format!("carrier {id:?}: {e}")))?;
             let mut c = c.clone();
             c.name = id.clone();
-            let (client, rx) =
-                SmppClient::start(c).map_err(|e| Error::Config(format!("carrier {id}: {e}")))?;
+            let (client, rx) = SmppClient::start_on(c, links_runtime.handle())
+                .map_err(|e| Error::Config(format!("carrier {id}: {e}")))?;
             carriers.insert(cid.clone(), client);
             inbound.push((cid, rx));
         }
@@ -83,6 +87,7 @@ impl Context {
             svc,
             carriers,
             inbound,
+            links_runtime,
         })
     }
 
@@ -100,6 +105,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         svc,
         carriers,
         inbound,
+        links_runtime,
     } = ctx;
     let ServiceContext { links, listener } = svc;
     let binds_closed = CancellationToken::new();
@@ -222,6 +228,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     }
     producers.flush(Duration::from_secs(10))?;
     let _ = server.await;
+    drop(links_runtime);
     tracing::info!("dispatcher stopped");
     result?;
     Ok(())

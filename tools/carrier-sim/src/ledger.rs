@@ -13,7 +13,7 @@
 //! Updates are a sharded map entry plus relaxed atomics: cheap enough for every submit.
 
 use std::{
-    collections::HashMap,
+    collections::HashSet,
     hash::Hash,
     sync::{
         Arc,
@@ -349,6 +349,10 @@ pub(crate) fn inc(c: &AtomicU64) {
 #[derive(Debug)]
 struct Inner {
     segments: DashMap<Arc<SegmentKey>, Record>,
+    /// The keys of `segments` by destination (without a leading `+`), so a lookup by
+    /// destination never walks the whole ledger: a walk holds each shard's lock in turn and
+    /// would stall the sessions recording submits (the benchmark asks every second).
+    by_destination: DashMap<Box<str>, Vec<Arc<SegmentKey>>>,
     counters: Counters,
     max_segments: usize,
     order: AtomicU64,
@@ -380,6 +384,7 @@ impl Ledger {
         Self {
             inner: Arc::new(Inner {
                 segments: DashMap::new(),
+                by_destination: DashMap::new(),
                 counters: Counters::default(),
                 max_segments,
                 order: AtomicU64::new(0),
@@ -421,63 +426,71 @@ impl Ledger {
     /// Segments sent to `destination` (a leading `+` is ignored on both sides), in order of
     /// first appearance.
     pub fn segments(&self, destination: &str) -> Vec<SegmentEntry> {
-        let want = strip_plus(destination);
-        self.collect(|k| strip_plus(k.destination()) == want)
+        let mut out: Vec<SegmentEntry> = self
+            .keys_of(strip_plus(destination))
+            .iter()
+            .filter_map(|k| self.inner.segments.get(k).map(|r| r.snapshot(k)))
+            .collect();
+        out.sort_by_key(|e| e.first_seen);
+        out
     }
 
     /// Submit counts and times per destination, for the destinations asked (a leading `+` is
     /// ignored on both sides). Destinations never submitted are left out. One pass over the
     /// ledger, however many destinations are asked.
     pub fn submit_times(&self, destinations: &[String]) -> Vec<DestinationSubmits> {
-        let wanted: HashMap<&str, &str> = destinations
-            .iter()
-            .map(|d| (strip_plus(d), d.as_str()))
-            .collect();
-        let mut found: HashMap<&str, DestinationSubmits> = HashMap::new();
-        for e in self.inner.segments.iter() {
-            let Some((&bare, &asked)) = wanted.get_key_value(strip_plus(e.key().destination()))
-            else {
+        let mut out: Vec<DestinationSubmits> = Vec::new();
+        let mut seen = HashSet::new();
+        for asked in destinations {
+            let bare = strip_plus(asked);
+            if !seen.insert(bare) {
                 continue;
-            };
-            let r = e.value();
-            let d = found.entry(bare).or_insert_with(|| DestinationSubmits {
-                destination: asked.to_string(),
+            }
+            let mut d = DestinationSubmits {
+                destination: asked.clone(),
                 first_submit_us: u64::MAX,
                 ..DestinationSubmits::default()
-            });
-            d.segments += 1;
-            d.submits += r.submits;
-            d.accepted += r.accepted;
-            d.duplicate_segments += u64::from(r.accepted > 1);
-            if r.submits > 0 {
-                d.first_submit_us = d.first_submit_us.min(r.first_submit_us);
-                d.last_first_submit_us = d.last_first_submit_us.max(r.first_submit_us);
-            }
-        }
-        let mut out: Vec<DestinationSubmits> = found
-            .into_values()
-            .map(|mut d| {
-                if d.first_submit_us == u64::MAX {
-                    d.first_submit_us = 0;
+            };
+            for key in self.keys_of(bare) {
+                let Some(r) = self.inner.segments.get(&key) else {
+                    continue;
+                };
+                d.segments += 1;
+                d.submits += r.submits;
+                d.accepted += r.accepted;
+                d.duplicate_segments += u64::from(r.accepted > 1);
+                if r.submits > 0 {
+                    d.first_submit_us = d.first_submit_us.min(r.first_submit_us);
+                    d.last_first_submit_us = d.last_first_submit_us.max(r.first_submit_us);
                 }
-                d
-            })
-            .collect();
+            }
+            if d.segments == 0 {
+                continue;
+            }
+            if d.first_submit_us == u64::MAX {
+                d.first_submit_us = 0;
+            }
+            out.push(d);
+        }
         out.sort_by(|a, b| a.destination.cmp(&b.destination));
         out
     }
 
-    /// Every stored segment, in order of first appearance.
-    pub fn all_segments(&self) -> Vec<SegmentEntry> {
-        self.collect(|_| true)
+    /// The keys recorded for `bare` (a destination without its `+`), copied out of the index.
+    fn keys_of(&self, bare: &str) -> Vec<Arc<SegmentKey>> {
+        self.inner
+            .by_destination
+            .get(bare)
+            .map(|keys| keys.clone())
+            .unwrap_or_default()
     }
 
-    fn collect(&self, keep: impl Fn(&SegmentKey) -> bool) -> Vec<SegmentEntry> {
+    /// Every stored segment, in order of first appearance.
+    pub fn all_segments(&self) -> Vec<SegmentEntry> {
         let mut out: Vec<SegmentEntry> = self
             .inner
             .segments
             .iter()
-            .filter(|e| keep(e.key()))
             .map(|e| e.value().snapshot(e.key()))
             .collect();
         out.sort_by_key(|e| e.first_seen);
@@ -487,6 +500,7 @@ impl Ledger {
     /// Forgets all segments and zeroes the totals (except `current_sessions`).
     pub fn reset(&self) {
         self.inner.segments.clear();
+        self.inner.by_destination.clear();
         let c = &self.inner.counters;
         for a in [
             &c.submits_received,
@@ -581,6 +595,11 @@ impl Ledger {
                 };
                 apply(&mut record);
                 v.insert(record);
+                self.inner
+                    .by_destination
+                    .entry(strip_plus(key.destination()).into())
+                    .or_default()
+                    .push(Arc::clone(key));
             }
         }
     }

@@ -197,7 +197,9 @@ impl Link {
             return;
         }
         self.throttle_backoff.reset();
-        self.shared.metrics.submit_latency(sent_at.elapsed());
+        self.shared
+            .metrics
+            .submit_latency(item.lane, sent_at.elapsed());
         if status.is_ok() {
             let raw = message_id.unwrap_or_default();
             if raw.is_empty() {
