@@ -319,3 +319,85 @@ async fn a_consumer_killed_before_committing_does_not_emit_twice() {
 async fn without_dedupe_the_killed_consumer_emits_twice() {
     assert_eq!(kill_before_commit("none", Arc::new(NoDedupe)).await, 2);
 }
+
+/// Records which thread handled each topic's records.
+#[derive(Default)]
+struct ThreadOf {
+    seen: std::sync::Mutex<Vec<(String, Option<String>)>>,
+}
+
+impl Handler for ThreadOf {
+    async fn handle(&self, msg: &Incoming<'_>) -> Result<Vec<Outgoing>, HandlerError> {
+        let thread = std::thread::current().name().map(str::to_owned);
+        self.seen
+            .lock()
+            .unwrap()
+            .push((msg.topic.to_owned(), thread));
+        Ok(Vec::new())
+    }
+}
+
+/// A lane given a runtime of its own (`ConsumerOptions::runtime`, how the dispatcher keeps
+/// its OTP lane off the thread bulk handlers crowd) handles its records on that runtime's
+/// thread, while the other lanes stay on the caller's runtime; stopping stops both.
+#[tokio::test]
+async fn a_consumer_with_a_runtime_of_its_own_handles_its_records_there() {
+    let stack = Stack::from_env();
+    stack.require_kafka();
+    stack.require_registry().await;
+    let k = stack.isolated_kafka(1).await;
+    let t = k.topics();
+    let p = producer(&k).await;
+    let lane = smsflow_runtime::ThreadRuntime::new("otp-lane-test").unwrap();
+    let outs: Vec<Outgoing> = [&t.routing_otp, &t.routing_bulk]
+        .into_iter()
+        .enumerate()
+        .map(|(n, topic)| {
+            let r = request(&format!("+4477008{n:05}"), n);
+            let key = r.to.as_str().to_owned();
+            Outgoing::new(topic.clone(), &key, r)
+        })
+        .collect();
+    p.send_all(&outs).await.expect("produce");
+    let parts = ConsumerParts {
+        producer: p.clone(),
+        dedupe: Arc::new(NoDedupe),
+        observer: None,
+    };
+    let mut otp = ConsumerOptions::new(unique("otp"), vec![t.routing_otp.clone()], t.dlq.clone());
+    otp.runtime = Some(lane.handle().clone());
+    let bulk = ConsumerOptions::new(unique("bulk"), vec![t.routing_bulk.clone()], t.dlq.clone());
+    let handler = Arc::new(ThreadOf::default());
+    let stop = CancellationToken::new();
+    let run = tokio::spawn({
+        let (k, handler, stop) = (k.clone(), handler.clone(), stop.clone());
+        async move {
+            let consumers = vec![(otp, parts.clone()), (bulk, parts)];
+            smsflow_kafka::consumer::run_each(&k, consumers, handler, stop).await
+        }
+    });
+    let both = eventually(Duration::from_secs(30), || {
+        let n = handler.seen.lock().unwrap().len();
+        async move { (n >= 2).then_some(()) }
+    })
+    .await;
+    stop.cancel();
+    run.await.unwrap().expect("both consumers stop cleanly");
+    assert!(both.is_some(), "not every record was handled");
+    let seen = handler.seen.lock().unwrap().clone();
+    let thread_of = |topic: &str| {
+        seen.iter()
+            .find(|(t, _)| t == topic)
+            .and_then(|(_, thread)| thread.clone())
+    };
+    assert_eq!(
+        thread_of(&t.routing_otp).as_deref(),
+        Some("otp-lane-test"),
+        "{seen:?}"
+    );
+    assert_ne!(
+        thread_of(&t.routing_bulk).as_deref(),
+        Some("otp-lane-test"),
+        "{seen:?}"
+    );
+}

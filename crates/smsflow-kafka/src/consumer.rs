@@ -111,6 +111,10 @@ pub struct ConsumerOptions {
     pub ordered_by_key: bool,
     /// How the consumer fetches: at once, or in fuller, fewer requests.
     pub fetch: Fetch,
+    /// Where the loop and its handlers run under [`run_each`]: the caller's runtime (`None`)
+    /// or another one, e.g. a thread of its own for a lane someone waits for, so its records
+    /// never wait in the run queue behind another lane's handlers.
+    pub runtime: Option<tokio::runtime::Handle>,
 }
 
 /// How a consumer fetches. The broker's cost is per fetch request more than per record, so a
@@ -151,6 +155,7 @@ impl ConsumerOptions {
             auto_offset_reset: "earliest".into(),
             ordered_by_key: true,
             fetch: Fetch::Prompt,
+            runtime: None,
         }
     }
 }
@@ -445,10 +450,23 @@ pub async fn run_each<H: Handler>(
 ) -> Result<(), KafkaError> {
     let stop = shutdown.child_token();
     let runs = consumers.into_iter().map(|(opts, parts)| {
-        let (handler, stop) = (handler.clone(), stop.clone());
+        let (handler, stop, cfg) = (handler.clone(), stop.clone(), cfg.clone());
+        let group = opts.group_id.clone();
+        let runtime = opts.runtime.clone();
+        let consume = {
+            let stop = stop.clone();
+            async move { run(&cfg, opts, parts, handler, stop).await }
+        };
         async move {
-            let group = opts.group_id.clone();
-            let r = run(cfg, opts, parts, handler, stop.clone()).await;
+            let r = match runtime {
+                None => consume.await,
+                Some(rt) => rt.spawn(consume).await.unwrap_or_else(|e| {
+                    Err(KafkaError::Aborted {
+                        group: group.clone(),
+                        reason: e.to_string(),
+                    })
+                }),
+            };
             if let Err(e) = &r {
                 tracing::error!(group = %group, error = %e, "consumer failed; stopping the others");
                 stop.cancel();

@@ -23,6 +23,15 @@ pub enum KafkaError {
     /// Creating or describing topics failed.
     #[error("topic admin: {0}")]
     Admin(String),
+    /// A consumer running on another runtime ended without a result (it panicked, or that
+    /// runtime was shut down under it).
+    #[error("consumer {group} ended abruptly: {reason}")]
+    Aborted {
+        /// Consumer group.
+        group: String,
+        /// The task's join error.
+        reason: String,
+    },
 }
 
 /// How a handler failed, which decides what the consumer loop does next.

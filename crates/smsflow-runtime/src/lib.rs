@@ -7,6 +7,7 @@
 //! | [`shutdown`] | a cancellation token fired by SIGINT/SIGTERM |
 //! | [`http`] | `/healthz`, `/readyz` (named dependency checks), `/metrics`, serve with graceful shutdown |
 //! | [`service`] | the `main` sequence, [`service::ServiceError`], [`service::ServiceContext`] |
+//! | [`threads`] | [`ThreadRuntime`]: a runtime on a thread of its own (latency-critical work) |
 //! | [`wiring`] | the links of a consuming service: producer, CQL store, dedupe, readiness probes |
 //!
 //! A service's `main.rs` calls [`service::main`]: parse CLI, [`config::load`],
@@ -18,6 +19,7 @@ pub mod http;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
+pub mod threads;
 pub mod wiring;
 
 pub use config::{ConfigError, HttpConfig, TelemetryConfig};
@@ -29,4 +31,5 @@ pub use config::{ConfigError, HttpConfig, TelemetryConfig};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 pub use http::Readiness;
+pub use threads::ThreadRuntime;
 pub use tokio_util::sync::CancellationToken;

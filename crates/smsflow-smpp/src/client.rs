@@ -60,9 +60,9 @@ impl SmppClient {
         Self::start_on(config, &Handle::current())
     }
 
-    /// [`SmppClient::start`] with the sessions spawned on `runtime`, e.g. a
-    /// [`crate::LinkRuntime`] so the links never queue behind the caller's tasks. The
-    /// client's methods may be called from any runtime.
+    /// [`SmppClient::start`] with the sessions spawned on `runtime`, e.g. a runtime on a
+    /// thread of its own so the links never wait behind the caller's tasks. The client's
+    /// methods may be called from any runtime; keep `runtime` alive until shutdown.
     pub fn start_on(
         config: CarrierConfig,
         runtime: &Handle,

@@ -42,7 +42,6 @@
 //! - `link`: the loop of one bound link (`link/mod.rs`: the next part by lane, throttled
 //!   parts included), with `write` (window, TPS, write accounting), `read` (responses,
 //!   throttling, deliver_sm, timeouts) and `end` (drain, final answers).
-//! - [`LinkRuntime`]: a one-thread runtime of its own for the links (`start_on`).
 //! - `bind`: connect and bind.
 //! - `window`: sequence numbers 1..=0x7FFFFFFF and requests awaiting a response.
 //! - `codec`: framing over the rusmpp codec, tolerant of undecodable PDUs.
@@ -94,7 +93,6 @@ mod deliver;
 pub mod error;
 pub mod idnorm;
 pub mod inbound;
-mod io;
 pub mod lane;
 mod link;
 pub mod mask;
@@ -112,7 +110,6 @@ pub use deliver::NetworkError;
 pub use error::{ConfigError, ErrorClass, NotSentReason, PartFailure, SubmitError, UnknownReason};
 pub use idnorm::{CarrierMessageId, IdFormat, IdNormalisation, IdSource};
 pub use inbound::{ConcatInfo, DeliveryReceipt, InboundEvent, MoMessage, RawDeliver};
-pub use io::LinkRuntime;
 pub use lane::{Lane, PriorityFlags};
 pub use receipt::{
     ReceiptDate, ReceiptState, ReceiptText, format_receipt_text, parse_receipt_text,

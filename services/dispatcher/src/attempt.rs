@@ -4,8 +4,9 @@
 //!    events are re-emitted with the same derived ids, which downstream dedupes.
 //! 2. Before the first byte goes to the carrier, `AttemptStarted` is acknowledged by Kafka
 //!    and the attempt is STARTED in CQL (write-ahead). For a message type whose unknown
-//!    outcomes are resubmitted anyway (OTP by default), the STARTED row is written alongside
-//!    the submit instead, off the message's latency.
+//!    outcomes are resubmitted anyway (OTP by default), the event and the STARTED row go
+//!    alongside the submit instead, off the message's latency (the event still precedes the
+//!    outcome event: it is acknowledged first, or published again ahead of it).
 //! 3. Only segments without a recorded carrier id are submitted; the accepted ones are
 //!    recorded with the attempt's outcome, in the same write.
 //! 4. A STARTED attempt found on entry crashed mid-submit: its unrecorded segments have an
@@ -20,7 +21,7 @@ use smsflow_events::{
     EventMeta, Lane, MessageType, RetryScheduled, RoutingDecided, Timestamp, Topics,
 };
 use smsflow_kafka::{HandlerError, LaneProducers, Outgoing};
-use smsflow_smpp::{PartFailure, SmppClient, SubmitRequest, concat_reference_for};
+use smsflow_smpp::{PartFailure, PartOutcome, SmppClient, SubmitRequest, concat_reference_for};
 use tracing::{debug, warn};
 
 use crate::PRODUCER;
@@ -102,7 +103,7 @@ impl Dispatcher {
         };
         let prior = history.attempt(a);
         // Only segments this carrier accepted count: a failover resubmits the whole message.
-        let mut done: BTreeMap<i32, String> = history.accepted_by(carrier);
+        let done: BTreeMap<i32, String> = history.accepted_by(carrier);
         let was_started = matches!(prior.map(|r| r.state), Some(AttemptState::Started));
         match prior.map(|r| r.state) {
             Some(AttemptState::Submitted) => return Ok(vec![self.submitted(d, &done, false)]),
@@ -181,27 +182,26 @@ impl Dispatcher {
         // row therefore always has its event; no row means nothing reached the carrier
         // (unless the type resubmits unknown outcomes, below). A resume publishes the event
         // again (same derived id, deduplicated downstream).
-        let started = AttemptStarted {
-            meta: EventMeta::derived(PRODUCER, &d.meta, "attempt-started"),
-            message_id: m,
-            tenant_id: d.tenant_id.clone(),
-            to: d.to.clone(),
-            lane: d.lane,
-            attempt: a,
-            carrier_id: d.carrier_id.clone(),
-            segments: i32::try_from(total).unwrap_or(i32::MAX),
+        let started = Outgoing::new(
+            self.topics.attempts.clone(),
+            d.to.as_str(),
+            AttemptStarted {
+                meta: EventMeta::derived(PRODUCER, &d.meta, "attempt-started"),
+                message_id: m,
+                tenant_id: d.tenant_id.clone(),
+                to: d.to.clone(),
+                lane: d.lane,
+                attempt: a,
+                carrier_id: d.carrier_id.clone(),
+                segments: i32::try_from(total).unwrap_or(i32::MAX),
+            },
+        );
+        let announce = async {
+            let t = Instant::now();
+            let acked = self.producers.for_lane(d.lane).send(&started).await;
+            metrics::write_ahead(d.lane, t.elapsed());
+            acked
         };
-        let t_event = Instant::now();
-        self.producers
-            .for_lane(d.lane)
-            .send(&Outgoing::new(
-                self.topics.attempts.clone(),
-                d.to.as_str(),
-                started,
-            ))
-            .await
-            .map_err(|e| HandlerError::retry(format!("write-ahead not acknowledged: {e}")))?;
-        metrics::write_ahead(d.lane, t_event.elapsed());
         let no_ids = BTreeMap::new();
         let write_ahead = async {
             if was_started {
@@ -217,20 +217,43 @@ impl Dispatcher {
             metrics::submit_seconds(carrier, d.lane, t.elapsed());
             outcomes
         };
-        let outcomes = if self.may_resubmit(d.message_type) {
-            // An unknown outcome is resubmitted anyway (OTP by default), so the STARTED row
-            // need not precede the first byte: it is written alongside the submit, off the
-            // message's latency (ADR 11). It still lands before the outcome row below. After
-            // a crash in between, the resubmission is just not flagged ambiguous.
-            let (ahead, outcomes) = tokio::join!(write_ahead, submit);
-            if let Err(e) = ahead {
-                warn!(error = %e, message_id = %m, "STARTED row not written; the outcome row follows");
-            }
-            outcomes
-        } else {
+        if !self.may_resubmit(d.message_type) {
+            announce
+                .await
+                .map_err(|e| HandlerError::retry(format!("write-ahead not acknowledged: {e}")))?;
             write_ahead.await?;
-            submit.await
-        };
+            let outcomes = submit.await;
+            return self.conclude(d, outcomes, done, total, ambiguous).await;
+        }
+        // An unknown outcome is resubmitted anyway (OTP by default), so neither the event nor
+        // the STARTED row need precede the first byte: both go alongside the submit, off the
+        // message's latency (ADR 11, decisions 11 and 17). The row still lands before the
+        // outcome row, and the event before the outcome event (it is acknowledged first, or
+        // published again ahead of it). After a crash in between, the resubmission is just not
+        // flagged ambiguous.
+        let (announced, ahead, outcomes) = tokio::join!(announce, write_ahead, submit);
+        if let Err(e) = ahead {
+            warn!(error = %e, message_id = %m, "STARTED row not written; the outcome row follows");
+        }
+        let mut out = self.conclude(d, outcomes, done, total, ambiguous).await?;
+        if let Err(e) = announced {
+            warn!(error = %e, message_id = %m, "AttemptStarted not acknowledged; published again with the outcome");
+            out.insert(0, started);
+        }
+        Ok(out)
+    }
+
+    /// Records the outcome of a submit and returns its events: failed (with the follow-up),
+    /// not sent (a retry), or submitted.
+    async fn conclude(
+        &self,
+        d: &RoutingDecided,
+        outcomes: Vec<PartOutcome>,
+        mut done: BTreeMap<i32, String>,
+        total: usize,
+        ambiguous: bool,
+    ) -> Result<Vec<Outgoing>, HandlerError> {
+        let (m, a, carrier) = (d.message_id, d.attempt, d.carrier_id.as_str());
         let mut worst: Option<Failure> = None;
         let mut not_sent = false;
         for o in &outcomes {

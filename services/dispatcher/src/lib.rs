@@ -4,7 +4,9 @@
 //! never queued behind bulk) and the retry topics, submits over SMPP, and records every attempt
 //! ahead of time on `sms.attempts` (`AttemptStarted` before the first byte, then
 //! `AttemptSubmitted` or `AttemptFailed` + `RetryScheduled`). Receipts and MO messages from the
-//! binds go to `sms.dlr.raw` and `sms.inbound`.
+//! binds go to `sms.dlr.raw` and `sms.inbound`. The SMPP links, and the OTP and transactional
+//! lanes, each run on a thread of their own, so nothing they do waits in the run queue behind
+//! bulk handlers (ADR 11, decision 17).
 //!
 //! | module | role |
 //! |---|---|
@@ -35,8 +37,8 @@ use smsflow_events::{CarrierId, Lane, Producer};
 use smsflow_kafka::{ConsumerOptions, ConsumerParts, Fetch};
 use smsflow_runtime::service::ServiceContext;
 use smsflow_runtime::wiring::group_id;
-use smsflow_runtime::{CancellationToken, http};
-use smsflow_smpp::{InboundEvent, LinkRuntime, SmppClient};
+use smsflow_runtime::{CancellationToken, ThreadRuntime, http};
+use smsflow_smpp::{InboundEvent, SmppClient};
 use tokio::sync::mpsc;
 
 pub use config::Config;
@@ -56,7 +58,10 @@ pub struct Context {
     carriers: HashMap<CarrierId, SmppClient>,
     inbound: Vec<(CarrierId, mpsc::Receiver<InboundEvent>)>,
     /// Where the carriers' links run: a thread of their own (ADR 11, decision 17).
-    links_runtime: LinkRuntime,
+    links_runtime: ThreadRuntime,
+    /// Where the OTP and transactional lanes run: a thread of their own, so their records
+    /// never wait in the run queue behind bulk handlers (ADR 11, decision 17).
+    priority_runtime: ThreadRuntime,
 }
 
 impl Context {
@@ -69,8 +74,12 @@ impl Context {
                 "no carriers configured: add a [carriers.<id>] section".into(),
             ));
         }
-        let links_runtime = LinkRuntime::new("smpp-links")
-            .map_err(|e| Error::Config(format!("cannot start the SMPP links' thread: {e}")))?;
+        let thread = |name: &str| {
+            ThreadRuntime::new(name)
+                .map_err(|e| Error::Config(format!("cannot start the {name} thread: {e}")))
+        };
+        let links_runtime = thread("smpp-links")?;
+        let priority_runtime = thread("priority-lanes")?;
         let mut carriers = HashMap::new();
         let mut inbound = Vec::new();
         for (id, c) in &config.carriers {
@@ -88,6 +97,7 @@ impl Context {
             carriers,
             inbound,
             links_runtime,
+            priority_runtime,
         })
     }
 
@@ -106,6 +116,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         carriers,
         inbound,
         links_runtime,
+        priority_runtime,
     } = ctx;
     let ServiceContext { links, listener } = svc;
     let binds_closed = CancellationToken::new();
@@ -204,6 +215,9 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
             let mut opts = ConsumerOptions::new(group, t, topics.dlq.clone());
             opts.max_in_flight = n;
             opts.fetch = Fetch::for_lane(lane);
+            if lane != Lane::Bulk {
+                opts.runtime = Some(priority_runtime.handle().clone());
+            }
             // Outcomes go through the lane's producer client (retries share bulk's).
             let parts = ConsumerParts {
                 producer: producers.for_lane(lane).clone(),
@@ -228,6 +242,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     }
     producers.flush(Duration::from_secs(10))?;
     let _ = server.await;
+    drop(priority_runtime);
     drop(links_runtime);
     tracing::info!("dispatcher stopped");
     result?;
