@@ -42,6 +42,26 @@ async fn producer(k: &KafkaConfig) -> EventProducer {
     EventProducer::new(k, codec, "contract-test").unwrap()
 }
 
+/// Topics of their own (`partitions` each) on the real broker, and a producer through the real
+/// registry.
+async fn isolated(partitions: i32) -> (KafkaConfig, EventProducer) {
+    let stack = Stack::from_env();
+    stack.require_kafka();
+    stack.require_registry().await;
+    let k = stack.isolated_kafka(partitions).await;
+    let p = producer(&k).await;
+    (k, p)
+}
+
+/// Consumer parts publishing through `p`, without dedupe or observer.
+fn plain_parts(p: &EventProducer) -> ConsumerParts {
+    ConsumerParts {
+        producer: p.clone(),
+        dedupe: Arc::new(NoDedupe),
+        observer: None,
+    }
+}
+
 fn spawn_consumer(
     k: &KafkaConfig,
     group: &str,
@@ -74,12 +94,8 @@ async fn seen_count(c: &Collect, n: usize) -> Option<()> {
 /// two independent consumer groups.
 #[tokio::test]
 async fn two_consumer_groups_decode_registry_encoded_events() {
-    let stack = Stack::from_env();
-    stack.require_kafka();
-    stack.require_registry().await;
-    let k = stack.isolated_kafka(3).await;
+    let (k, p) = isolated(3).await;
     let t = k.topics();
-    let p = producer(&k).await;
     let sent: Vec<Event> = (0..30)
         .map(|n| request(&format!("+4477009{n:05}"), n).into())
         .collect();
@@ -98,11 +114,7 @@ async fn two_consumer_groups_decode_registry_encoded_events() {
     let mut collectors = Vec::new();
     for g in ["group-a", "group-b"] {
         let c = Collect::new(None);
-        let parts = ConsumerParts {
-            producer: p.clone(),
-            dedupe: Arc::new(NoDedupe),
-            observer: None,
-        };
+        let parts = plain_parts(&p);
         handles.push(spawn_consumer(
             &k,
             &unique(g),
@@ -136,12 +148,8 @@ async fn two_consumer_groups_decode_registry_encoded_events() {
 /// event on the same partition is still processed.
 #[tokio::test]
 async fn poison_goes_to_the_dead_letter_topic_and_the_partition_moves_on() {
-    let stack = Stack::from_env();
-    stack.require_kafka();
-    stack.require_registry().await;
-    let k = stack.isolated_kafka(1).await;
+    let (k, p) = isolated(1).await;
     let t = k.topics();
-    let p = producer(&k).await;
     let key = b"+447700900001".as_slice();
     p.send_raw(
         &t.requests,
@@ -172,9 +180,8 @@ async fn poison_goes_to_the_dead_letter_topic_and_the_partition_moves_on() {
     let c = Collect::new(None);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let parts = ConsumerParts {
-        producer: p.clone(),
-        dedupe: Arc::new(NoDedupe),
         observer: Some(tx),
+        ..plain_parts(&p)
     };
     let group = unique("poison");
     let (stop, handle) = spawn_consumer(
@@ -237,12 +244,8 @@ async fn poison_goes_to_the_dead_letter_topic_and_the_partition_moves_on() {
 /// Returns how many copies of the output ended up downstream.
 async fn kill_before_commit(dedupe_mode: &str, dedupe: Arc<dyn Dedupe>) -> usize {
     use tokio::io::AsyncBufReadExt;
-    let stack = Stack::from_env();
-    stack.require_kafka();
-    stack.require_registry().await;
-    let k = stack.isolated_kafka(1).await;
+    let (k, p) = isolated(1).await;
     let t = k.topics();
-    let p = producer(&k).await;
     let input = request("+447700900002", 7);
     p.send(&Outgoing::new(
         t.requests.clone(),
@@ -273,9 +276,9 @@ async fn kill_before_commit(dedupe_mode: &str, dedupe: Arc<dyn Dedupe>) -> usize
     // Second consumer of the same group: the uncommitted event comes back.
     let (tx, mut rx) = mpsc::unbounded_channel();
     let parts = ConsumerParts {
-        producer: p.clone(),
         dedupe,
         observer: Some(tx),
+        ..plain_parts(&p)
     };
     let c2 = Collect::new(Some(t.attempts.clone()));
     let mut k2 = k.clone();
@@ -342,12 +345,8 @@ impl Handler for ThreadOf {
 /// thread, while the other lanes stay on the caller's runtime; stopping stops both.
 #[tokio::test]
 async fn a_consumer_with_a_runtime_of_its_own_handles_its_records_there() {
-    let stack = Stack::from_env();
-    stack.require_kafka();
-    stack.require_registry().await;
-    let k = stack.isolated_kafka(1).await;
+    let (k, p) = isolated(1).await;
     let t = k.topics();
-    let p = producer(&k).await;
     let lane = smsflow_runtime::ThreadRuntime::new("otp-lane-test").unwrap();
     let outs: Vec<Outgoing> = [&t.routing_otp, &t.routing_bulk]
         .into_iter()
@@ -359,11 +358,7 @@ async fn a_consumer_with_a_runtime_of_its_own_handles_its_records_there() {
         })
         .collect();
     p.send_all(&outs).await.expect("produce");
-    let parts = ConsumerParts {
-        producer: p.clone(),
-        dedupe: Arc::new(NoDedupe),
-        observer: None,
-    };
+    let parts = plain_parts(&p);
     let mut otp = ConsumerOptions::new(unique("otp"), vec![t.routing_otp.clone()], t.dlq.clone());
     otp.runtime = Some(lane.handle().clone());
     let bulk = ConsumerOptions::new(unique("bulk"), vec![t.routing_bulk.clone()], t.dlq.clone());

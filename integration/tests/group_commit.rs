@@ -18,7 +18,7 @@ async fn every_grouped_write_lands_with_its_own_values() {
         )
         .await
         .unwrap();
-    // Two requests in flight at most: 300 concurrent writes must go as batches to finish.
+    // Two requests in flight at most: of 300 concurrent writes, most wait and go in batches.
     let opts = GroupOptions {
         max_rows: 10,
         in_flight: 2,

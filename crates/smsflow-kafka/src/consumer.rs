@@ -46,7 +46,7 @@ use crate::error::{HandlerError, KafkaError};
 use crate::headers;
 use crate::metrics;
 use crate::offsets::Tracker;
-use crate::producer::{EventProducer, Outgoing};
+use crate::producer::{ByPriority, EventProducer, Outgoing};
 
 /// A decoded record handed to a [`Handler`].
 #[derive(Debug)]
@@ -131,10 +131,11 @@ pub enum Fetch {
 impl Fetch {
     /// Batched for the bulk lane, prompt for the lanes someone waits for.
     pub fn for_lane(lane: Lane) -> Self {
-        match lane {
-            Lane::Bulk => Fetch::Batched,
-            Lane::Otp | Lane::Transactional => Fetch::Prompt,
+        *ByPriority {
+            bulk: Fetch::Batched,
+            priority: Fetch::Prompt,
         }
+        .for_lane(lane)
     }
 }
 

@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smsflow_events::{CarrierId, Lane, Producer};
-use smsflow_kafka::{ConsumerOptions, ConsumerParts, Fetch};
+use smsflow_kafka::{ByPriority, ConsumerOptions, ConsumerParts, Fetch};
 use smsflow_runtime::service::ServiceContext;
 use smsflow_runtime::wiring::group_id;
 use smsflow_runtime::{CancellationToken, ThreadRuntime, http};
@@ -208,6 +208,11 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         ("retry", retry_topics, config.lanes.retry, Lane::Bulk),
     ];
     let parts = links.consumer_parts();
+    // Bulk on the caller's runtime, the lanes someone waits for on a thread of their own.
+    let runtimes = ByPriority {
+        bulk: None,
+        priority: Some(priority_runtime.handle().clone()),
+    };
     let consumers = consumers
         .into_iter()
         .map(|(name, t, n, lane)| {
@@ -215,9 +220,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
             let mut opts = ConsumerOptions::new(group, t, topics.dlq.clone());
             opts.max_in_flight = n;
             opts.fetch = Fetch::for_lane(lane);
-            if lane != Lane::Bulk {
-                opts.runtime = Some(priority_runtime.handle().clone());
-            }
+            opts.runtime = runtimes.for_lane(lane).clone();
             // Outcomes go through the lane's producer client (retries share bulk's).
             let parts = ConsumerParts {
                 producer: producers.for_lane(lane).clone(),
