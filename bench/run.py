@@ -33,7 +33,7 @@ environment variables (defaults in brackets):
     BENCH_PLATFORM       restart                    restart: a fresh topic prefix per run,
                                                     the platform restarted on it; running:
                                                     use the platform as it is (no partitions)
-    BENCH_KEEP_TOPICS    0                          1: keep each run's topics afterwards
+    BENCH_KEEP_TOPICS    0                          1: keep each run's topics and keyspace afterwards
     BENCH_REPORT_DIR     bench/reports
 """
 import datetime as dt
@@ -42,6 +42,7 @@ import math
 import os
 import platform as pyplatform
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -240,6 +241,8 @@ class Bench:
         e = {}
         if prefix is not None:
             e["SMSFLOW_KAFKA__TOPIC_PREFIX"] = prefix
+            # Its own keyspace too: the data of earlier runs is not compacted during this one.
+            e["SMSFLOW_STORE__KEYSPACE"] = keyspace_of(prefix)
         if partitions is not None:
             e["SMSFLOW_KAFKA__PARTITIONS"] = str(partitions)
         return e
@@ -285,6 +288,8 @@ class Bench:
         if env("BENCH_KEEP_TOPICS", "0") != "1":
             for p in self.prefixes:
                 self.run([str(self.bin / "loadgen"), "delete-topics", "--prefix", p], log=log, check=False)
+                self.run([str(self.bin / "loadgen"), "drop-keyspace", "--keyspace", keyspace_of(p)],
+                         log=log, check=False)
         if self.was_running:
             say("restarting the platform as it was (debug binaries, standard topics)")
             self.run(["scripts/platform.sh", "start"], {"SMSFLOW_PROFILE": "debug"}, log=log, check=False)
@@ -388,6 +393,12 @@ def scenario_otp(b):
                     connections=16)
     otp["backlog"] = bulk
     return [otp]
+
+
+def keyspace_of(prefix):
+    """The keyspace of the run whose topic prefix is `prefix` (`bench-<stamp>-rate-2000.` →
+    `bench_<stamp>_rate_2000`)."""
+    return re.sub(r"[^a-z0-9]+", "_", prefix.lower()).strip("_")[:48]
 
 
 def scenario_partitions(b):

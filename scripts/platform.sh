@@ -46,7 +46,11 @@ start() {
       else say "error: $BIN/${argv[0]} not built (run cargo build --profile $PROFILE --workspace --bins)"; fi
       exit 1
     fi
-    nohup "$BIN/${argv[0]}" "${argv[@]:1}" >"$STACK_DIR/logs/$name.log" 2>&1 </dev/null &
+    # ingest has no store: store settings meant for the others (the benchmark's keyspace) are
+    # not its config, and it refuses keys it does not know.
+    local drop=()
+    [ "$name" = ingest ] && for v in $(compgen -e | grep '^SMSFLOW_STORE__' || true); do drop+=(-u "$v"); done
+    nohup env "${drop[@]}" "$BIN/${argv[0]}" "${argv[@]:1}" >"$STACK_DIR/logs/$name.log" 2>&1 </dev/null &
     echo $! >"$STACK_DIR/pids/$name"
     local t=0
     until ready "$url"; do

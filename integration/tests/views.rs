@@ -174,9 +174,10 @@ async fn fresh_views() -> std::sync::Arc<analytics::views::Views> {
     std::sync::Arc::new(analytics::views::Views::new(store).await.unwrap())
 }
 
-/// The group-commit writer (what the service runs): a message's events handed over at once,
-/// each twice, are grouped into one batch per flush and give the same view as applying them
-/// one by one; every handler gets its answer only once the store has its event.
+/// The group-commit writer (what the service runs): two messages' events handed over at once,
+/// each twice, are grouped into one batch (both messages in one request) and give the same
+/// view as applying them one by one; every handler gets its answer only once the store has its
+/// event.
 #[tokio::test]
 async fn the_group_commit_writer_gives_the_same_view() {
     use analytics::writer::{FlushOptions, ViewWriter};
@@ -187,22 +188,30 @@ async fn the_group_commit_writer_gives_the_same_view() {
         max_events: 64,
         concurrency: 4,
         hold: std::time::Duration::from_millis(200),
+        per_request: 2,
     };
     let (writer, task) = ViewWriter::start(views.clone(), opts);
 
-    let (a, b, seed) = (MessageId::new(), MessageId::new(), uuid::Uuid::new_v4());
+    let (a, b, c, seed) = (
+        MessageId::new(),
+        MessageId::new(),
+        MessageId::new(),
+        uuid::Uuid::new_v4(),
+    );
     for e in life(a, seed) {
         views.apply(&e).await.unwrap();
     }
-    let events = life(b, seed);
+    let events: Vec<Event> = life(b, seed).into_iter().chain(life(c, seed)).collect();
     let all = events.iter().chain(events.iter()).map(|e| writer.apply(e));
     futures::future::try_join_all(all).await.unwrap();
-    // Every apply has returned: the view must already hold all of it.
-    let vb = views.message(b).await.unwrap().expect("view of b");
-    assert_eq!(vb["status"], "delivered");
-    assert_eq!(vb["timeline"].as_array().unwrap().len(), 7);
-    let va = views.message(a).await.unwrap().expect("view of a");
-    assert_eq!(without_id(va), without_id(vb));
+    // Every apply has returned: the views must already hold all of it.
+    let va = without_id(views.message(a).await.unwrap().expect("view of a"));
+    for m in [b, c] {
+        let v = views.message(m).await.unwrap().expect("view of b and c");
+        assert_eq!(v["status"], "delivered");
+        assert_eq!(v["timeline"].as_array().unwrap().len(), 7);
+        assert_eq!(without_id(v), va);
+    }
 
     // The writer ends once every handle is gone.
     drop(writer);
@@ -226,6 +235,7 @@ async fn held_messages_are_written_when_final_or_when_the_hold_runs_out() {
         max_events: 64,
         concurrency: 4,
         hold: std::time::Duration::from_secs(600),
+        per_request: 10,
     };
     let (writer, task) = ViewWriter::start(views.clone(), opts);
     let (half, done, seed) = (MessageId::new(), MessageId::new(), uuid::Uuid::new_v4());

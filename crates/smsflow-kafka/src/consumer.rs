@@ -714,15 +714,19 @@ async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage, assignment:
             Ok(true) => return Outcome::Duplicate,
             Ok(false) => break,
             Err(e) => {
-                warn!(error = %e, "dedupe lookup failed, retrying");
+                warn!(%event_id, error = %e, "dedupe lookup failed, retrying");
                 if !backoff(shared, &mut attempt).await {
                     return Outcome::Abandoned;
                 }
             }
         }
     }
-    let span = tracing::info_span!("handle", group = scope, event_type = event.kind().name(), event_id = %event_id);
-    headers::set_parent_from(&span, msg.headers());
+    // At debug: created only when a trace exporter (or a debug log filter) wants it, so the
+    // lines below name the event themselves (ADR 11).
+    let span = tracing::debug_span!("handle", group = scope, event_type = event.kind().name(), event_id = %event_id);
+    if !span.is_disabled() {
+        headers::set_parent_from(&span, msg.headers());
+    }
     let incoming = Incoming {
         topic: msg.topic(),
         partition: msg.partition(),
@@ -741,7 +745,7 @@ async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage, assignment:
         {
             Ok(outs) => break outs,
             Err(HandlerError::Retry(reason)) => {
-                warn!(parent: &span, reason = %reason, "handler failed transiently, retrying");
+                warn!(parent: &span, %event_id, reason = %reason, "handler failed transiently, retrying");
                 if !backoff(shared, &mut attempt).await {
                     return Outcome::Abandoned;
                 }
@@ -760,13 +764,13 @@ async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage, assignment:
         .instrument(span.clone())
         .await
     {
-        warn!(parent: &span, error = %e, "outputs not acknowledged, retrying");
+        warn!(parent: &span, %event_id, error = %e, "outputs not acknowledged, retrying");
         if !backoff(shared, &mut attempt).await {
             return Outcome::Abandoned;
         }
     }
     while let Err(e) = shared.parts.dedupe.record(scope, event_id).await {
-        warn!(parent: &span, error = %e, "dedupe mark failed, retrying");
+        warn!(parent: &span, %event_id, error = %e, "dedupe mark failed, retrying");
         if !backoff(shared, &mut attempt).await {
             return Outcome::Abandoned;
         }

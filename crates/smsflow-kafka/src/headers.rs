@@ -60,7 +60,11 @@ impl Extractor for HeaderExtractor<'_> {
 
 /// Adds the current span's W3C trace context (`traceparent`, `tracestate`) to `headers`.
 pub fn inject_current_trace(mut headers: OwnedHeaders) -> OwnedHeaders {
-    let cx = tracing::Span::current().context();
+    let span = tracing::Span::current();
+    if span.is_disabled() {
+        return headers;
+    }
+    let cx = span.context();
     let mut inj = HeaderInjector(Vec::new());
     TraceContextPropagator::new().inject_context(&cx, &mut inj);
     for (k, v) in inj.0 {

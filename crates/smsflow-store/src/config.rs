@@ -26,6 +26,10 @@ pub struct StoreConfig {
     pub consistency: String,
     /// Seconds to wait for a connection.
     pub connect_timeout_secs: u64,
+    /// Milliseconds a grouped write that nobody waits for by the millisecond (bulk attempt
+    /// state, receipt correlations) waits for others to share its request (ADR 11): fewer,
+    /// fuller batches for the store. 0 sends each as soon as a request is free.
+    pub bulk_write_linger_ms: u64,
 }
 
 impl StoreConfig {
@@ -51,6 +55,7 @@ impl Default for StoreConfig {
             password: None,
             consistency: "LOCAL_QUORUM".into(),
             connect_timeout_secs: 5,
+            bulk_write_linger_ms: 5,
         }
     }
 }

@@ -4,22 +4,30 @@
 //! response), not the row. A [`GroupCommit`] takes writes of one prepared statement from many
 //! tasks and sends what has queued up as one unlogged batch of at most
 //! [`GroupOptions::max_rows`] rows (each usually its own partition: Cassandra warns above 10
-//! partitions per batch, ScyllaDB takes them as they are). It never waits for company: a write
-//! that finds the writer idle goes out alone at once, and batches only form while earlier
-//! ones are in flight (at most [`GroupOptions::in_flight`]), so the latency of a quiet
-//! moment is that of a plain write and a busy one pays fewer requests.
+//! partitions per batch, ScyllaDB takes them as they are). With no [`GroupOptions::linger`] it
+//! never waits for company: a write that finds the writer idle goes out alone at once, and
+//! batches only form while earlier ones are in flight (at most [`GroupOptions::in_flight`]), so
+//! the latency of a quiet moment is that of a plain write. With a linger (writes nobody waits
+//! for by the millisecond: bulk), the first write of a batch waits up to that long for the
+//! rest, so a steady stream goes out in full batches.
+//!
+//! `smsflow_store_group_requests_total{what}` and `smsflow_store_group_rows_total{what}`
+//! count the requests and the rows they carried: their ratio is the batch size.
 //!
 //! Each caller gets the result of its batch; a failed batch fails every write in it (they are
 //! upserts, so the callers' retries are safe).
 
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use scylla::serialize::row::SerializeRow;
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use smsflow_kafka::HandlerError;
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::time::Instant;
 
 use crate::{Store, handler_error};
 
@@ -30,6 +38,8 @@ pub struct GroupOptions {
     pub max_rows: usize,
     /// Requests (batches or single writes) in flight at once.
     pub in_flight: usize,
+    /// How long the first write of a batch waits for company (zero: not at all).
+    pub linger: Duration,
 }
 
 impl Default for GroupOptions {
@@ -37,6 +47,17 @@ impl Default for GroupOptions {
         Self {
             max_rows: 10,
             in_flight: 64,
+            linger: Duration::ZERO,
+        }
+    }
+}
+
+impl GroupOptions {
+    /// The defaults, with the first write of a batch waiting up to `linger` for company.
+    pub fn lingering(linger: Duration) -> Self {
+        Self {
+            linger,
+            ..Self::default()
         }
     }
 }
@@ -117,13 +138,23 @@ async fn run<V: SerializeRow + Send + Sync + 'static>(
         let Ok(permit) = room.clone().acquire_owned().await else {
             return;
         };
+        let deadline = (!opts.linger.is_zero()).then(|| Instant::now() + opts.linger);
         let mut jobs = vec![first];
         while jobs.len() < max_rows {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
+            match (rx.try_recv(), deadline) {
+                (Ok(j), _) => jobs.push(j),
+                (Err(TryRecvError::Empty), Some(d)) => {
+                    match tokio::time::timeout_at(d, rx.recv()).await {
+                        Ok(Some(j)) => jobs.push(j),
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+                (Err(_), _) => break,
             }
         }
+        metrics::counter!("smsflow_store_group_requests_total", "what" => what).increment(1);
+        metrics::counter!("smsflow_store_group_rows_total", "what" => what)
+            .increment(jobs.len() as u64);
         let (store, statement) = (store.clone(), statement.clone());
         tokio::spawn(async move {
             let r = write(&store, what, &statement, &jobs).await;

@@ -21,6 +21,7 @@ use crate::error::StoreError;
 pub struct Store {
     session: Arc<Session>,
     keyspace: String,
+    bulk_linger: Duration,
 }
 
 impl std::fmt::Debug for Store {
@@ -87,7 +88,14 @@ impl Store {
         Ok(Self {
             session: Arc::new(session),
             keyspace: cfg.keyspace.clone(),
+            bulk_linger: Duration::from_millis(cfg.bulk_write_linger_ms),
         })
+    }
+
+    /// How a [`crate::GroupCommit`] of writes nobody waits for by the millisecond groups
+    /// (`bulk_write_linger_ms`).
+    pub fn bulk_grouping(&self) -> crate::GroupOptions {
+        crate::GroupOptions::lingering(self.bulk_linger)
     }
 
     /// The driver session.

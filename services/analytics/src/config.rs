@@ -29,6 +29,9 @@ pub struct Config {
     /// rest of its events share its one store request (milliseconds; 0 turns holding off).
     /// Such a message shows in the view after at most `flush_linger_ms + flush_hold_ms`.
     pub flush_hold_ms: u64,
+    /// Messages written in one store request (an unlogged batch, one partition per message).
+    /// Cassandra warns above 10 partitions in one batch.
+    pub flush_messages_per_request: usize,
 }
 
 impl Default for Config {
@@ -45,6 +48,7 @@ impl Default for Config {
             flush_linger_ms: u64::try_from(flush.linger.as_millis()).unwrap_or(u64::MAX),
             flush_max_events: flush.max_events,
             flush_hold_ms: u64::try_from(flush.hold.as_millis()).unwrap_or(u64::MAX),
+            flush_messages_per_request: flush.per_request,
         }
     }
 }

@@ -88,6 +88,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         linger: std::time::Duration::from_millis(config.flush_linger_ms),
         max_events: config.flush_max_events,
         hold: std::time::Duration::from_millis(config.flush_hold_ms),
+        per_request: config.flush_messages_per_request,
         ..writer::FlushOptions::default()
     };
     let (writer, writer_task) = writer::ViewWriter::start(ctx.views.clone(), flush);

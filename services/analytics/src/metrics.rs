@@ -6,7 +6,7 @@ use metrics::{counter, histogram};
 pub const APPLIED: &str = "smsflow_analytics_events_applied_total";
 /// `smsflow_analytics_flush_events`: events written by one flush of the view writer.
 pub const FLUSH_EVENTS: &str = "smsflow_analytics_flush_events";
-/// `smsflow_analytics_flush_messages`: messages (store requests) of one flush.
+/// `smsflow_analytics_flush_messages`: messages (one row mutation each) of one flush.
 pub const FLUSH_MESSAGES: &str = "smsflow_analytics_flush_messages";
 
 pub(crate) fn applied(event: &'static str) {

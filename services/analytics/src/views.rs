@@ -5,9 +5,10 @@
 //!   refuses); each event is an entry of the `events` map keyed by its event id, so an event
 //!   handled twice overwrites itself. The status is computed when read, from the entries
 //!   (see [`crate::status`]): no read before a write, no dedupe table.
-//! - **One request per message per flush.** [`Views::write_message`] writes every event of a
-//!   message that a flush holds as one unlogged batch on one partition, which the store
-//!   applies as a single mutation; [`crate::writer`] does the grouping.
+//! - **One mutation per message per flush.** [`Views::write`] writes every event of a message
+//!   that a flush holds, with those of up to nine other messages, as one unlogged batch: one
+//!   store request, applied as a single mutation per message's partition; [`crate::writer`]
+//!   does the grouping.
 
 use std::collections::BTreeMap;
 
@@ -225,8 +226,9 @@ impl Views {
         Some((m, ViewWrite { shape, values: all }))
     }
 
-    /// Writes events of one message as one unlogged single-partition batch.
-    pub async fn write_message(&self, writes: &[&ViewWrite]) -> Result<(), HandlerError> {
+    /// Writes events (of one message or several) as one unlogged batch: the store applies the
+    /// writes to each message's row as one mutation.
+    pub async fn write(&self, writes: &[&ViewWrite]) -> Result<(), HandlerError> {
         if writes.is_empty() {
             return Ok(());
         }
@@ -248,7 +250,7 @@ impl Views {
     /// [`crate::writer::ViewWriter`], which groups events by message).
     pub async fn apply(&self, event: &Event) -> Result<(), HandlerError> {
         match Self::write_of(event) {
-            Some((_, w)) => self.write_message(&[&w]).await,
+            Some((_, w)) => self.write(&[&w]).await,
             None => Ok(()),
         }
     }

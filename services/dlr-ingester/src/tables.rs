@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use scylla::statement::prepared::PreparedStatement;
 use smsflow_events::{CarrierReceiptReceived, DeliveryState, Event, EventKind, MessageId, codec};
 use smsflow_kafka::HandlerError;
-use smsflow_store::{GroupCommit, GroupOptions, Store, StoreError};
+use smsflow_store::{GroupCommit, Store, StoreError};
 use uuid::Uuid;
 
 /// What a carrier message id maps to.
@@ -75,7 +75,7 @@ impl Tables {
         .await?;
         put_corr.set_is_idempotent(true);
         Ok(Self {
-            put_corr: GroupCommit::start(store.clone(), WHAT, put_corr, GroupOptions::default()),
+            put_corr: GroupCommit::start(store.clone(), WHAT, put_corr, store.bulk_grouping()),
             get_corr: prep(format!(
                 "SELECT destination, message_id, tenant_id, attempt, segment_index, segment_count FROM {c} WHERE {key}"
             ))

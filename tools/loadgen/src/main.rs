@@ -67,6 +67,18 @@ enum Command {
     Latency(LatencyArgs),
     /// Delete the topics of a benchmark run (names starting with a `bench-…` prefix).
     DeleteTopics(DeleteTopicsArgs),
+    /// Drop the CQL keyspace of a benchmark run (a name starting with `bench_`).
+    DropKeyspace(DropKeyspaceArgs),
+}
+
+#[derive(Debug, Args)]
+struct DropKeyspaceArgs {
+    /// Keyspace of the run (must start with `bench_`).
+    #[arg(long)]
+    keyspace: String,
+    /// CQL contact point.
+    #[arg(long, default_value = "127.0.0.1:9042")]
+    contact_point: String,
 }
 
 #[derive(Debug, Args)]
@@ -350,6 +362,11 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::DeleteTopics(a) => {
             let n = topics::delete_with_prefix(&a.bootstrap_servers, &a.prefix).await?;
             eprintln!("[loadgen] deleted {n} topics starting with {}", a.prefix);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::DropKeyspace(a) => {
+            topics::drop_keyspace(&a.contact_point, &a.keyspace).await?;
+            eprintln!("[loadgen] dropped keyspace {}", a.keyspace);
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,5 +1,6 @@
-//! Deleting the topics of a benchmark run (`bench/run.py` gives each run its own topic
-//! prefix, and a run that did not drain leaves its backlog there).
+//! Deleting the topics and the keyspace of a benchmark run (`bench/run.py` gives each run its
+//! own topic prefix and keyspace: a run that did not drain leaves its backlog there, and the
+//! data of earlier runs would otherwise be compacted by the CQL server during later ones).
 
 use std::time::Duration;
 
@@ -52,4 +53,31 @@ pub async fn delete_with_prefix(bootstrap: &str, prefix: &str) -> anyhow::Result
         }
     }
     Ok(deleted)
+}
+
+/// Only keyspaces the benchmark hands out can be dropped.
+pub const REQUIRED_KEYSPACE_START: &str = "bench_";
+
+/// Drops `keyspace` (if it exists) through the CQL server at `contact_point`.
+pub async fn drop_keyspace(contact_point: &str, keyspace: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        keyspace.starts_with(REQUIRED_KEYSPACE_START)
+            && keyspace.len() > REQUIRED_KEYSPACE_START.len()
+            && keyspace
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+        "only benchmark keyspaces (`{REQUIRED_KEYSPACE_START}…`) are dropped"
+    );
+    let cfg = smsflow_store::StoreConfig {
+        contact_points: vec![contact_point.to_owned()],
+        keyspace: keyspace.to_owned(),
+        ..smsflow_store::StoreConfig::default()
+    };
+    let store = smsflow_store::Store::connect(&cfg).await?;
+    store
+        .session()
+        .query_unpaged(format!("DROP KEYSPACE IF EXISTS {keyspace}"), ())
+        .await
+        .with_context(|| format!("drop keyspace {keyspace}"))?;
+    Ok(())
 }
