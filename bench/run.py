@@ -128,6 +128,9 @@ STORE_WORK = {
     "dlr-ingester correlation from the table": ("http://127.0.0.1:8084/metrics", "smsflow_dlr_ingester_correlation_cache_total", 'result="miss"'),
     "dlr-ingester correlation from memory": ("http://127.0.0.1:8084/metrics", "smsflow_dlr_ingester_correlation_cache_total", 'result="hit"'),
     "analytics view writes": ("http://127.0.0.1:8085/metrics", "smsflow_analytics_flush_messages_sum", None),
+    "analytics store requests": ("http://127.0.0.1:8085/metrics", "smsflow_analytics_view_requests_total", None),
+    "dispatcher store requests (state writes)": ("http://127.0.0.1:8083/metrics", "smsflow_store_group_requests_total", None),
+    "dlr-ingester store requests (correlation and segment writes)": ("http://127.0.0.1:8084/metrics", "smsflow_store_group_requests_total", None),
 }
 
 
@@ -254,6 +257,8 @@ class Bench:
         """Stops the platform, creates the topics of `prefix`, starts the platform on them."""
         log = self.work / "platform.log"
         self.run(["scripts/platform.sh", "stop"], log=log)
+        # The runs before this one are over: their data would be flushed and compacted during it.
+        self.clean_up(log)
         e = self.platform_env(prefix, partitions)
         say(f"setup and platform start: prefix {prefix or '(none)'}, partitions {partitions or 'default'}")
         self.run([str(self.bin / "smsflow"), "admin", "setup"],
@@ -285,14 +290,21 @@ class Bench:
             return
         log = self.work / "platform.log"
         self.run(["scripts/platform.sh", "stop"], log=log, check=False)
-        if env("BENCH_KEEP_TOPICS", "0") != "1":
-            for p in self.prefixes:
-                self.run([str(self.bin / "loadgen"), "delete-topics", "--prefix", p], log=log, check=False)
-                self.run([str(self.bin / "loadgen"), "drop-keyspace", "--keyspace", keyspace_of(p)],
-                         log=log, check=False)
+        self.clean_up(log)
         if self.was_running:
             say("restarting the platform as it was (debug binaries, standard topics)")
             self.run(["scripts/platform.sh", "start"], {"SMSFLOW_PROFILE": "debug"}, log=log, check=False)
+
+    def clean_up(self, log):
+        """Deletes the topics and drops the keyspaces of the runs so far (unless
+        BENCH_KEEP_TOPICS=1)."""
+        if env("BENCH_KEEP_TOPICS", "0") == "1":
+            return
+        for p in self.prefixes:
+            self.run([str(self.bin / "loadgen"), "delete-topics", "--prefix", p], log=log, check=False)
+            self.run([str(self.bin / "loadgen"), "drop-keyspace", "--keyspace", keyspace_of(p)],
+                     log=log, check=False)
+        self.prefixes = []
 
     def fresh(self, label, partitions=None, extra_env=None):
         """Before a run: its own topic prefix and a restarted platform (restart mode)."""

@@ -169,6 +169,11 @@ memtable:
 disk_access_mode: standard
 concurrent_reads: 8
 concurrent_writes: 16
+# ScyllaDB's (production's) batch size limits, not Cassandra's 5 KiB warning and 50 KiB
+# refusal: analytics writes several messages' views in one batch (ADR 11, decision 18) and
+# keeps each under 32 KiB itself.
+batch_size_warn_threshold: 128KiB
+batch_size_fail_threshold: 1024KiB
 Y
   cat >"$STACK_DIR/cassandra/logback.xml" <<'X'
 <configuration><appender name="O" class="ch.qos.logback.core.ConsoleAppender"><encoder>

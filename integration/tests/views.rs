@@ -189,6 +189,7 @@ async fn the_group_commit_writer_gives_the_same_view() {
         concurrency: 4,
         hold: std::time::Duration::from_millis(200),
         per_request: 2,
+        request_bytes: 32 * 1024,
     };
     let (writer, task) = ViewWriter::start(views.clone(), opts);
 
@@ -236,6 +237,7 @@ async fn held_messages_are_written_when_final_or_when_the_hold_runs_out() {
         concurrency: 4,
         hold: std::time::Duration::from_secs(600),
         per_request: 10,
+        request_bytes: 32 * 1024,
     };
     let (writer, task) = ViewWriter::start(views.clone(), opts);
     let (half, done, seed) = (MessageId::new(), MessageId::new(), uuid::Uuid::new_v4());

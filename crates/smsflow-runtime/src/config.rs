@@ -99,6 +99,9 @@ pub struct TelemetryConfig {
     pub log_filter: String,
     /// OTLP/gRPC endpoint for traces, e.g. `http://otel-collector:4317`; none disables export.
     pub otlp_endpoint: Option<String>,
+    /// `tracing` filter of the spans exported over OTLP. The default takes a span per record
+    /// handled (`smsflow_kafka`, debug) and per HTTP request (`tower_http`, debug).
+    pub trace_filter: String,
 }
 
 impl Default for TelemetryConfig {
@@ -107,6 +110,7 @@ impl Default for TelemetryConfig {
             log_format: "json".into(),
             log_filter: "info,scylla=warn,rdkafka=warn".into(),
             otlp_endpoint: None,
+            trace_filter: "info,smsflow_kafka=debug,tower_http=debug".into(),
         }
     }
 }

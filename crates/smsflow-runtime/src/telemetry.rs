@@ -6,7 +6,6 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -51,23 +50,13 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// What the trace exporter is given: the services' and their libraries' spans at debug (one
-/// per record handled, `smsflow_kafka`; one per HTTP request, `tower_http`), everything else
-/// from info.
-fn traced() -> Targets {
-    Targets::new()
-        .with_default(tracing::Level::INFO)
-        .with_target("smsflow_kafka", tracing::Level::DEBUG)
-        .with_target("tower_http", tracing::Level::DEBUG)
-}
-
 /// Installs logging (and tracing export when an OTLP endpoint is set) for `service`.
 /// Must be called inside a Tokio runtime when OTLP is on.
 ///
-/// Each has its own filter: logs `log_filter` (or `RUST_LOG`), traces [`traced`]. The
-/// per-record span is at debug, so without a trace exporter (and with logs at info) it is never
-/// created: a span per record cost the services 5–8 % of their CPU in formatting and
-/// bookkeeping (ADR 11). Logs about one record name its event id themselves.
+/// Each has its own filter: logs `log_filter` (or `RUST_LOG`), traces `trace_filter`. The
+/// per-record span is at debug, so without a trace exporter and with logs at info it is never
+/// created: a span per record cost the services 3–8 % of their CPU in formatting and
+/// bookkeeping (ADR 11, decision 18). Logs about one record name its event id themselves.
 pub fn init(service: &'static str, cfg: &TelemetryConfig) -> TelemetryGuard {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.log_filter));
@@ -101,7 +90,7 @@ pub fn init(service: &'static str, cfg: &TelemetryConfig) -> TelemetryGuard {
         Some(
             tracing_opentelemetry::layer()
                 .with_tracer(tracer)
-                .with_filter(traced()),
+                .with_filter(EnvFilter::new(&cfg.trace_filter)),
         )
     });
     let _ = tracing_subscriber::registry()

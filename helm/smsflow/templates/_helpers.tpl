@@ -168,6 +168,7 @@ as a float, and the services' integer fields refuse `2775.0`). Null values are l
 {{- $t := .Values.telemetry }}
 {{- $c := dict "log_format" $t.logFormat "log_filter" $t.logFilter }}
 {{- with $t.otlpEndpoint }}{{ $_ := set $c "otlp_endpoint" . }}{{ end }}
+{{- with $t.traceFilter }}{{ $_ := set $c "trace_filter" . }}{{ end }}
 {{- toYaml $c }}
 {{- end }}
 

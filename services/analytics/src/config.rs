@@ -29,9 +29,13 @@ pub struct Config {
     /// rest of its events share its one store request (milliseconds; 0 turns holding off).
     /// Such a message shows in the view after at most `flush_linger_ms + flush_hold_ms`.
     pub flush_hold_ms: u64,
-    /// Messages written in one store request (an unlogged batch, one partition per message).
-    /// Cassandra warns above 10 partitions in one batch.
+    /// Most messages written in one store request (an unlogged batch, one partition per
+    /// message). Cassandra warns above 10 partitions in one batch.
     pub flush_messages_per_request: usize,
+    /// Most bytes (about) in one such request: keep it under the store's batch size limits
+    /// (Cassandra refuses a batch of several partitions above 50 KiB by default; ScyllaDB
+    /// above 1 MiB).
+    pub flush_request_bytes: usize,
 }
 
 impl Default for Config {
@@ -49,6 +53,7 @@ impl Default for Config {
             flush_max_events: flush.max_events,
             flush_hold_ms: u64::try_from(flush.hold.as_millis()).unwrap_or(u64::MAX),
             flush_messages_per_request: flush.per_request,
+            flush_request_bytes: flush.request_bytes,
         }
     }
 }

@@ -89,6 +89,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         max_events: config.flush_max_events,
         hold: std::time::Duration::from_millis(config.flush_hold_ms),
         per_request: config.flush_messages_per_request,
+        request_bytes: config.flush_request_bytes,
         ..writer::FlushOptions::default()
     };
     let (writer, writer_task) = writer::ViewWriter::start(ctx.views.clone(), flush);

@@ -84,9 +84,28 @@ const SHAPES: [Shape; 7] = [
 pub struct ViewWrite {
     shape: Shape,
     values: Vec<Value>,
+    bytes: usize,
+}
+
+/// Bytes a value adds to a batch, about as the CQL server counts a mutation's size (its data
+/// plus a cell's overhead).
+fn size(v: &Value) -> usize {
+    const CELL: usize = 16;
+    CELL + match v {
+        None => 0,
+        Some(CqlValue::Text(s)) => s.len(),
+        Some(CqlValue::Tuple(fields)) => fields.iter().map(size).sum(),
+        Some(CqlValue::Uuid(_)) => 16,
+        Some(_) => 8,
+    }
 }
 
 impl ViewWrite {
+    /// About how many bytes this write adds to a batch (see [`crate::writer`]).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Whether the event gives its message a terminal status (delivered, failed, rejected…):
     /// nothing usually follows it, so the writer need not hold its message for more.
     pub fn is_final(&self) -> bool {
@@ -223,7 +242,15 @@ impl Views {
         all.push(Some(CqlValue::Uuid(meta.event_id.as_uuid())));
         all.push(Some(entry));
         all.push(Some(CqlValue::Uuid(m.as_uuid())));
-        Some((m, ViewWrite { shape, values: all }))
+        let bytes = all.iter().map(size).sum();
+        Some((
+            m,
+            ViewWrite {
+                shape,
+                values: all,
+                bytes,
+            },
+        ))
     }
 
     /// Writes events (of one message or several) as one unlogged batch: the store applies the

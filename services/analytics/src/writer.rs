@@ -36,8 +36,13 @@ pub struct FlushOptions {
     pub max_events: usize,
     /// Store requests in flight at once during a flush.
     pub concurrency: usize,
-    /// Messages in one store request.
+    /// Most messages in one store request.
     pub per_request: usize,
+    /// Most bytes in one store request (about; a message is never split). Cassandra warns
+    /// about a batch of several partitions above `batch_size_warn_threshold` (5 KiB by default)
+    /// and refuses one above `batch_size_fail_threshold` (50 KiB); ScyllaDB's defaults are
+    /// 128 KiB and 1 MiB.
+    pub request_bytes: usize,
     /// How long a message with no final event yet may be held over to later flushes, so that
     /// the rest of its events join it (zero: every flush writes everything it has).
     pub hold: Duration,
@@ -50,6 +55,7 @@ impl Default for FlushOptions {
             max_events: 8192,
             concurrency: 64,
             per_request: 10,
+            request_bytes: 32 * 1024,
             hold: Duration::from_millis(1000),
         }
     }
@@ -172,26 +178,48 @@ async fn run(views: Arc<Views>, mut rx: mpsc::Receiver<Job>, opts: FlushOptions)
     }
 }
 
-/// Writes the groups (each the events of one message), `per_request` messages to a store
-/// request, then answers each job with its request's result.
+/// Writes the groups (each the events of one message), up to `per_request` messages and about
+/// `request_bytes` to a store request, then answers each job with its request's result. A
+/// request the store refuses as a whole is written again message by message, so one message
+/// the store cannot take never takes others down with it.
 async fn flush(views: &Views, groups: Vec<Vec<Job>>, opts: &FlushOptions) {
     let events = groups.iter().map(Vec::len).sum();
     metrics::flushed(events, groups.len());
-    let per_request = opts.per_request.max(1);
-    let mut requests: Vec<Vec<Vec<Job>>> = Vec::with_capacity(groups.len() / per_request + 1);
+    let (per_request, max_bytes) = (opts.per_request.max(1), opts.request_bytes);
+    let mut requests: Vec<(usize, Vec<Vec<Job>>)> =
+        Vec::with_capacity(groups.len() / per_request + 1);
     for group in groups {
+        let bytes: usize = group.iter().map(|j| j.write.bytes()).sum();
         match requests.last_mut() {
-            Some(r) if r.len() < per_request => r.push(group),
-            _ => requests.push(vec![group]),
+            Some((b, r)) if r.len() < per_request && *b + bytes <= max_bytes => {
+                *b += bytes;
+                r.push(group);
+            }
+            _ => requests.push((bytes, vec![group])),
         }
     }
     futures::stream::iter(requests)
-        .for_each_concurrent(opts.concurrency.max(1), |request| async move {
+        .for_each_concurrent(opts.concurrency.max(1), |(_, request)| async move {
             let writes: Vec<&ViewWrite> = request.iter().flatten().map(|j| &j.write).collect();
+            metrics::view_request();
             let r = views.write(&writes).await;
-            for j in request.into_iter().flatten() {
-                let _ = j.done.send(r.clone());
+            if request.len() > 1 && matches!(r, Err(HandlerError::DeadLetter { .. })) {
+                metrics::split_request();
+                for group in request {
+                    let writes: Vec<&ViewWrite> = group.iter().map(|j| &j.write).collect();
+                    metrics::view_request();
+                    let r = views.write(&writes).await;
+                    answer(group, &r);
+                }
+                return;
             }
+            answer(request.into_iter().flatten(), &r);
         })
         .await;
+}
+
+fn answer(jobs: impl IntoIterator<Item = Job>, r: &Result<(), HandlerError>) {
+    for j in jobs {
+        let _ = j.done.send(r.clone());
+    }
 }

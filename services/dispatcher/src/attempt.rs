@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use smsflow_events::{
     AttemptFailed, AttemptStarted, AttemptSubmitted, CarrierId, EXPIRED_CODE, ErrorClass,
-    EventMeta, Lane, MessageType, RetryScheduled, RoutingDecided, Timestamp, Topics,
+    EventMeta, Lane, MessageId, MessageType, RetryScheduled, RoutingDecided, Timestamp, Topics,
 };
 use smsflow_kafka::{HandlerError, LaneProducers, Outgoing};
 use smsflow_smpp::{PartFailure, PartOutcome, SmppClient, SubmitRequest, concat_reference_for};
@@ -49,7 +49,7 @@ pub struct Dispatcher {
 
 /// Writes state that records what the carrier already has, retrying a failing store a few
 /// times before giving up (a re-run then treats the unrecorded parts as outcome unknown).
-async fn persist<F, Fut>(mut write: F) -> Result<(), HandlerError>
+async fn persist<F, Fut>(m: MessageId, mut write: F) -> Result<(), HandlerError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), HandlerError>>,
@@ -59,7 +59,7 @@ where
         match write().await {
             Ok(()) => return Ok(()),
             Err(HandlerError::Retry(e)) => {
-                warn!(error = %e, "recording a carrier-accepted part failed, retrying");
+                warn!(message_id = %m, error = %e, "recording a carrier-accepted part failed, retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
@@ -294,7 +294,7 @@ impl Dispatcher {
         }
         if not_sent {
             // Parts the carrier accepted are recorded even if the store hiccups.
-            persist(|| {
+            persist(m, || {
                 self.state
                     .set(d.lane, m, a, carrier, AttemptState::NotSent, None, &done)
             })
@@ -304,7 +304,7 @@ impl Dispatcher {
                 "carrier {carrier} not connected; nothing was sent"
             )));
         }
-        persist(|| {
+        persist(m, || {
             self.state
                 .set(d.lane, m, a, carrier, AttemptState::Submitted, None, &done)
         })
@@ -341,7 +341,7 @@ impl Dispatcher {
     ) -> Result<Vec<Outgoing>, HandlerError> {
         let state = AttemptState::Failed(f.class);
         let (m, a, carrier) = (d.message_id, d.attempt, d.carrier_id.as_str());
-        persist(|| {
+        persist(m, || {
             self.state
                 .set(d.lane, m, a, carrier, state, Some(&f.code), done)
         })

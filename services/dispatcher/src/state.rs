@@ -144,8 +144,8 @@ impl DispatchState {
         .await?;
         // Setting the same state and adding the same map entries again changes nothing.
         set.set_is_idempotent(true);
-        let group = |s: PreparedStatement, opts: GroupOptions| {
-            GroupCommit::start(store.clone(), WHAT, s, opts)
+        let group = |s: PreparedStatement, what: &'static str, opts: GroupOptions| {
+            GroupCommit::start(store.clone(), what, s, opts)
         };
         Ok(Self {
             get: prep(format!(
@@ -153,8 +153,8 @@ impl DispatchState {
             ))
             .await?,
             writes: ByPriority {
-                bulk: group(set.clone(), store.bulk_grouping()),
-                priority: group(set, GroupOptions::default()),
+                bulk: group(set.clone(), "dispatch state (bulk)", store.bulk_grouping()),
+                priority: group(set, "dispatch state (priority)", GroupOptions::default()),
             },
             store,
         })

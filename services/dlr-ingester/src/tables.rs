@@ -36,13 +36,17 @@ type CorrelationValues = (String, String, String, Uuid, String, i32, i32, i32);
 #[derive(Debug, Clone)]
 pub struct Tables {
     store: Store,
-    /// Correlation rows, group-committed with other submits' (ADR 11, decision 16).
+    /// Correlation rows, group-committed with other submits' (ADR 11, decisions 16 and 18).
+    /// Nothing waits for them by the millisecond, an OTP's receipt included: the cache has the
+    /// correlation before the row is written, so they linger (`store.bulk_write_linger_ms`).
     put_corr: GroupCommit<CorrelationValues>,
     get_corr: PreparedStatement,
     put_pending: PreparedStatement,
     all_pending: PreparedStatement,
     del_pending: PreparedStatement,
-    put_segment: PreparedStatement,
+    /// Final segment states, group-committed the same way: a receipt's `DeliveryReported`
+    /// waits up to the linger longer.
+    put_segment: GroupCommit<(Uuid, i32, &'static str, Uuid)>,
     get_segments: PreparedStatement,
 }
 
@@ -74,8 +78,25 @@ impl Tables {
         ))
         .await?;
         put_corr.set_is_idempotent(true);
+        let mut put_segment = prep(format!(
+            "INSERT INTO {s} (message_id, segment_index, state, receipt_event_id) VALUES (?, ?, ?, ?)"
+        ))
+        .await?;
+        // The same receipt's state again changes nothing.
+        put_segment.set_is_idempotent(true);
         Ok(Self {
-            put_corr: GroupCommit::start(store.clone(), WHAT, put_corr, store.bulk_grouping()),
+            put_corr: GroupCommit::start(
+                store.clone(),
+                "dlr correlations",
+                put_corr,
+                store.bulk_grouping(),
+            ),
+            put_segment: GroupCommit::start(
+                store.clone(),
+                "dlr segments",
+                put_segment,
+                store.bulk_grouping(),
+            ),
             get_corr: prep(format!(
                 "SELECT destination, message_id, tenant_id, attempt, segment_index, segment_count FROM {c} WHERE {key}"
             ))
@@ -87,10 +108,6 @@ impl Tables {
             all_pending: prep(format!("SELECT destination, receipt FROM {p}")).await?,
             del_pending: prep(format!(
                 "DELETE FROM {p} WHERE {key} AND destination = ? AND event_id = ?"
-            ))
-            .await?,
-            put_segment: prep(format!(
-                "INSERT INTO {s} (message_id, segment_index, state, receipt_event_id) VALUES (?, ?, ?, ?)"
             ))
             .await?,
             get_segments: prep(format!(
@@ -243,12 +260,8 @@ impl Tables {
         state: DeliveryState,
         receipt: Uuid,
     ) -> Result<(), HandlerError> {
-        self.store
-            .write(
-                WHAT,
-                &self.put_segment,
-                (m.as_uuid(), i, state.as_str(), receipt),
-            )
+        self.put_segment
+            .write((m.as_uuid(), i, state.as_str(), receipt))
             .await
     }
 }
