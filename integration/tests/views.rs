@@ -298,3 +298,51 @@ async fn held_messages_are_written_when_final_or_when_the_hold_runs_out() {
     drop(writer);
     task.await.unwrap();
 }
+
+/// A request the store refuses as a whole (two messages' views in one batch, over its batch
+/// size limit: 1 MiB on the local stack as on ScyllaDB, 50 KiB on a stock Cassandra) is
+/// written again message by message, so the message that fits is not refused with the one
+/// that made the batch too big, and that one is stored alone.
+#[tokio::test]
+async fn a_request_the_store_refuses_is_written_message_by_message() {
+    use analytics::writer::{FlushOptions, ViewWriter};
+
+    // The writer counts the split; the recorder must be there first.
+    let prometheus = smsflow_runtime::telemetry::prometheus();
+    let views = fresh_views().await;
+    let opts = FlushOptions {
+        linger: std::time::Duration::from_millis(50),
+        max_events: 64,
+        concurrency: 1,
+        hold: std::time::Duration::ZERO,
+        per_request: 2,
+        request_bytes: usize::MAX,
+    };
+    let (writer, task) = ViewWriter::start(views.clone(), opts);
+    let (small, big, seed) = (MessageId::new(), MessageId::new(), uuid::Uuid::new_v4());
+    let huge = "x".repeat(1_100_000);
+    let mut events = life(small, seed);
+    events.extend(life(big, seed).into_iter().map(|mut e| {
+        if let Event::SendRequested(r) = &mut e {
+            r.client_ref = Some(huge.clone());
+        }
+        e
+    }));
+    futures::future::try_join_all(events.iter().map(|e| writer.apply(e)))
+        .await
+        .expect("both messages written, one request each after the refusal");
+
+    let v = views.message(small).await.unwrap().expect("view of small");
+    assert_eq!(v["status"], "delivered");
+    let v = views.message(big).await.unwrap().expect("view of big");
+    assert_eq!(v["status"], "delivered");
+    assert_eq!(v["client_ref"].as_str().map(str::len), Some(huge.len()));
+    let split = prometheus
+        .render()
+        .lines()
+        .find_map(|l| l.strip_prefix("smsflow_analytics_split_requests_total "))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    assert!(split >= Some(1), "the store refused no request: {split:?}");
+    drop(writer);
+    task.await.unwrap();
+}

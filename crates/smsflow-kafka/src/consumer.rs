@@ -724,9 +724,7 @@ async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage, assignment:
     // At debug: created only when a trace exporter (or a debug log filter) wants it, so the
     // lines below name the event themselves (ADR 11).
     let span = tracing::debug_span!("handle", group = scope, event_type = event.kind().name(), event_id = %event_id);
-    if !span.is_disabled() {
-        headers::set_parent_from(&span, msg.headers());
-    }
+    headers::set_parent_from(&span, msg.headers());
     let incoming = Incoming {
         topic: msg.topic(),
         partition: msg.partition(),

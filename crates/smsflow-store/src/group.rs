@@ -132,6 +132,9 @@ async fn run<V: SerializeRow + Send + Sync + 'static>(
 ) {
     let room = Arc::new(Semaphore::new(opts.in_flight.max(1)));
     let max_rows = opts.max_rows.max(1);
+    // Looked up once: a request may carry a single row.
+    let requests = metrics::counter!("smsflow_store_group_requests_total", "what" => what);
+    let rows = metrics::counter!("smsflow_store_group_rows_total", "what" => what);
     while let Some(first) = rx.recv().await {
         // While every request is in flight, writes queue up in the channel: the next batch
         // takes them.
@@ -152,9 +155,8 @@ async fn run<V: SerializeRow + Send + Sync + 'static>(
                 (Err(_), _) => break,
             }
         }
-        metrics::counter!("smsflow_store_group_requests_total", "what" => what).increment(1);
-        metrics::counter!("smsflow_store_group_rows_total", "what" => what)
-            .increment(jobs.len() as u64);
+        requests.increment(1);
+        rows.increment(jobs.len() as u64);
         let (store, statement) = (store.clone(), statement.clone());
         tokio::spawn(async move {
             let r = write(&store, what, &statement, &jobs).await;
