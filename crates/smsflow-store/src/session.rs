@@ -21,7 +21,7 @@ use crate::error::StoreError;
 pub struct Store {
     session: Arc<Session>,
     keyspace: String,
-    bulk_linger: Duration,
+    bulk_grouping: crate::GroupOptions,
 }
 
 impl std::fmt::Debug for Store {
@@ -88,14 +88,18 @@ impl Store {
         Ok(Self {
             session: Arc::new(session),
             keyspace: cfg.keyspace.clone(),
-            bulk_linger: Duration::from_millis(cfg.bulk_write_linger_ms),
+            bulk_grouping: crate::GroupOptions {
+                max_rows: cfg.bulk_write_max_rows.max(1),
+                in_flight: cfg.bulk_write_in_flight.max(1),
+                linger: Duration::from_millis(cfg.bulk_write_linger_ms),
+            },
         })
     }
 
     /// How a [`crate::GroupCommit`] of writes nobody waits for by the millisecond groups
-    /// (`bulk_write_linger_ms`).
+    /// (`bulk_write_max_rows`, `bulk_write_in_flight`, `bulk_write_linger_ms`).
     pub fn bulk_grouping(&self) -> crate::GroupOptions {
-        crate::GroupOptions::lingering(self.bulk_linger)
+        self.bulk_grouping
     }
 
     /// The driver session.
