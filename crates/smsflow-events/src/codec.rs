@@ -251,15 +251,20 @@ impl EventCodec {
         {
             return Ok(i.clone());
         }
-        let writer = self.decoder.get_schema(id).await.map_err(|e| {
-            if is_not_found(&e) {
-                DecodeError::UnknownSchemaId(id)
-            } else {
-                // Don't let a transient registry failure stick in the decoder's cache.
+        let writer = match self.decoder.get_schema(id).await {
+            Ok(w) => w,
+            Err(e) => {
+                // Don't let the failure stick in the decoder's cache: an id unknown during a
+                // registry rollout may be known a moment later.
                 self.decoder.remove_errors_from_cache();
-                DecodeError::RegistryUnavailable(e.to_string())
+                return Err(match self.lookup_id(id).await {
+                    IdLookup::NotFound => DecodeError::UnknownSchemaId(id),
+                    IdLookup::Found | IdLookup::Unavailable => {
+                        DecodeError::RegistryUnavailable(e.to_string())
+                    }
+                });
             }
-        })?;
+        };
         let name = writer
             .parsed
             .name()
@@ -304,14 +309,72 @@ pub fn decode_datum(kind: EventKind, body: &[u8]) -> Result<Event, DecodeError> 
     Event::read_datum(kind, body).map_err(|e| avro_err(kind.name(), &e))
 }
 
-fn is_not_found(e: &SRCError) -> bool {
-    let text = format!("{} {}", e.error, e.cause.as_deref().unwrap_or(""));
-    text.contains("404") || text.contains("40403")
+/// What the registry says of a schema id, asked directly when the decoder failed to fetch it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum IdLookup {
+    /// It has the schema (the decoder's failure was something else).
+    Found,
+    /// HTTP 404 with Confluent's error code 40403 ("schema not found"): the id was never
+    /// given, and a record naming it is poison.
+    NotFound,
+    /// No answer, a 5xx, or anything else: retry, never dead-letter on it.
+    Unavailable,
+}
+
+/// Classifies the registry's answer to `GET /schemas/ids/{id}` by HTTP status and error code.
+fn classify_id_lookup(status: u16, body: &str) -> IdLookup {
+    let error_code = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("error_code").and_then(serde_json::Value::as_i64));
+    match (status, error_code) {
+        (200..=299, _) => IdLookup::Found,
+        (404, Some(40403)) => IdLookup::NotFound,
+        _ => IdLookup::Unavailable,
+    }
+}
+
+impl EventCodec {
+    async fn lookup_id(&self, id: u32) -> IdLookup {
+        let mut req = self.http.get(format!("{}/schemas/ids/{id}", self.url));
+        if let Some((u, p)) = &self.basic {
+            req = req.basic_auth(u, Some(p));
+        }
+        let Ok(res) = req.send().await else {
+            return IdLookup::Unavailable;
+        };
+        let status = res.status().as_u16();
+        let body = res.text().await.unwrap_or_default();
+        classify_id_lookup(status, &body)
+    }
 }
 
 fn avro_err(event: &str, e: &apache_avro::Error) -> DecodeError {
     DecodeError::Avro {
         event: event.to_owned(),
         message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_registrys_schema_not_found_makes_an_id_unknown() {
+        let not_found = r#"{"error_code":40403,"message":"Schema 7 not found"}"#;
+        assert_eq!(classify_id_lookup(404, not_found), IdLookup::NotFound);
+        assert_eq!(
+            classify_id_lookup(200, r#"{"schema":"..."}"#),
+            IdLookup::Found
+        );
+        // A 404 that is not the registry's (a proxy, a wrong path) is an outage, not poison.
+        assert_eq!(
+            classify_id_lookup(404, "<html>404 Not Found</html>"),
+            IdLookup::Unavailable
+        );
+        // A message that merely mentions 404 or 40403 is not the code.
+        let backend = r#"{"error_code":50001,"message":"store error near 40403 (404)"}"#;
+        assert_eq!(classify_id_lookup(500, backend), IdLookup::Unavailable);
+        assert_eq!(classify_id_lookup(503, ""), IdLookup::Unavailable);
     }
 }
