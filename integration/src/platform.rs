@@ -80,10 +80,30 @@ pub struct Platform {
     pub dlr: Option<Running>,
     /// analytics.
     pub analytics: Option<Running>,
+    /// How it was started.
+    options: Options,
+}
+
+/// What a test may change in the platform.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The carrier simulator's configuration (TOML): accounts and scenario.
+    pub scenario: &'static str,
+    /// The dispatcher's attempts per message before it gives up (`None`: its default).
+    pub max_attempts: Option<i32>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            scenario: SCENARIO,
+            max_attempts: None,
+        }
+    }
 }
 
 /// Simulator scenario for tests: happy carrier, receipts 20–60 ms after the submit.
-const SCENARIO: &str = r#"
+pub const SCENARIO: &str = r#"
 [[accounts]]
 system_id = "smsflow"
 password = "secret"
@@ -104,10 +124,16 @@ fn local() -> HttpConfig {
 impl Platform {
     /// Starts everything on a fresh topic prefix (6 partitions per topic).
     pub async fn start(stack: &Stack) -> Self {
+        Self::start_with(stack, Options::default()).await
+    }
+
+    /// Starts everything on a fresh topic prefix, with `options`.
+    pub async fn start_with(stack: &Stack, options: Options) -> Self {
         stack.require().await;
         let kafka = stack.isolated_kafka(6).await;
         let store = stack.store_config(false).await;
-        let mut sim_cfg = carrier_sim::SimConfig::from_toml_str(SCENARIO).expect("test scenario");
+        let mut sim_cfg =
+            carrier_sim::SimConfig::from_toml_str(options.scenario).expect("test scenario");
         // Every test simulator numbers message ids from the same start, so platforms running in
         // parallel hand out the same carrier ids to different handsets: correlation must cope,
         // as it must when a real carrier's counter wraps.
@@ -125,6 +151,7 @@ impl Platform {
             dispatcher: None,
             dlr: None,
             analytics: None,
+            options,
         };
         p.analytics = Some(p.start_analytics().await);
         p.dlr = Some(p.start_dlr().await);
@@ -177,13 +204,16 @@ impl Platform {
             window: 50,
             ..Default::default()
         };
-        let cfg = dispatcher::Config {
+        let mut cfg = dispatcher::Config {
             http: local(),
             kafka: self.kafka.clone(),
             store: self.store.clone(),
             carriers: [("sim".to_owned(), carrier)].into(),
             ..Default::default()
         };
+        if let Some(n) = self.options.max_attempts {
+            cfg.max_attempts = n;
+        }
         start!(dispatcher, cfg)
     }
 

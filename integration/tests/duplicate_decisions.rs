@@ -6,38 +6,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use smsflow_events::arbitrary::sample_decision;
 use smsflow_events::*;
 use smsflow_integration::platform::Platform;
 use smsflow_integration::{Stack, eventually, payload, read_topic};
 use smsflow_kafka::{EventProducer, KafkaConfig, Outgoing};
 
-const PRODUCER: Producer = Producer {
-    name: "duplicate-decisions-test",
-    version: "0",
-};
-
 fn decision(to: &Msisdn) -> RoutingDecided {
-    RoutingDecided {
-        meta: EventMeta::new(PRODUCER, None),
-        message_id: MessageId::new(),
-        tenant_id: TenantId::parse("itest").unwrap(),
-        to: to.clone(),
-        from: "ACME".into(),
-        text: "your parcel is on its way".into(),
-        message_type: MessageType::Marketing,
-        lane: Lane::Bulk,
-        attempt: 1,
-        carrier_id: CarrierId::parse("sim").unwrap(),
-        route_id: "default".into(),
-        route_table_version: 1,
-        failover: vec![],
-        encoding: Encoding::Gsm7,
-        segments: 1,
-        cost_micros: 0,
-        currency: "EUR".into(),
-        not_before: None,
-        expires_at: None,
-    }
+    let mut d = sample_decision(to.as_str(), MessageType::Marketing);
+    d.text = "your parcel is on its way".into();
+    d
 }
 
 /// `AttemptSubmitted` records of `m` on `sms.attempts` (a re-emitted one keeps its id).

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::message::{Headers, Message};
+use smsflow_events::arbitrary::sample_request;
 use smsflow_events::*;
 use smsflow_integration::{Collect, Stack, eventually, read_topic, unique};
 use smsflow_kafka::headers as h;
@@ -12,29 +13,11 @@ use smsflow_kafka::*;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-const PRODUCER: Producer = Producer {
-    name: "contract-test",
-    version: "0",
-};
-
 fn request(to: &str, n: usize) -> SendRequested {
-    SendRequested {
-        meta: EventMeta::new(PRODUCER, None),
-        message_id: MessageId::new(),
-        tenant_id: TenantId::parse("acme").unwrap(),
-        to: Msisdn::parse(to).unwrap(),
-        from: "ACME".into(),
-        text: format!("hello {n} ✓"),
-        message_type: MessageType::Transactional,
-        lane: Lane::Transactional,
-        client_ref: Some(format!("ref-{n}")),
-        idempotency_key: None,
-        callback_url: None,
-        send_at: None,
-        expires_at: None,
-        smart_encoding: false,
-        channel: "test".into(),
-    }
+    let mut r = sample_request(to);
+    r.text = format!("hello {n} ✓");
+    r.client_ref = Some(format!("ref-{n}"));
+    r
 }
 
 async fn producer(k: &KafkaConfig) -> EventProducer {

@@ -158,12 +158,21 @@ async fn views_do_not_depend_on_order_or_repetition() {
     assert_eq!(va["timeline"].as_array().unwrap().len(), 7);
     assert_eq!(without_id(va), without_id(vb));
 
-    // The status rule: a later lower-ranked event does not undo a terminal status.
-    let late = life(a, seed).remove(3); // the retry's AttemptFailed, replayed after delivery
-    views.apply(&late).await.unwrap();
+    // The status rule: a lower-ranked event that happened later (a new fact, not a replay:
+    // its own id, a time after the delivery) does not undo a terminal status. A "latest
+    // wins" rule would show `retrying`.
+    let Event::AttemptFailed(mut late) = life(a, seed).remove(3) else {
+        panic!("the fourth event of a life is the retry's AttemptFailed");
+    };
+    late.meta.event_id = EventId::derived(uuid::Uuid::new_v4(), "late");
+    late.meta.occurred_at = Timestamp::from_micros(1_767_225_600_000_000 + 60_000_000);
+    views.apply(&late.into()).await.unwrap();
+    let va = views.message(a).await.unwrap().unwrap();
+    assert_eq!(va["status"], "delivered");
     assert_eq!(
-        views.message(a).await.unwrap().unwrap()["status"],
-        "delivered"
+        va["timeline"].as_array().unwrap().len(),
+        8,
+        "the late event is in the timeline, only not the status"
     );
 }
 

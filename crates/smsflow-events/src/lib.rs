@@ -14,9 +14,12 @@
 //! | [`codec`] | [`EventCodec`]: registry-backed encode/decode, TopicRecordNameStrategy subjects |
 //! | [`topics`] | the topic catalog: names, keys, cleanup, retention, lanes, retry tiers |
 //! | [`error`] | typed errors; decode errors say whether to retry or dead-letter |
+//! | `arbitrary` | (feature `arbitrary`) proptest strategies for every event, one of each kind |
 //!
 //! See `docs/events.md` for the catalog with every field, and the evolution rules.
 
+#[cfg(feature = "arbitrary")]
+pub mod arbitrary;
 pub mod codec;
 pub mod error;
 pub mod events;

@@ -19,29 +19,44 @@ fn repo_root() -> PathBuf {
         .unwrap()
 }
 
-fn git(args: &[&str]) -> Option<String> {
+/// Output of a git command; panics with git's message when it fails (a check that cannot
+/// read the history must not pass).
+fn git(args: &[&str]) -> String {
     let out = Command::new("git")
         .args(args)
         .current_dir(repo_root())
         .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        .unwrap_or_else(|e| panic!("the evolution check needs git: {e}"));
+    assert!(
+        out.status.success(),
+        "git {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Whether `path` exists at `commit`.
+fn exists_at(commit: &str, path: &str) -> bool {
+    !git(&["ls-tree", "--name-only", commit, "--", path])
+        .trim()
+        .is_empty()
 }
 
 /// Shared type files (`schemas/common/*.avsc`) as they were at `commit`.
 fn common_at(commit: &str) -> Vec<(String, String)> {
+    if !exists_at(commit, "schemas/common") {
+        return Vec::new();
+    }
     let list = git(&[
         "ls-tree",
         "--name-only",
         &format!("{commit}:schemas/common"),
-    ])
-    .unwrap_or_default();
+    ]);
     list.lines()
         .filter_map(|f| {
             let stem = f.strip_suffix(".avsc")?;
-            let text = git(&["show", &format!("{commit}:schemas/common/{f}")])?;
+            let text = git(&["show", &format!("{commit}:schemas/common/{f}")]);
             Some((stem.to_owned(), text))
         })
         .collect()
@@ -51,7 +66,6 @@ fn common_at(commit: &str) -> Vec<(String, String)> {
 fn history(kind: EventKind) -> Vec<String> {
     let file = format!("schemas/{}.avsc", kind.name());
     git(&["log", "--format=%H", "--", &file, "schemas/common"])
-        .unwrap_or_default()
         .lines()
         .map(str::to_owned)
         .collect()
@@ -70,19 +84,22 @@ fn check_backward(old: &apache_avro::Schema, new: &apache_avro::Schema) -> Resul
 
 #[test]
 fn every_schema_reads_every_committed_version_of_itself() {
-    assert!(
-        git(&["rev-parse", "--git-dir"]).is_some(),
-        "the evolution check needs the git history of the repository (run it from a clone)"
+    assert_eq!(
+        git(&["rev-parse", "--is-shallow-repository"]).trim(),
+        "false",
+        "the evolution check needs the whole git history (a shallow clone hides old versions)"
     );
     let mut failures = Vec::new();
     let mut compared = 0;
     for kind in EventKind::ALL {
         let current = &schema::schema(*kind).schema;
+        let path = format!("schemas/{}.avsc", kind.name());
+        let mut versions = 0;
         for commit in history(*kind) {
-            let Some(text) = git(&["show", &format!("{commit}:schemas/{}.avsc", kind.name())])
-            else {
+            if !exists_at(&commit, &path) {
                 continue; // the file did not exist yet at that commit
-            };
+            }
+            let text = git(&["show", &format!("{commit}:{path}")]);
             let old = match assemble_with_common(kind.name(), &text, &common_at(&commit)) {
                 Ok(s) => s,
                 Err(e) => {
@@ -94,6 +111,7 @@ fn every_schema_reads_every_committed_version_of_itself() {
                 }
             };
             compared += 1;
+            versions += 1;
             if let Err(e) = check_backward(&old.schema, current) {
                 failures.push(format!(
                     "{kind}: the working copy of schemas/{}.avsc cannot read data written with the version of commit {}: {e}",
@@ -102,6 +120,12 @@ fn every_schema_reads_every_committed_version_of_itself() {
                 ));
             }
         }
+        // A schema committed at HEAD has at least that version to compare with; none means
+        // the history was not read (only a schema not committed yet has nothing to compare).
+        assert!(
+            versions > 0 || !exists_at("HEAD", &path),
+            "{path} is committed, but no committed version of it was compared"
+        );
     }
     assert!(
         failures.is_empty(),

@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::mock_smsc::{Body, MockSmsc, Reply, deliver_body, pdu};
@@ -139,8 +137,11 @@ async fn link_drop_mid_window_reports_unknown_then_reconnects() {
     for n in 0..5 {
         let c = client.clone();
         handles.push(tokio::spawn(async move { c.submit(request(n)).await }));
-        // Keep the order deterministic: the 5th submit (the drop) goes last.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Keep the order deterministic: each submit is at the SMSC before the next is made,
+        // so the 5th (the drop) goes last.
+        if n < 4 {
+            assert!(mock.wait_for(|l| l.submits.len() > n).await, "submit {n}");
+        }
     }
     let mut unknown = 0;
     for h in handles {
@@ -182,7 +183,6 @@ async fn not_connected_is_not_sent() {
 #[tokio::test]
 async fn window_limits_outstanding_requests() {
     init_tracing();
-    let answered = Arc::new(AtomicUsize::new(0));
     let mock = MockSmsc::start(|_, _| Reply::Silent).await;
     let mut cfg = test_config(mock.port);
     cfg.window = 3;
@@ -191,20 +191,24 @@ async fn window_limits_outstanding_requests() {
     let mut handles = Vec::new();
     for n in 0..5 {
         let c = client.clone();
-        let answered = Arc::clone(&answered);
-        handles.push(tokio::spawn(async move {
-            let r = c.submit(request(n)).await;
-            answered.fetch_add(1, Ordering::SeqCst);
-            r
-        }));
+        handles.push(tokio::spawn(async move { c.submit(request(n)).await }));
     }
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(mock.submits().len(), 3, "only a window's worth is written");
+    assert!(mock.wait_for(|l| l.submits.len() >= 3).await);
     for h in handles {
         let report = h.await.expect("join").expect("submit");
         assert_eq!(report.parts[0].class(), Some(ErrorClass::OutcomeUnknown));
     }
-    assert_eq!(mock.submits().len(), 5);
+    let submits = mock.submits();
+    assert_eq!(submits.len(), 5);
+    // Only a window's worth is written at once: the 4th and 5th go out once slots are freed
+    // by the first three timing out, never sooner than the response timeout after them.
+    for later in &submits[3..] {
+        let after_first = later.at.duration_since(submits[0].at);
+        assert!(
+            after_first >= Duration::from_millis(800),
+            "a submit beyond the window went out {after_first:?} after the first"
+        );
+    }
     client.shutdown(Duration::from_millis(100)).await;
 }
 

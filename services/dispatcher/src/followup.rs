@@ -69,33 +69,11 @@ mod tests {
     use smsflow_events::*;
 
     fn decision(attempt: i32, failover: Vec<CarrierId>) -> RoutingDecided {
-        RoutingDecided {
-            meta: EventMeta::new(
-                Producer {
-                    name: "t",
-                    version: "0",
-                },
-                None,
-            ),
-            message_id: MessageId::new(),
-            tenant_id: TenantId::parse("acme").unwrap(),
-            to: Msisdn::parse("+447700900123").unwrap(),
-            from: "ACME".into(),
-            text: "x".into(),
-            message_type: MessageType::Transactional,
-            lane: Lane::Transactional,
-            attempt,
-            carrier_id: CarrierId::parse("a").unwrap(),
-            route_id: "r".into(),
-            route_table_version: 1,
-            failover,
-            encoding: Encoding::Gsm7,
-            segments: 1,
-            cost_micros: 0,
-            currency: "EUR".into(),
-            not_before: None,
-            expires_at: None,
-        }
+        let mut d =
+            smsflow_events::arbitrary::sample_decision("+447700900123", MessageType::Transactional);
+        d.attempt = attempt;
+        d.failover = failover;
+        d
     }
 
     fn carriers(n: usize) -> Vec<CarrierId> {
@@ -156,8 +134,15 @@ mod tests {
         #[test]
         fn unknown_outcomes_follow_the_policy(attempt in 1i32..10, n in 0usize..3, max in 1i32..6, resubmit: bool) {
             let k = FailureKind { class: ErrorClass::OutcomeUnknown, resubmit_unknown: resubmit };
-            let p = plan(&decision(attempt, carriers(n)), k, max);
-            if !resubmit { prop_assert_eq!(p, None); }
+            let d = decision(attempt, carriers(n));
+            let p = plan(&d, k, max);
+            if resubmit {
+                // Allowed: planned like a transient failure (retry, then failover).
+                let transient = FailureKind { class: ErrorClass::Transient, resubmit_unknown: true };
+                prop_assert_eq!(p, plan(&d, transient, max));
+            } else {
+                prop_assert_eq!(p, None);
+            }
         }
 
         /// Retries stop at `max_attempts`; failover always consumes the head of the list.

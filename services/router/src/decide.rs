@@ -94,29 +94,11 @@ mod tests {
     use smsflow_events::*;
 
     fn req(text: &str) -> SendRequested {
-        SendRequested {
-            meta: EventMeta::new(
-                Producer {
-                    name: "t",
-                    version: "0",
-                },
-                None,
-            ),
-            message_id: MessageId::new(),
-            tenant_id: TenantId::parse("acme").unwrap(),
-            to: Msisdn::parse("+447700900123").unwrap(),
-            from: "ACME".into(),
-            text: text.into(),
-            message_type: MessageType::Otp,
-            lane: Lane::Otp,
-            client_ref: None,
-            idempotency_key: None,
-            callback_url: None,
-            send_at: None,
-            expires_at: None,
-            smart_encoding: false,
-            channel: "test".into(),
-        }
+        let mut r = smsflow_events::arbitrary::sample_request("+447700900123");
+        r.text = text.into();
+        r.message_type = MessageType::Otp;
+        r.lane = Lane::Otp;
+        r
     }
 
     fn table() -> RouteTable {

@@ -1,0 +1,243 @@
+//! The consumer loop's promises to every service, on the real broker, with a scripted
+//! handler: records of one key are handled one after the other in offset order while others
+//! run concurrently; never more than `max_in_flight` at once; a `Retry` runs the record again
+//! (and holds back the records of its key); a `DeadLetter` parks it on the dead-letter topic
+//! with its code and the partition moves on.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::message::Message;
+use smsflow_events::arbitrary::sample_request;
+use smsflow_events::*;
+use smsflow_integration::{Stack, eventually, read_topic, unique};
+use smsflow_kafka::headers as h;
+use smsflow_kafka::*;
+use tokio_util::sync::CancellationToken;
+
+fn request(key: usize, n: usize) -> (String, SendRequested) {
+    let to = format!("+4477009{key:05}");
+    let mut e = sample_request(&to);
+    e.client_ref = Some(n.to_string());
+    (to, e)
+}
+
+/// What the scripted handler does with record `n` on its `call`-th try (from 1).
+type Script = dyn Fn(usize, usize) -> Result<(), HandlerError> + Send + Sync;
+
+/// Records, per key, the order records were handled in, and the most handled at once.
+struct Scripted {
+    script: Box<Script>,
+    /// Handling time of record `n`, in ms.
+    pause_ms: fn(usize) -> u64,
+    calls: Mutex<HashMap<usize, usize>>,
+    order: Mutex<BTreeMap<String, Vec<usize>>>,
+    running: AtomicUsize,
+    most_at_once: AtomicUsize,
+    handled: AtomicUsize,
+}
+
+impl Scripted {
+    fn new(script: Box<Script>, pause_ms: fn(usize) -> u64) -> Arc<Self> {
+        Arc::new(Self {
+            script,
+            pause_ms,
+            calls: Mutex::default(),
+            order: Mutex::default(),
+            running: AtomicUsize::new(0),
+            most_at_once: AtomicUsize::new(0),
+            handled: AtomicUsize::new(0),
+        })
+    }
+}
+
+impl Handler for Scripted {
+    async fn handle(&self, msg: &Incoming<'_>) -> Result<Vec<Outgoing>, HandlerError> {
+        let Event::SendRequested(r) = &msg.event else {
+            return Ok(vec![]);
+        };
+        let n: usize = r.client_ref.as_deref().unwrap().parse().unwrap();
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_at_once.fetch_max(now, Ordering::SeqCst);
+        let call = {
+            let mut calls = self.calls.lock().unwrap();
+            let c = calls.entry(n).or_default();
+            *c += 1;
+            *c
+        };
+        tokio::time::sleep(Duration::from_millis((self.pause_ms)(n))).await;
+        let result = (self.script)(n, call);
+        if result.is_ok() {
+            self.order
+                .lock()
+                .unwrap()
+                .entry(r.to.as_str().to_owned())
+                .or_default()
+                .push(n);
+            self.handled.fetch_add(1, Ordering::SeqCst);
+        }
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        result.map(|()| vec![])
+    }
+}
+
+/// Produces `count` records over `keys` keys (record `n` to key `n % keys`) on a topic of
+/// its own with `partitions` partitions, and consumes them with `handler`.
+async fn run(
+    partitions: i32,
+    count: usize,
+    keys: usize,
+    opts: impl FnOnce(&mut ConsumerOptions),
+    handler: Arc<Scripted>,
+) -> (
+    KafkaConfig,
+    CancellationToken,
+    tokio::task::JoinHandle<Result<(), KafkaError>>,
+) {
+    let stack = Stack::from_env();
+    stack.require_kafka();
+    stack.require_registry().await;
+    let k = stack.isolated_kafka(partitions).await;
+    let t = k.topics();
+    let producer = EventProducer::new(&k, Arc::new(k.codec().unwrap()), "consumer-test").unwrap();
+    for n in 0..count {
+        let (to, e) = request(n % keys, n);
+        producer
+            .send(&Outgoing::new(t.requests.clone(), to, e))
+            .await
+            .unwrap();
+    }
+    let mut o = ConsumerOptions::new(unique("behaviour"), vec![t.requests.clone()], t.dlq.clone());
+    o.max_backoff = Duration::from_millis(200);
+    opts(&mut o);
+    let parts = ConsumerParts {
+        producer,
+        dedupe: Arc::new(NoDedupe),
+        observer: None,
+    };
+    let stop = CancellationToken::new();
+    let (kc, s) = (k.clone(), stop.clone());
+    let task = tokio::spawn(async move { consumer::run(&kc, o, parts, handler, s).await });
+    (k, stop, task)
+}
+
+async fn until_handled(handler: &Scripted, n: usize) {
+    let done = eventually(Duration::from_secs(60), || async {
+        (handler.handled.load(Ordering::SeqCst) >= n).then_some(())
+    })
+    .await;
+    assert!(
+        done.is_some(),
+        "{} of {n} records handled",
+        handler.handled.load(Ordering::SeqCst)
+    );
+}
+
+/// Handling time 0–3 ms, varying by record, so records overtake each other when allowed to.
+fn jitter(n: usize) -> u64 {
+    (n * 7 % 4) as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_of_one_key_are_handled_in_order_while_keys_run_concurrently() {
+    let handler = Scripted::new(Box::new(|_, _| Ok(())), jitter);
+    let (count, keys) = (400, 8);
+    let (_, stop, task) = run(2, count, keys, |_| {}, handler.clone()).await;
+    until_handled(&handler, count).await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    let order = handler.order.lock().unwrap();
+    assert_eq!(order.len(), keys);
+    for (key, ns) in order.iter() {
+        assert_eq!(ns.len(), count / keys, "{key}");
+        assert!(ns.is_sorted(), "{key} handled out of order: {ns:?}");
+    }
+    assert!(
+        handler.most_at_once.load(Ordering::SeqCst) > 1,
+        "keys never ran concurrently: the order proves nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn never_more_than_max_in_flight_records_at_once() {
+    // Every record to its own key, unordered: only the limit holds them back.
+    let handler = Scripted::new(Box::new(|_, _| Ok(())), |_| 20);
+    let count = 60;
+    let (_, stop, task) = run(
+        1,
+        count,
+        count,
+        |o| {
+            o.max_in_flight = 4;
+            o.ordered_by_key = false;
+        },
+        handler.clone(),
+    )
+    .await;
+    until_handled(&handler, count).await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    assert_eq!(handler.most_at_once.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_runs_the_record_again_and_holds_back_its_key() {
+    // Record 5 (key 1) fails twice before it is handled.
+    let handler = Scripted::new(
+        Box::new(|n, call| {
+            if n == 5 && call <= 2 {
+                Err(HandlerError::retry("not yet"))
+            } else {
+                Ok(())
+            }
+        }),
+        jitter,
+    );
+    let (count, keys) = (40, 4);
+    let (_, stop, task) = run(1, count, keys, |_| {}, handler.clone()).await;
+    until_handled(&handler, count).await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    assert_eq!(handler.calls.lock().unwrap()[&5], 3);
+    let order = handler.order.lock().unwrap();
+    let key1 = &order["+447700900001"];
+    assert_eq!(key1.len(), count / keys);
+    assert!(
+        key1.is_sorted(),
+        "a later record of the key overtook the retried one: {key1:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_lettered_record_is_parked_with_its_code_and_the_partition_moves_on() {
+    let handler = Scripted::new(
+        Box::new(|n, _| {
+            if n == 7 {
+                Err(HandlerError::dead_letter(
+                    "SCRIPTED_POISON",
+                    "record 7 is poison",
+                ))
+            } else {
+                Ok(())
+            }
+        }),
+        jitter,
+    );
+    let count = 30;
+    let (k, stop, task) = run(1, count, 3, |_| {}, handler.clone()).await;
+    until_handled(&handler, count - 1).await;
+    let dead = read_topic(&k, &k.topics().dlq, 1, Duration::from_secs(20));
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        h::get_owned(dead[0].headers(), h::DLQ_ERROR_CODE),
+        Some("SCRIPTED_POISON")
+    );
+    assert_eq!(h::get_owned(dead[0].headers(), h::DLQ_OFFSET), Some("7"));
+    assert_eq!(handler.calls.lock().unwrap()[&7], 1, "not retried");
+    let handled: usize = handler.order.lock().unwrap().values().map(Vec::len).sum();
+    assert_eq!(handled, count - 1, "every other record was handled");
+}

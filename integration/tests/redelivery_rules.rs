@@ -1,0 +1,252 @@
+//! Guarantee 3 on a redelivery: what the dispatcher does with a decision whose attempt it
+//! already recorded (a crash or a rebalance before the offset commit). Each case seeds
+//! `dispatch_state` as a dispatcher that stopped at that point would have left it, hands the
+//! decision to `Dispatcher::dispatch` with its history read, and checks the events it returns
+//! and, in the simulator's ledger, what reached the carrier:
+//!
+//! - a finished attempt (SUBMITTED, FAILED) is re-emitted, never submitted again;
+//! - an attempt left STARTED resumes: a type whose unknown outcomes are not resubmitted
+//!   (marketing) ends `OUTCOME_UNKNOWN` without a submit; one that is (OTP) sends only the
+//!   segments without a recorded carrier id, flagged ambiguous;
+//! - an attempt that wrote nothing (NOT_SENT) is sent as if new, not flagged ambiguous;
+//! - a carrier that is not connected sends nothing: the handler retries in place, and the
+//!   attempt is recorded NOT_SENT.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dispatcher::attempt::Dispatcher;
+use dispatcher::config::UnknownOutcomePolicy;
+use dispatcher::state::{AttemptState, DispatchState};
+use smsflow_events::arbitrary::sample_decision;
+use smsflow_events::*;
+use smsflow_integration::Stack;
+use smsflow_kafka::{EventProducer, HandlerError, LaneProducers, Outgoing};
+use smsflow_smpp::{CarrierConfig, Secret, SmppClient};
+
+/// Long enough for two segments in GSM-7 (161+ septets).
+const LONG: &str = "Your parcel 0042 is out for delivery today between 10:00 and 12:00. \
+                    Reply STOP to opt out of these updates; reply HELP for help; visit our \
+                    site for more details and options.";
+
+fn decision(to: &str, t: MessageType, text: &str) -> RoutingDecided {
+    let mut d = sample_decision(to, t);
+    d.text = text.into();
+    d
+}
+
+struct Bench {
+    dispatcher: Dispatcher,
+    state: DispatchState,
+    sim: carrier_sim::RunningSim,
+}
+
+const SCENARIO: &str = r#"
+[[accounts]]
+system_id = "smsflow"
+password = "secret"
+
+[scenario.receipts]
+outcomes = [{ state = "DELIVRD", weight = 1.0 }]
+"#;
+
+/// A dispatcher on a keyspace of its own, bound to a fresh simulator (`connected`), or to a
+/// port nothing listens on.
+async fn bench(connected: bool) -> Bench {
+    let stack = Stack::from_env();
+    stack.require().await;
+    let kafka = stack.isolated_kafka(1).await;
+    let store_cfg = stack.store_config(true).await;
+    let store = smsflow_store::Store::connect(&store_cfg).await.unwrap();
+    let mut sim_cfg = carrier_sim::SimConfig::from_toml_str(SCENARIO).unwrap();
+    sim_cfg.smpp_listen = "127.0.0.1:0".parse().unwrap();
+    sim_cfg.http_listen = "127.0.0.1:0".parse().unwrap();
+    let sim = carrier_sim::start(sim_cfg).await.unwrap();
+    let port = if connected {
+        sim.smpp_addr().port()
+    } else {
+        // Bound and released: nothing listens there now.
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let carrier = CarrierConfig {
+        name: "sim".into(),
+        host: "127.0.0.1".into(),
+        port,
+        system_id: "smsflow".into(),
+        password: Secret("secret".into()),
+        sessions: 1,
+        ..Default::default()
+    };
+    let (client, _inbound) = SmppClient::start(carrier).unwrap();
+    if connected {
+        assert!(client.wait_until_bound(1, Duration::from_secs(30)).await);
+    }
+    let producer =
+        EventProducer::new(&kafka, Arc::new(kafka.codec().unwrap()), "redelivery").unwrap();
+    let state = DispatchState::new(store.clone()).await.unwrap();
+    let dispatcher = Dispatcher {
+        state: DispatchState::new(store).await.unwrap(),
+        carriers: HashMap::from([(CarrierId::parse("sim").unwrap(), client)]),
+        producers: LaneProducers::beside(&kafka, producer, "redelivery").unwrap(),
+        topics: kafka.topics(),
+        max_attempts: 4,
+        resubmit_unknown: UnknownOutcomePolicy::default(),
+    };
+    Bench {
+        dispatcher,
+        state,
+        sim,
+    }
+}
+
+impl Bench {
+    /// Records attempt 1 of `d` as a dispatcher that stopped would have left it.
+    async fn seed(&self, d: &RoutingDecided, state: AttemptState, ids: &[(i32, &str)]) {
+        let ids: BTreeMap<i32, String> = ids.iter().map(|(i, s)| (*i, (*s).into())).collect();
+        let code = matches!(state, AttemptState::Failed(_)).then_some("SMPP_0x0000000B");
+        self.state
+            .set(d.lane, d.message_id, 1, "sim", state, code, &ids)
+            .await
+            .unwrap();
+    }
+
+    /// Redelivers `d`: its history is read, as for any record at or below the claim.
+    async fn redeliver(&self, d: &RoutingDecided) -> Result<Vec<Outgoing>, HandlerError> {
+        self.dispatcher.dispatch(d, false).await
+    }
+
+    /// Segment numbers of `to` the carrier received (1 for a single part).
+    fn at_carrier(&self, to: &str) -> Vec<u8> {
+        let mut seqs: Vec<u8> = self
+            .sim
+            .ledger()
+            .segments(to)
+            .iter()
+            .map(|s| s.concat.as_ref().map_or(1, |c| c.seq))
+            .collect();
+        seqs.sort_unstable();
+        seqs
+    }
+}
+
+fn only<T>(out: &[Outgoing], pick: impl Fn(&Event) -> Option<&T>) -> &T {
+    let found: Vec<&T> = out.iter().filter_map(|o| pick(&o.event)).collect();
+    assert_eq!(found.len(), 1, "{out:#?}");
+    found[0]
+}
+
+fn submitted(out: &[Outgoing]) -> &AttemptSubmitted {
+    only(out, |e| match e {
+        Event::AttemptSubmitted(s) => Some(s),
+        _ => None,
+    })
+}
+
+fn failed(out: &[Outgoing]) -> &AttemptFailed {
+    only(out, |e| match e {
+        Event::AttemptFailed(f) => Some(f),
+        _ => None,
+    })
+}
+
+#[tokio::test]
+async fn a_finished_attempt_is_re_emitted_and_never_submitted_again() {
+    let b = bench(true).await;
+    let sub = decision("+447700900301", MessageType::Marketing, "hello");
+    b.seed(&sub, AttemptState::Submitted, &[(1, "c-301")]).await;
+    let out = b.redeliver(&sub).await.unwrap();
+    let s = submitted(&out);
+    assert_eq!(s.carrier_message_ids, vec!["c-301".to_owned()]);
+    assert_eq!(
+        s.meta.event_id,
+        EventId::derived(sub.meta.event_id.as_uuid(), "attempt-submitted"),
+        "re-emitted with the id of the first emission"
+    );
+
+    let fail = decision("+447700900302", MessageType::Marketing, "hello");
+    b.seed(&fail, AttemptState::Failed(ErrorClass::Permanent), &[])
+        .await;
+    let out = b.redeliver(&fail).await.unwrap();
+    let f = failed(&out);
+    assert_eq!(f.error_class, ErrorClass::Permanent);
+    assert_eq!(f.error_code, "SMPP_0x0000000B");
+    assert!(!f.will_retry);
+
+    assert!(b.at_carrier("447700900301").is_empty());
+    assert!(b.at_carrier("447700900302").is_empty());
+    b.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_started_attempt_that_may_not_duplicate_ends_outcome_unknown() {
+    let b = bench(true).await;
+    let d = decision("+447700900311", MessageType::Marketing, "hello");
+    b.seed(&d, AttemptState::Started, &[]).await;
+    let out = b.redeliver(&d).await.unwrap();
+    let f = failed(&out);
+    assert_eq!(f.error_class, ErrorClass::OutcomeUnknown);
+    assert_eq!(f.error_code, "OUTCOME_UNKNOWN");
+    assert!(!f.will_retry, "marketing never risks a duplicate");
+    assert!(b.at_carrier("447700900311").is_empty());
+    b.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_started_otp_resends_only_its_unrecorded_segments_flagged_ambiguous() {
+    let b = bench(true).await;
+    let d = decision("+447700900321", MessageType::Otp, LONG);
+    b.seed(&d, AttemptState::Started, &[(1, "c-321-1")]).await;
+    let out = b.redeliver(&d).await.unwrap();
+    let s = submitted(&out);
+    assert!(
+        s.ambiguous,
+        "a resume after a stop mid-submit may duplicate"
+    );
+    assert_eq!(s.carrier_message_ids.len(), 2);
+    assert_eq!(
+        s.carrier_message_ids[0], "c-321-1",
+        "the recorded id is kept"
+    );
+    assert_eq!(
+        b.at_carrier("447700900321"),
+        vec![2],
+        "only the segment without a carrier id is sent"
+    );
+    b.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_attempt_that_wrote_nothing_is_sent_as_new() {
+    let b = bench(true).await;
+    let d = decision("+447700900331", MessageType::Marketing, LONG);
+    b.seed(&d, AttemptState::NotSent, &[]).await;
+    let out = b.redeliver(&d).await.unwrap();
+    let s = submitted(&out);
+    assert!(!s.ambiguous, "nothing had reached the carrier");
+    assert_eq!(s.carrier_message_ids.len(), 2);
+    assert_eq!(b.at_carrier("447700900331"), vec![1, 2]);
+    let h = b.state.history(d.message_id).await.unwrap();
+    assert_eq!(h.attempt(1).map(|r| r.state), Some(AttemptState::Submitted));
+    b.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_carrier_not_connected_sends_nothing_and_the_handler_retries_in_place() {
+    let b = bench(false).await;
+    let d = decision("+447700900341", MessageType::Transactional, "hello");
+    match b.redeliver(&d).await {
+        Err(HandlerError::Retry(_)) => {}
+        other => panic!("expected a retry in place, got {other:?}"),
+    }
+    let h = b.state.history(d.message_id).await.unwrap();
+    assert_eq!(h.attempt(1).map(|r| r.state), Some(AttemptState::NotSent));
+    assert!(b.at_carrier("447700900341").is_empty());
+    // Run again with the history it left: still nothing sent, still a retry (not a failure).
+    assert!(matches!(b.redeliver(&d).await, Err(HandlerError::Retry(_))));
+    b.sim.shutdown().await;
+}
