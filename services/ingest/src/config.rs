@@ -34,6 +34,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Most SMS segments one message may take.
     pub max_segments: usize,
+    /// Milliseconds a `POST` waits for the message log to confirm the request (the producer's
+    /// `delivery.timeout.ms`); then it answers 503 saying the outcome is unknown.
+    pub accept_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -46,6 +49,7 @@ impl Default for Config {
             analytics_url: "http://127.0.0.1:8085".into(),
             max_body_bytes: 64 * 1024,
             max_segments: 10,
+            accept_timeout_ms: 5_000,
         }
     }
 }

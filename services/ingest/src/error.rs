@@ -19,6 +19,8 @@ pub struct ApiError {
     pub message: String,
     /// The request field at fault, if one.
     pub field: Option<&'static str>,
+    /// Seconds the client should wait before retrying (`Retry-After`), if said.
+    pub retry_after_secs: Option<u32>,
 }
 
 impl ApiError {
@@ -28,6 +30,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            retry_after_secs: None,
         }
     }
 
@@ -80,9 +83,27 @@ impl ApiError {
         )
     }
 
-    /// 503: Kafka or a downstream service did not answer; nothing was accepted.
+    /// 503: a downstream service did not answer.
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    /// 503 for a send the message log did not confirm within `secs`: it may still have been
+    /// stored (a produce in flight can land after its deadline), so the client is told the
+    /// outcome is unknown and how to retry without sending twice.
+    pub fn not_confirmed(secs: f64) -> Self {
+        Self {
+            retry_after_secs: Some(1),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!(
+                    "the message log did not confirm the request within {secs} s: it may or may \
+                     not have been accepted. Retry with the same Idempotency-Key header, and it \
+                     is sent at most once"
+                ),
+            )
+        }
     }
 }
 
@@ -91,6 +112,11 @@ impl IntoResponse for ApiError {
         crate::metrics::rejected(self.code);
         let body =
             json!({"error": {"code": self.code, "message": self.message, "field": self.field}});
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        resp
     }
 }

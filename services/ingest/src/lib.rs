@@ -78,9 +78,15 @@ impl Context {
             .register_catalog(&config.kafka.topics().catalog())
             .await
             .map_err(smsflow_kafka::KafkaError::from)?;
+        // A request the log cannot confirm in time fails then, instead of after a minute.
+        let mut kafka = config.kafka.clone();
+        kafka.properties.insert(
+            "delivery.timeout.ms".into(),
+            config.accept_timeout_ms.max(1).to_string(),
+        );
         let producers = LaneProducers::beside(
-            &config.kafka,
-            EventProducer::new(&config.kafka, codec, "ingest")?,
+            &kafka,
+            EventProducer::new(&kafka, codec, "ingest")?,
             "ingest",
         )?;
         let listener = http::bind(&config.http).await?;

@@ -1,0 +1,74 @@
+//! Guarantee 1 when the message log cannot take a request: `POST /v1/messages` answers 503
+//! within its accept timeout (not after the producer's minute), says the outcome is unknown
+//! and how to retry safely, and answers 202 for nothing. The log "cannot take it" here the
+//! way a topic that is gone or a partition without a leader looks to a producer: ingest's
+//! request topics do not exist on the real broker (which creates no topics by itself).
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use smsflow_integration::{Stack, read_topic, unique};
+
+const KEY: &str = "sk_test_outage";
+
+#[tokio::test]
+async fn a_request_the_log_cannot_confirm_gets_503_with_an_unknown_outcome() {
+    let stack = Stack::from_env();
+    stack.require_kafka();
+    stack.require_registry().await;
+    let mut kafka = stack.kafka.clone();
+    // A prefix nobody created topics under.
+    kafka.topic_prefix = format!("{}.", unique("missing"));
+    let cfg = ingest::Config {
+        http: smsflow_runtime::HttpConfig::on("127.0.0.1:0"),
+        kafka: kafka.clone(),
+        api_keys: vec![ingest::config::ApiKeyConfig {
+            tenant: "itest".into(),
+            sha256: None,
+            key: Some(KEY.into()),
+        }],
+        accept_timeout_ms: 1_500,
+        ..Default::default()
+    };
+    let ctx = ingest::Context::connect(&cfg).await.unwrap();
+    let url = format!("http://{}/v1/messages", ctx.http_addr());
+    let stop = smsflow_runtime::CancellationToken::new();
+    let task = tokio::spawn(ingest::run(cfg, ctx, stop.clone()));
+
+    let r = tokio::time::timeout(
+        // The accept timeout, plus the request's own second, plus room for a slow machine;
+        // far below the producer's default minute.
+        Duration::from_secs(15),
+        reqwest::Client::new()
+            .post(&url)
+            .bearer_auth(KEY)
+            .header("Idempotency-Key", "outage-1")
+            .json(&json!({"to": "+447700900123", "from": "ITEST", "text": "hello", "priority": "otp"}))
+            .send(),
+    )
+    .await
+    .expect("ingest answers instead of hanging")
+    .unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(
+        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("may or may not have been accepted")
+            && message.contains("Idempotency-Key"),
+        "the outcome is unknown and the client is told how to retry: {message}"
+    );
+    assert!(
+        !message.contains("nothing was accepted"),
+        "never claims nothing was accepted: {message}"
+    );
+    // And nothing reached a request topic under that prefix.
+    let t = kafka.topics();
+    assert!(read_topic(&kafka, &t.requests_otp, 1, Duration::from_secs(2)).is_empty());
+    stop.cancel();
+    task.await.unwrap().unwrap();
+}
