@@ -120,3 +120,55 @@ pub async fn serve(
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn answer(r: Readiness) -> (StatusCode, serde_json::Value) {
+        let resp = readyz(State(r)).await.into_response();
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+            .await
+            .expect("a body");
+        (status, serde_json::from_slice(&body).expect("JSON"))
+    }
+
+    #[tokio::test]
+    async fn ready_only_when_every_check_answers() {
+        let ok = Readiness::default()
+            .with("kafka", || async { Ok(()) })
+            .with("store", || async { Ok(()) });
+        let (status, body) = answer(ok).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["ready"], true);
+        assert_eq!(body["checks"]["store"], "ok");
+
+        let one_down = Readiness::default()
+            .with("kafka", || async { Ok(()) })
+            .with("store", || async {
+                Err("127.0.0.1:9042 refused".to_owned())
+            });
+        let (status, body) = answer(one_down).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["ready"], false);
+        assert_eq!(body["checks"]["kafka"], "ok");
+        assert_eq!(body["checks"]["store"], "127.0.0.1:9042 refused");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_check_that_hangs_fails_after_the_timeout_without_holding_the_others() {
+        let r = Readiness::default()
+            .with("registry", std::future::pending::<Result<(), String>>)
+            .with("kafka", || async { Ok(()) });
+        let results = r.run().await;
+        assert_eq!(results[1], ("kafka", None));
+        let (name, err) = &results[0];
+        assert_eq!(*name, "registry");
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("no answer within")),
+            "{err:?}"
+        );
+    }
+}
