@@ -152,7 +152,7 @@ as a float, and the services' integer fields refuse `2775.0`). Null values are l
 {{- if not (and (kindIs "slice" $s.contactPoints) $s.contactPoints) }}
 {{- fail "store.contactPoints: a list of host:port" }}
 {{- end }}
-{{- $c := dict "contact_points" $s.contactPoints "local_datacenter" $s.localDatacenter "keyspace" $s.keyspace "consistency" $s.consistency "connect_timeout_secs" $s.connectTimeoutSecs "bulk_write_linger_ms" $s.bulkWriteLingerMs }}
+{{- $c := dict "contact_points" $s.contactPoints "local_datacenter" $s.localDatacenter "keyspace" $s.keyspace "consistency" $s.consistency "connect_timeout_secs" $s.connectTimeoutSecs "bulk_write_linger_ms" $s.bulkWriteLingerMs "bulk_write_in_flight" $s.bulkWriteInFlight "bulk_write_max_rows" $s.bulkWriteMaxRows }}
 {{- if .admin }}
 {{- $r := dict "class" "NetworkTopologyStrategy" $s.localDatacenter (toString (int $s.replicationFactor)) }}
 {{- if $s.replication }}
