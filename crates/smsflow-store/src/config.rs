@@ -32,11 +32,12 @@ pub struct StoreConfig {
     /// as soon as a request is free: with 5 ms, the OTP's tail under a bulk drain on the
     /// 2-core benchmark machine grew from ~50 to 110–240 ms.
     pub bulk_write_linger_ms: u64,
-    /// Requests of such writes in flight at once, per writer (4 by default): while all are
+    /// Requests of such writes in flight at once, per writer (64 by default): while all are
     /// out, the writes that come in queue up for the next request, so under load the batches
-    /// fill by themselves, without a timer; a quiet moment still sends each write at once.
-    /// At 3,000 messages/s on the 2-core benchmark machine 4 cut the store requests per
-    /// message from ~1.05 to ~0.3 and the CPU per message by ~5 % (ADR 11, decision 19).
+    /// fill by themselves, without a timer. With 4, at 3,000 messages/s on the 2-core
+    /// benchmark machine, the store requests per message fell from ~1.05 to ~0.3 and the CPU
+    /// per message by ~5 %, but the OTP's p99 under a bulk drain was 97 ms in its one run
+    /// (46–71 ms with 64), so it is not the default (ADR 11, decision 19).
     pub bulk_write_in_flight: usize,
     /// Most rows in one request of such writes.
     pub bulk_write_max_rows: usize,
@@ -66,7 +67,7 @@ impl Default for StoreConfig {
             consistency: "LOCAL_QUORUM".into(),
             connect_timeout_secs: 5,
             bulk_write_linger_ms: 0,
-            bulk_write_in_flight: 4,
+            bulk_write_in_flight: 64,
             bulk_write_max_rows: 10,
         }
     }
