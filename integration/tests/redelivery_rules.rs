@@ -250,3 +250,21 @@ async fn a_carrier_not_connected_sends_nothing_and_the_handler_retries_in_place(
     assert!(matches!(b.redeliver(&d).await, Err(HandlerError::Retry(_))));
     b.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_decision_past_its_validity_is_never_sent() {
+    let b = bench(true).await;
+    let mut d = decision("+447700900351", MessageType::Otp, "code 1234");
+    d.expires_at = Some(Timestamp::from_micros(
+        Timestamp::now().as_micros() - 1_000_000,
+    ));
+    // Whether it comes fresh or redelivered.
+    for fresh in [true, false] {
+        let out = b.dispatcher.dispatch(&d, fresh).await.unwrap();
+        let f = failed(&out);
+        assert_eq!(f.error_code, EXPIRED_CODE);
+        assert!(!f.will_retry);
+    }
+    assert!(b.at_carrier("447700900351").is_empty());
+    b.sim.shutdown().await;
+}

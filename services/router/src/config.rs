@@ -1,6 +1,9 @@
 //! Router configuration (`config/local/router.toml`, `SMSFLOW_*` env).
 
+use std::time::Duration;
+
 use serde::Deserialize;
+use smsflow_events::MessageType;
 use smsflow_kafka::KafkaConfig;
 use smsflow_runtime::{HttpConfig, TelemetryConfig};
 use smsflow_store::StoreConfig;
@@ -69,6 +72,42 @@ impl Default for RouteTableConfig {
     }
 }
 
+/// How long a message stays sendable after its request when the request names no expiry,
+/// per message type, in seconds. The router writes the expiry into every decision and the
+/// dispatcher never submits past it, so a request read again long after (offsets lost, a
+/// replay into the live topics) is rejected `EXPIRED`, never sent.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ValidityConfig {
+    /// A one-time code is useless after minutes.
+    pub otp_secs: u64,
+    /// Alerts: a day.
+    pub transactional_secs: u64,
+    /// Campaigns: two days.
+    pub marketing_secs: u64,
+}
+
+impl Default for ValidityConfig {
+    fn default() -> Self {
+        Self {
+            otp_secs: 600,
+            transactional_secs: 86_400,
+            marketing_secs: 172_800,
+        }
+    }
+}
+
+impl ValidityConfig {
+    /// The validity of a message of type `t` whose request names no expiry.
+    pub fn for_type(&self, t: MessageType) -> Duration {
+        Duration::from_secs(match t {
+            MessageType::Otp => self.otp_secs,
+            MessageType::Transactional => self.transactional_secs,
+            MessageType::Marketing => self.marketing_secs,
+        })
+    }
+}
+
 /// Router settings.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -85,6 +124,8 @@ pub struct Config {
     pub route_table: RouteTableConfig,
     /// Requests processed concurrently.
     pub max_in_flight: Option<usize>,
+    /// Default validity per message type.
+    pub validity: ValidityConfig,
 }
 
 impl smsflow_runtime::service::ServiceConfig for Config {

@@ -7,6 +7,7 @@ use smsflow_events::{
 use smsflow_sms::{Options, encode, preview};
 
 use crate::PRODUCER;
+use crate::config::ValidityConfig;
 use crate::routes::RouteTable;
 
 /// Most segments a message may need (the concatenation header counts to 255).
@@ -33,9 +34,20 @@ fn reject(req: &SendRequested, code: &str, reason: String) -> Decision {
     }))
 }
 
-/// Decides what happens to `req` with `table`, at `now`.
-pub fn decide(req: &SendRequested, table: &RouteTable, now: Timestamp) -> Decision {
-    if req.expires_at.is_some_and(|e| e <= now) {
+/// Decides what happens to `req` with `table`, at `now`. A request without an expiry gets
+/// the default `validity` of its type, counted from when it was requested.
+pub fn decide(
+    req: &SendRequested,
+    table: &RouteTable,
+    validity: &ValidityConfig,
+    now: Timestamp,
+) -> Decision {
+    let expires_at = req.expires_at.unwrap_or_else(|| {
+        req.meta
+            .occurred_at
+            .plus(validity.for_type(req.message_type))
+    });
+    if expires_at <= now {
         return reject(req, EXPIRED_CODE, "validity ended before routing".into());
     }
     let opts = Options::default().with_smart_replacement(req.smart_encoding);
@@ -83,7 +95,7 @@ pub fn decide(req: &SendRequested, table: &RouteTable, now: Timestamp) -> Decisi
         cost_micros: route.cost_micros.saturating_mul(i64::from(segments)),
         currency: route.currency.clone(),
         not_before: req.send_at,
-        expires_at: req.expires_at,
+        expires_at: Some(expires_at),
     }))
 }
 
@@ -92,6 +104,13 @@ mod tests {
     use super::*;
     use crate::config::RouteTableConfig;
     use smsflow_events::*;
+    use std::time::Duration;
+
+    const V: ValidityConfig = ValidityConfig {
+        otp_secs: 600,
+        transactional_secs: 86_400,
+        marketing_secs: 172_800,
+    };
 
     fn req(text: &str) -> SendRequested {
         let mut r = smsflow_events::arbitrary::sample_request("+447700900123");
@@ -107,7 +126,7 @@ mod tests {
 
     #[test]
     fn routes_with_encoding_segments_and_cost() {
-        let Decision::Routed(d) = decide(&req(&"é🙂".repeat(40)), &table(), Timestamp::now())
+        let Decision::Routed(d) = decide(&req(&"é🙂".repeat(40)), &table(), &V, Timestamp::now())
         else {
             panic!()
         };
@@ -123,7 +142,7 @@ mod tests {
     fn smart_encoding_sends_the_replaced_text() {
         let mut r = req("It\u{2019}s \u{201c}fine\u{201d} \u{2014} ok");
         r.smart_encoding = true;
-        let Decision::Routed(d) = decide(&r, &table(), Timestamp::now()) else {
+        let Decision::Routed(d) = decide(&r, &table(), &V, Timestamp::now()) else {
             panic!()
         };
         assert_eq!(d.encoding, Encoding::Gsm7);
@@ -134,8 +153,8 @@ mod tests {
     fn the_same_request_gets_the_same_decision_id() {
         let r = req("hi");
         let (Decision::Routed(a), Decision::Routed(b)) = (
-            decide(&r, &table(), Timestamp::now()),
-            decide(&r, &table(), Timestamp::now()),
+            decide(&r, &table(), &V, Timestamp::now()),
+            decide(&r, &table(), &V, Timestamp::now()),
         ) else {
             panic!()
         };
@@ -147,7 +166,7 @@ mod tests {
     fn expired_and_unroutable_are_rejected_with_codes() {
         let mut r = req("hi");
         r.expires_at = Some(Timestamp::from_micros(1));
-        let Decision::Rejected(x) = decide(&r, &table(), Timestamp::now()) else {
+        let Decision::Rejected(x) = decide(&r, &table(), &V, Timestamp::now()) else {
             panic!()
         };
         assert_eq!(x.reason_code, EXPIRED_CODE);
@@ -155,9 +174,48 @@ mod tests {
             version: 2,
             routes: vec![],
         };
-        let Decision::Rejected(x) = decide(&req("hi"), &empty, Timestamp::now()) else {
+        let Decision::Rejected(x) = decide(&req("hi"), &empty, &V, Timestamp::now()) else {
             panic!()
         };
         assert_eq!(x.reason_code, "NO_ROUTE");
+    }
+
+    #[test]
+    fn a_request_without_expiry_gets_its_types_validity_and_is_rejected_after_it() {
+        let r = req("code 1234"); // an OTP requested now
+        let Decision::Routed(d) = decide(&r, &table(), &V, Timestamp::now()) else {
+            panic!("a fresh OTP is routed");
+        };
+        assert_eq!(
+            d.expires_at,
+            Some(r.meta.occurred_at.plus(Duration::from_secs(600))),
+            "the decision carries the expiry the dispatcher enforces"
+        );
+        // The same request read again 11 minutes later (offsets lost, a replay): not sent.
+        let later = r.meta.occurred_at.plus(Duration::from_secs(660));
+        let Decision::Rejected(x) = decide(&r, &table(), &V, later) else {
+            panic!("an OTP past its validity is rejected");
+        };
+        assert_eq!(x.reason_code, EXPIRED_CODE);
+        // A bulk message of the same age is still good for two days.
+        let mut bulk = r.clone();
+        bulk.message_type = MessageType::Marketing;
+        bulk.lane = Lane::Bulk;
+        assert!(matches!(
+            decide(&bulk, &table(), &V, later),
+            Decision::Routed(_)
+        ));
+    }
+
+    #[test]
+    fn an_expiry_the_client_gave_wins_over_the_default() {
+        let mut r = req("code 1234");
+        let asked = r.meta.occurred_at.plus(Duration::from_secs(3600));
+        r.expires_at = Some(asked);
+        let at = r.meta.occurred_at.plus(Duration::from_secs(1800));
+        let Decision::Routed(d) = decide(&r, &table(), &V, at) else {
+            panic!("within the client's validity");
+        };
+        assert_eq!(d.expires_at, Some(asked));
     }
 }

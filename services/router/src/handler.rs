@@ -5,6 +5,7 @@ use smsflow_events::{Event, Timestamp, Topics};
 use smsflow_kafka::{Handler, HandlerError, Incoming, Outgoing};
 use tracing::debug;
 
+use crate::config::ValidityConfig;
 use crate::decide::{Decision, decide};
 use crate::metrics;
 use crate::routes::RouteTable;
@@ -16,6 +17,8 @@ pub struct Router {
     pub topics: Topics,
     /// The table in force.
     pub table: RouteTable,
+    /// Default validity per message type.
+    pub validity: ValidityConfig,
 }
 
 impl Handler for Router {
@@ -29,17 +32,19 @@ impl Handler for Router {
         };
         let topic = self.topics.lane(req.lane).to_owned();
         let key = req.to.as_str().to_owned();
-        Ok(match decide(req, &self.table, Timestamp::now()) {
-            Decision::Routed(d) => {
-                metrics::routed(d.lane);
-                debug!(message_id = %d.message_id, to = %d.to, lane = %d.lane, carrier = %d.carrier_id, route = %d.route_id, segments = d.segments, "routed");
-                vec![Outgoing::new(topic, key, *d)]
-            }
-            Decision::Rejected(r) => {
-                metrics::rejected(r.lane, &r.reason_code);
-                debug!(message_id = %r.message_id, to = %r.to, reason = %r.reason_code, "rejected");
-                vec![Outgoing::new(topic, key, *r)]
-            }
-        })
+        Ok(
+            match decide(req, &self.table, &self.validity, Timestamp::now()) {
+                Decision::Routed(d) => {
+                    metrics::routed(d.lane);
+                    debug!(message_id = %d.message_id, to = %d.to, lane = %d.lane, carrier = %d.carrier_id, route = %d.route_id, segments = d.segments, "routed");
+                    vec![Outgoing::new(topic, key, *d)]
+                }
+                Decision::Rejected(r) => {
+                    metrics::rejected(r.lane, &r.reason_code);
+                    debug!(message_id = %r.message_id, to = %r.to, reason = %r.reason_code, "rejected");
+                    vec![Outgoing::new(topic, key, *r)]
+                }
+            },
+        )
     }
 }

@@ -73,6 +73,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     let handler = Arc::new(handler::Router {
         topics: topics.clone(),
         table: ctx.table,
+        validity: config.validity,
     });
     tracing::info!(
         version = handler.table.version,
