@@ -244,6 +244,8 @@ impl Platform {
                     key: Some(API_KEY.into())
                 }],
                 analytics_url: format!("http://{analytics}"),
+                // A broker stall on a loaded test machine is not what these tests are about.
+                accept_timeout_ms: 30_000,
                 ..Default::default()
             }
         )

@@ -1,13 +1,13 @@
 //! Guarantee 1 when the message log cannot take a request: `POST /v1/messages` answers 503
 //! within its accept timeout (not after the producer's minute), says the outcome is unknown
-//! and how to retry safely, and answers 202 for nothing. The log "cannot take it" here the
+//! and how to retry safely. The log "cannot take it" here the
 //! way a topic that is gone or a partition without a leader looks to a producer: ingest's
 //! request topics do not exist on the real broker (which creates no topics by itself).
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use smsflow_integration::{Stack, read_topic, unique};
+use smsflow_integration::{Stack, unique};
 
 const KEY: &str = "sk_test_outage";
 
@@ -35,6 +35,7 @@ async fn a_request_the_log_cannot_confirm_gets_503_with_an_unknown_outcome() {
     let stop = smsflow_runtime::CancellationToken::new();
     let task = tokio::spawn(ingest::run(cfg, ctx, stop.clone()));
 
+    let asked = tokio::time::Instant::now();
     let r = tokio::time::timeout(
         // The accept timeout, plus the request's own second, plus room for a slow machine;
         // far below the producer's default minute.
@@ -49,7 +50,11 @@ async fn a_request_the_log_cannot_confirm_gets_503_with_an_unknown_outcome() {
     .await
     .expect("ingest answers instead of hanging")
     .unwrap();
+    let took = asked.elapsed();
     assert_eq!(r.status(), 503);
+    // Bounded by the accept timeout plus the request's second, not the producer's minute
+    // (generous: a loaded 2-core machine).
+    assert!(took < Duration::from_secs(8), "answered after {took:?}");
     assert_eq!(
         r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
         Some("1")
@@ -66,9 +71,6 @@ async fn a_request_the_log_cannot_confirm_gets_503_with_an_unknown_outcome() {
         !message.contains("nothing was accepted"),
         "never claims nothing was accepted: {message}"
     );
-    // And nothing reached a request topic under that prefix.
-    let t = kafka.topics();
-    assert!(read_topic(&kafka, &t.requests_otp, 1, Duration::from_secs(2)).is_empty());
     stop.cancel();
     task.await.unwrap().unwrap();
 }

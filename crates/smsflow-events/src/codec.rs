@@ -259,6 +259,12 @@ impl EventCodec {
                 self.decoder.remove_errors_from_cache();
                 return Err(match self.lookup_id(id).await {
                     IdLookup::NotFound => DecodeError::UnknownSchemaId(id),
+                    // The registry has it, but it cannot be read as a schema of ours: retrying
+                    // would stall the partition forever.
+                    IdLookup::Found if !e.retriable => DecodeError::UnknownEventType(format!(
+                        "schema id {id} cannot be read: {}",
+                        e.error
+                    )),
                     IdLookup::Found | IdLookup::Unavailable => {
                         DecodeError::RegistryUnavailable(e.to_string())
                     }
@@ -335,7 +341,11 @@ fn classify_id_lookup(status: u16, body: &str) -> IdLookup {
 
 impl EventCodec {
     async fn lookup_id(&self, id: u32) -> IdLookup {
-        let mut req = self.http.get(format!("{}/schemas/ids/{id}", self.url));
+        // Asked as the decoder asks (soft-deleted schemas included), so a deleted schema's
+        // old records are not taken for poison.
+        let mut req = self
+            .http
+            .get(format!("{}/schemas/ids/{id}?deleted=true", self.url));
         if let Some((u, p)) = &self.basic {
             req = req.basic_auth(u, Some(p));
         }

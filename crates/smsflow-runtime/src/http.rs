@@ -157,18 +157,22 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_check_that_hangs_fails_after_the_timeout_without_holding_the_others() {
+    async fn hanging_checks_fail_after_the_timeout_and_together() {
         let r = Readiness::default()
             .with("registry", std::future::pending::<Result<(), String>>)
+            .with("store", std::future::pending::<Result<(), String>>)
             .with("kafka", || async { Ok(()) });
+        let started = tokio::time::Instant::now();
         let results = r.run().await;
-        assert_eq!(results[1], ("kafka", None));
-        let (name, err) = &results[0];
-        assert_eq!(*name, "registry");
-        assert!(
-            err.as_deref()
-                .is_some_and(|e| e.contains("no answer within")),
-            "{err:?}"
-        );
+        // Run one after the other they would take two timeouts (paused time: exact).
+        assert_eq!(started.elapsed(), CHECK_TIMEOUT);
+        assert_eq!(results[2], ("kafka", None));
+        for (name, err) in &results[..2] {
+            assert!(
+                err.as_deref()
+                    .is_some_and(|e| e.contains("no answer within")),
+                "{name}: {err:?}"
+            );
+        }
     }
 }

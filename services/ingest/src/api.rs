@@ -66,6 +66,7 @@ pub async fn send(
         // Same key, same event id: a retried request is dropped downstream as a duplicate.
         meta.event_id = smsflow_events::EventId::derived(message_id.as_uuid(), "requested");
     }
+    let keyed = idempotency_key.is_some();
     let created_at = Timestamp::now();
     let event = SendRequested {
         meta,
@@ -88,7 +89,7 @@ pub async fn send(
     let out = Outgoing::new(s.topics.requests_for(v.lane), v.to.as_str(), event);
     // The producer gives up after `accept_timeout_ms`; the registry lookup of a first send
     // and the queueing get a second more before the request stops waiting.
-    let wait = Duration::from_millis(s.config.accept_timeout_ms.max(1)) + Duration::from_secs(1);
+    let wait = s.config.accept_timeout() + Duration::from_secs(1);
     let sent = tokio::time::timeout(wait, s.producers.for_lane(v.lane).send(&out)).await;
     if let Err(e) = sent
         .map_err(|_| "not confirmed in time".to_owned())
@@ -96,7 +97,8 @@ pub async fn send(
     {
         warn!(error = %e, "request not confirmed by the log");
         return Err(ApiError::not_confirmed(
-            s.config.accept_timeout_ms as f64 / 1000.0,
+            s.config.accept_timeout().as_secs_f64() + 1.0,
+            keyed,
         ));
     }
     crate::metrics::accepted(v.lane, started.elapsed().as_secs_f64());

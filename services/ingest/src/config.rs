@@ -35,7 +35,8 @@ pub struct Config {
     /// Most SMS segments one message may take.
     pub max_segments: usize,
     /// Milliseconds a `POST` waits for the message log to confirm the request (the producer's
-    /// `delivery.timeout.ms`); then it answers 503 saying the outcome is unknown.
+    /// `delivery.timeout.ms`, kept within 100 ms..=10 min); then, a second later at most, it
+    /// answers 503 saying the outcome is unknown.
     pub accept_timeout_ms: u64,
 }
 
@@ -51,6 +52,13 @@ impl Default for Config {
             max_segments: 10,
             accept_timeout_ms: 5_000,
         }
+    }
+}
+
+impl Config {
+    /// `accept_timeout_ms`, kept where the producer accepts it (above its 2 ms linger).
+    pub fn accept_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.accept_timeout_ms.clamp(100, 600_000))
     }
 }
 

@@ -88,19 +88,25 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
-    /// 503 for a send the message log did not confirm within `secs`: it may still have been
-    /// stored (a produce in flight can land after its deadline), so the client is told the
-    /// outcome is unknown and how to retry without sending twice.
-    pub fn not_confirmed(secs: f64) -> Self {
+    /// 503 for a send the message log did not confirm in about `secs` seconds: it may still
+    /// have been stored (a produce in flight can land after its deadline), so the client is
+    /// told the outcome is unknown and how to retry without sending twice: with the same
+    /// `Idempotency-Key` if it sent one (`keyed`), and with one from now on if not.
+    pub fn not_confirmed(secs: f64, keyed: bool) -> Self {
+        let retry = if keyed {
+            "Retry with the same Idempotency-Key header: it is sent at most once"
+        } else {
+            "A retry without an Idempotency-Key header may send it twice: send one to retry \
+             safely"
+        };
         Self {
             retry_after_secs: Some(1),
             ..Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 format!(
-                    "the message log did not confirm the request within {secs} s: it may or may \
-                     not have been accepted. Retry with the same Idempotency-Key header, and it \
-                     is sent at most once"
+                    "the message log did not confirm the request in about {secs} s: it may or \
+                     may not have been accepted. {retry}"
                 ),
             )
         }

@@ -82,7 +82,7 @@ impl Context {
         let mut kafka = config.kafka.clone();
         kafka.properties.insert(
             "delivery.timeout.ms".into(),
-            config.accept_timeout_ms.max(1).to_string(),
+            config.accept_timeout().as_millis().to_string(),
         );
         let producers = LaneProducers::beside(
             &kafka,
