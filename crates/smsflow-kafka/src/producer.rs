@@ -51,6 +51,8 @@ pub struct Stored {
 #[derive(Clone)]
 pub struct EventProducer {
     inner: FutureProducer,
+    /// How long a send may wait for room in librdkafka's queue.
+    queue_timeout: Duration,
     codec: Arc<EventCodec>,
 }
 
@@ -65,8 +67,19 @@ pub const PROMPT_LINGER: Duration = Duration::from_millis(2);
 /// Linger of a service's own client: bulk lanes, receipts, reports (ADR 11).
 pub const BATCH_LINGER: Duration = Duration::from_millis(10);
 
-/// How long a send may wait for room in librdkafka's queue before failing.
+/// How long a send may wait for room in librdkafka's queue before failing, at most.
 const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The queue wait for a client whose records get `delivery.timeout.ms`: no longer than a record
+/// may wait for its acknowledgement, so a short delivery timeout (ingest's accept timeout)
+/// bounds the whole send, not only the part after the record was queued.
+fn queue_timeout(delivery_timeout_ms: Option<&str>) -> Duration {
+    delivery_timeout_ms
+        .and_then(|v| v.parse().ok())
+        .map_or(QUEUE_TIMEOUT, |ms| {
+            Duration::from_millis(ms).min(QUEUE_TIMEOUT)
+        })
+}
 
 impl EventProducer {
     /// An idempotent, `acks=all` producer named `client_id`, lingering [`PROMPT_LINGER`].
@@ -100,6 +113,7 @@ impl EventProducer {
         }
         c.set("enable.idempotence", "true").set("acks", "all");
         Ok(Self {
+            queue_timeout: queue_timeout(c.get("delivery.timeout.ms")),
             inner: c.create()?,
             codec,
         })
@@ -140,7 +154,11 @@ impl EventProducer {
         if let Some(k) = key {
             rec = rec.key(k);
         }
-        match self.inner.send(rec, Timeout::After(QUEUE_TIMEOUT)).await {
+        match self
+            .inner
+            .send(rec, Timeout::After(self.queue_timeout))
+            .await
+        {
             Ok(d) => {
                 metrics::produced(topic, true);
                 Ok(Stored {
@@ -205,5 +223,17 @@ impl LaneProducers {
     pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
         self.bulk.flush(timeout)?;
         self.priority.flush(timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_delivery_timeout_bounds_the_queue_wait_too() {
+        assert_eq!(queue_timeout(Some("1500")), Duration::from_millis(1500));
+        assert_eq!(queue_timeout(Some("60000")), QUEUE_TIMEOUT);
+        assert_eq!(queue_timeout(None), QUEUE_TIMEOUT);
     }
 }

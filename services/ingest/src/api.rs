@@ -2,7 +2,7 @@
 //! `GET /v1/messages/{id}` (answered from the analytics service's views).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -87,17 +87,12 @@ pub async fn send(
     };
     let started = Instant::now();
     let out = Outgoing::new(s.topics.requests_for(v.lane), v.to.as_str(), event);
-    // The producer gives up after `accept_timeout_ms`; the registry lookup of a first send
-    // and the queueing get a second more before the request stops waiting.
-    let wait = s.config.accept_timeout() + Duration::from_secs(1);
-    let sent = tokio::time::timeout(wait, s.producers.for_lane(v.lane).send(&out)).await;
-    if let Err(e) = sent
-        .map_err(|_| "not confirmed in time".to_owned())
-        .and_then(|r| r.map_err(|e| e.to_string()))
-    {
+    // The producer gives up after `accept_timeout_ms` (its delivery timeout, which also
+    // bounds its queue wait: `Context::connect`).
+    if let Err(e) = s.producers.for_lane(v.lane).send(&out).await {
         warn!(error = %e, "request not confirmed by the log");
         return Err(ApiError::not_confirmed(
-            s.config.accept_timeout().as_secs_f64() + 1.0,
+            s.config.accept_timeout().as_secs_f64(),
             keyed,
         ));
     }

@@ -35,8 +35,8 @@ pub struct Config {
     /// Most SMS segments one message may take.
     pub max_segments: usize,
     /// Milliseconds a `POST` waits for the message log to confirm the request (the producer's
-    /// `delivery.timeout.ms`, kept within 100 ms..=10 min); then, a second later at most, it
-    /// answers 503 saying the outcome is unknown.
+    /// `delivery.timeout.ms`, kept within 100 ms..=10 min, and its longest wait for queue
+    /// room); then it answers 503 saying the outcome is unknown.
     pub accept_timeout_ms: u64,
 }
 

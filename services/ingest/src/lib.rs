@@ -78,7 +78,8 @@ impl Context {
             .register_catalog(&config.kafka.topics().catalog())
             .await
             .map_err(smsflow_kafka::KafkaError::from)?;
-        // A request the log cannot confirm in time fails then, instead of after a minute.
+        // A request the log cannot confirm in time fails then, instead of after a minute (the
+        // producer also waits no longer than that for room in its queue).
         let mut kafka = config.kafka.clone();
         kafka.properties.insert(
             "delivery.timeout.ms".into(),
