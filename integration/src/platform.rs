@@ -61,6 +61,25 @@ pub async fn start_dlr_with(cfg: dlr_ingester::Config) -> Running {
     start!(dlr_ingester, cfg)
 }
 
+/// Ingest's settings for a test on `kafka`: a local listener, [`API_KEY`] for [`TENANT`].
+pub fn ingest_config(kafka: KafkaConfig) -> ingest::Config {
+    ingest::Config {
+        http: local(),
+        kafka,
+        api_keys: vec![ingest::config::ApiKeyConfig {
+            tenant: TENANT.into(),
+            sha256: None,
+            key: Some(API_KEY.into()),
+        }],
+        ..Default::default()
+    }
+}
+
+/// Starts ingest alone with `cfg` (see [`ingest_config`]).
+pub async fn start_ingest_with(cfg: ingest::Config) -> Running {
+    start!(ingest, cfg)
+}
+
 /// The simulator and the five services.
 #[derive(Debug)]
 pub struct Platform {
@@ -103,7 +122,7 @@ impl Default for Options {
 }
 
 /// Simulator scenario for tests: happy carrier, receipts 20–60 ms after the submit.
-pub const SCENARIO: &str = r#"
+const SCENARIO: &str = r#"
 [[accounts]]
 system_id = "smsflow"
 password = "secret"
@@ -233,22 +252,13 @@ impl Platform {
     /// Starts ingest with the test key.
     pub async fn start_ingest(&self) -> Running {
         let analytics = self.analytics.as_ref().expect("analytics running").addr;
-        start!(
-            ingest,
-            ingest::Config {
-                http: local(),
-                kafka: self.kafka.clone(),
-                api_keys: vec![ingest::config::ApiKeyConfig {
-                    tenant: TENANT.into(),
-                    sha256: None,
-                    key: Some(API_KEY.into())
-                }],
-                analytics_url: format!("http://{analytics}"),
-                // A broker stall on a loaded test machine is not what these tests are about.
-                accept_timeout_ms: 30_000,
-                ..Default::default()
-            }
-        )
+        start_ingest_with(ingest::Config {
+            analytics_url: format!("http://{analytics}"),
+            // A broker stall on a loaded test machine is not what these tests are about.
+            accept_timeout_ms: 30_000,
+            ..ingest_config(self.kafka.clone())
+        })
+        .await
     }
 
     /// Stops every service (gracefully) and the simulator.

@@ -7,9 +7,8 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use smsflow_integration::platform::{API_KEY, ingest_config, start_ingest_with};
 use smsflow_integration::{Stack, unique};
-
-const KEY: &str = "sk_test_outage";
 
 #[tokio::test]
 async fn a_request_the_log_cannot_confirm_gets_503_with_an_unknown_outcome() {
@@ -19,30 +18,21 @@ async fn a_request_the_log_cannot_confirm_gets_503_with_an_unknown_outcome() {
     let mut kafka = stack.kafka.clone();
     // A prefix nobody created topics under.
     kafka.topic_prefix = format!("{}.", unique("missing"));
-    let cfg = ingest::Config {
-        http: smsflow_runtime::HttpConfig::on("127.0.0.1:0"),
-        kafka: kafka.clone(),
-        api_keys: vec![ingest::config::ApiKeyConfig {
-            tenant: "itest".into(),
-            sha256: None,
-            key: Some(KEY.into()),
-        }],
+    let ingest = start_ingest_with(ingest::Config {
         accept_timeout_ms: 1_500,
-        ..Default::default()
-    };
-    let ctx = ingest::Context::connect(&cfg).await.unwrap();
-    let url = format!("http://{}/v1/messages", ctx.http_addr());
-    let stop = smsflow_runtime::CancellationToken::new();
-    let task = tokio::spawn(ingest::run(cfg, ctx, stop.clone()));
+        ..ingest_config(kafka)
+    })
+    .await;
+    let url = format!("http://{}/v1/messages", ingest.addr);
 
     let asked = tokio::time::Instant::now();
     let r = tokio::time::timeout(
-        // The accept timeout, plus the request's own second, plus room for a slow machine;
+        // The accept timeout, plus room for a slow machine;
         // far below the producer's default minute.
         Duration::from_secs(15),
         reqwest::Client::new()
             .post(&url)
-            .bearer_auth(KEY)
+            .bearer_auth(API_KEY)
             .header("Idempotency-Key", "outage-1")
             .json(&json!({"to": "+447700900123", "from": "ITEST", "text": "hello", "priority": "otp"}))
             .send(),
@@ -52,7 +42,7 @@ async fn a_request_the_log_cannot_confirm_gets_503_with_an_unknown_outcome() {
     .unwrap();
     let took = asked.elapsed();
     assert_eq!(r.status(), 503);
-    // Bounded by the accept timeout plus the request's second, not the producer's minute
+    // Bounded by the accept timeout, not the producer's minute
     // (generous: a loaded 2-core machine).
     assert!(took < Duration::from_secs(8), "answered after {took:?}");
     assert_eq!(
@@ -71,6 +61,5 @@ async fn a_request_the_log_cannot_confirm_gets_503_with_an_unknown_outcome() {
         !message.contains("nothing was accepted"),
         "never claims nothing was accepted: {message}"
     );
-    stop.cancel();
-    task.await.unwrap().unwrap();
+    ingest.stop().await;
 }

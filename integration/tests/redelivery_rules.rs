@@ -38,7 +38,6 @@ fn decision(to: &str, t: MessageType, text: &str) -> RoutingDecided {
 
 struct Bench {
     dispatcher: Dispatcher,
-    state: DispatchState,
     sim: carrier_sim::RunningSim,
 }
 
@@ -81,7 +80,6 @@ async fn bench(connected: bool) -> Bench {
     }
     let producer =
         EventProducer::new(&kafka, Arc::new(kafka.codec().unwrap()), "redelivery").unwrap();
-    let state = DispatchState::new(store.clone()).await.unwrap();
     let dispatcher = Dispatcher {
         state: DispatchState::new(store).await.unwrap(),
         carriers: HashMap::from([(CarrierId::parse("sim").unwrap(), client)]),
@@ -90,11 +88,7 @@ async fn bench(connected: bool) -> Bench {
         max_attempts: 4,
         resubmit_unknown: UnknownOutcomePolicy::default(),
     };
-    Bench {
-        dispatcher,
-        state,
-        sim,
-    }
+    Bench { dispatcher, sim }
 }
 
 impl Bench {
@@ -102,7 +96,8 @@ impl Bench {
     async fn seed(&self, d: &RoutingDecided, state: AttemptState, ids: &[(i32, &str)]) {
         let ids: BTreeMap<i32, String> = ids.iter().map(|(i, s)| (*i, (*s).into())).collect();
         let code = matches!(state, AttemptState::Failed(_)).then_some("SMPP_0x0000000B");
-        self.state
+        self.dispatcher
+            .state
             .set(d.lane, d.message_id, 1, "sim", state, code, &ids)
             .await
             .unwrap();
@@ -223,7 +218,7 @@ async fn an_attempt_that_wrote_nothing_is_sent_as_new() {
     assert!(!s.ambiguous, "nothing had reached the carrier");
     assert_eq!(s.carrier_message_ids.len(), 2);
     assert_eq!(b.at_carrier("447700900331"), vec![1, 2]);
-    let h = b.state.history(d.message_id).await.unwrap();
+    let h = b.dispatcher.state.history(d.message_id).await.unwrap();
     assert_eq!(h.attempt(1).map(|r| r.state), Some(AttemptState::Submitted));
     b.sim.shutdown().await;
 }
@@ -236,7 +231,7 @@ async fn a_carrier_not_connected_sends_nothing_and_the_handler_retries_in_place(
         Err(HandlerError::Retry(_)) => {}
         other => panic!("expected a retry in place, got {other:?}"),
     }
-    let h = b.state.history(d.message_id).await.unwrap();
+    let h = b.dispatcher.state.history(d.message_id).await.unwrap();
     assert_eq!(h.attempt(1).map(|r| r.state), Some(AttemptState::NotSent));
     // Run again with the history it left: still nothing sent, still a retry (not a failure).
     assert!(matches!(b.redeliver(&d).await, Err(HandlerError::Retry(_))));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use smsflow_integration::platform::{API_KEY, Platform};
+use smsflow_integration::platform::{API_KEY, Platform, ingest_config, start_ingest_with};
 use smsflow_integration::{Stack, read_topic};
 use tokio::sync::Semaphore;
 
@@ -328,21 +328,12 @@ async fn invalid_requests_get_stable_errors_and_publish_nothing() {
     stack.require_kafka();
     stack.require_registry().await;
     let kafka = stack.isolated_kafka(1).await;
-    let cfg = ingest::Config {
-        http: smsflow_runtime::HttpConfig::on("127.0.0.1:0"),
-        kafka: kafka.clone(),
-        api_keys: vec![ingest::config::ApiKeyConfig {
-            tenant: "itest".into(),
-            sha256: None,
-            key: Some(API_KEY.into()),
-        }],
+    let ingest = start_ingest_with(ingest::Config {
         max_body_bytes: 4096,
-        ..Default::default()
-    };
-    let ctx = ingest::Context::connect(&cfg).await.unwrap();
-    let api = format!("http://{}/v1/messages", ctx.http_addr());
-    let stop = smsflow_runtime::CancellationToken::new();
-    let task = tokio::spawn(ingest::run(cfg, ctx, stop.clone()));
+        ..ingest_config(kafka.clone())
+    })
+    .await;
+    let api = format!("http://{}/v1/messages", ingest.addr);
     let http = reqwest::Client::new();
     let ok = json!({"to": "+447700900123", "from": "ITEST", "text": "hello"});
     let with = |k: &str, v: Value| {
@@ -472,6 +463,5 @@ async fn invalid_requests_get_stable_errors_and_publish_nothing() {
         .unwrap();
     assert_eq!(r.status(), 202);
     assert_eq!(published(Duration::from_secs(4)), 1);
-    stop.cancel();
-    task.await.unwrap().unwrap();
+    ingest.stop().await;
 }

@@ -89,15 +89,18 @@ pub struct ValidityConfig {
 
 impl Default for ValidityConfig {
     fn default() -> Self {
-        Self {
-            otp_secs: 600,
-            transactional_secs: 86_400,
-            marketing_secs: 172_800,
-        }
+        Self::DEFAULT
     }
 }
 
 impl ValidityConfig {
+    /// OTP 10 minutes, transactional a day, marketing two days.
+    pub const DEFAULT: Self = Self {
+        otp_secs: 600,
+        transactional_secs: 86_400,
+        marketing_secs: 172_800,
+    };
+
     /// The validity of a message of type `t` whose request names no expiry.
     pub fn for_type(&self, t: MessageType) -> Duration {
         Duration::from_secs(match t {

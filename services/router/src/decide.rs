@@ -106,11 +106,8 @@ mod tests {
     use smsflow_events::*;
     use std::time::Duration;
 
-    const V: ValidityConfig = ValidityConfig {
-        otp_secs: 600,
-        transactional_secs: 86_400,
-        marketing_secs: 172_800,
-    };
+    /// The defaults: OTP 10 minutes, marketing 2 days.
+    const V: &ValidityConfig = &ValidityConfig::DEFAULT;
 
     fn req(text: &str) -> SendRequested {
         let mut r = smsflow_events::arbitrary::sample_request("+447700900123");
@@ -126,7 +123,7 @@ mod tests {
 
     #[test]
     fn routes_with_encoding_segments_and_cost() {
-        let Decision::Routed(d) = decide(&req(&"é🙂".repeat(40)), &table(), &V, Timestamp::now())
+        let Decision::Routed(d) = decide(&req(&"é🙂".repeat(40)), &table(), V, Timestamp::now())
         else {
             panic!()
         };
@@ -142,7 +139,7 @@ mod tests {
     fn smart_encoding_sends_the_replaced_text() {
         let mut r = req("It\u{2019}s \u{201c}fine\u{201d} \u{2014} ok");
         r.smart_encoding = true;
-        let Decision::Routed(d) = decide(&r, &table(), &V, Timestamp::now()) else {
+        let Decision::Routed(d) = decide(&r, &table(), V, Timestamp::now()) else {
             panic!()
         };
         assert_eq!(d.encoding, Encoding::Gsm7);
@@ -153,8 +150,8 @@ mod tests {
     fn the_same_request_gets_the_same_decision_id() {
         let r = req("hi");
         let (Decision::Routed(a), Decision::Routed(b)) = (
-            decide(&r, &table(), &V, Timestamp::now()),
-            decide(&r, &table(), &V, Timestamp::now()),
+            decide(&r, &table(), V, Timestamp::now()),
+            decide(&r, &table(), V, Timestamp::now()),
         ) else {
             panic!()
         };
@@ -166,7 +163,7 @@ mod tests {
     fn expired_and_unroutable_are_rejected_with_codes() {
         let mut r = req("hi");
         r.expires_at = Some(Timestamp::from_micros(1));
-        let Decision::Rejected(x) = decide(&r, &table(), &V, Timestamp::now()) else {
+        let Decision::Rejected(x) = decide(&r, &table(), V, Timestamp::now()) else {
             panic!()
         };
         assert_eq!(x.reason_code, EXPIRED_CODE);
@@ -174,7 +171,7 @@ mod tests {
             version: 2,
             routes: vec![],
         };
-        let Decision::Rejected(x) = decide(&req("hi"), &empty, &V, Timestamp::now()) else {
+        let Decision::Rejected(x) = decide(&req("hi"), &empty, V, Timestamp::now()) else {
             panic!()
         };
         assert_eq!(x.reason_code, "NO_ROUTE");
@@ -183,7 +180,7 @@ mod tests {
     #[test]
     fn a_request_without_expiry_gets_its_types_validity_and_is_rejected_after_it() {
         let r = req("code 1234"); // an OTP requested now
-        let Decision::Routed(d) = decide(&r, &table(), &V, Timestamp::now()) else {
+        let Decision::Routed(d) = decide(&r, &table(), V, Timestamp::now()) else {
             panic!("a fresh OTP is routed");
         };
         assert_eq!(
@@ -193,7 +190,7 @@ mod tests {
         );
         // The same request read again 11 minutes later (offsets lost, a replay): not sent.
         let later = r.meta.occurred_at.plus(Duration::from_secs(660));
-        let Decision::Rejected(x) = decide(&r, &table(), &V, later) else {
+        let Decision::Rejected(x) = decide(&r, &table(), V, later) else {
             panic!("an OTP past its validity is rejected");
         };
         assert_eq!(x.reason_code, EXPIRED_CODE);
@@ -202,7 +199,7 @@ mod tests {
         bulk.message_type = MessageType::Marketing;
         bulk.lane = Lane::Bulk;
         assert!(matches!(
-            decide(&bulk, &table(), &V, later),
+            decide(&bulk, &table(), V, later),
             Decision::Routed(_)
         ));
     }
@@ -213,7 +210,7 @@ mod tests {
         let asked = r.meta.occurred_at.plus(Duration::from_secs(3600));
         r.expires_at = Some(asked);
         let at = r.meta.occurred_at.plus(Duration::from_secs(1800));
-        let Decision::Routed(d) = decide(&r, &table(), &V, at) else {
+        let Decision::Routed(d) = decide(&r, &table(), V, at) else {
             panic!("within the client's validity");
         };
         assert_eq!(d.expires_at, Some(asked));

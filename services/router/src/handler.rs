@@ -32,19 +32,18 @@ impl Handler for Router {
         };
         let topic = self.topics.lane(req.lane).to_owned();
         let key = req.to.as_str().to_owned();
-        Ok(
-            match decide(req, &self.table, &self.validity, Timestamp::now()) {
-                Decision::Routed(d) => {
-                    metrics::routed(d.lane);
-                    debug!(message_id = %d.message_id, to = %d.to, lane = %d.lane, carrier = %d.carrier_id, route = %d.route_id, segments = d.segments, "routed");
-                    vec![Outgoing::new(topic, key, *d)]
-                }
-                Decision::Rejected(r) => {
-                    metrics::rejected(r.lane, &r.reason_code);
-                    debug!(message_id = %r.message_id, to = %r.to, reason = %r.reason_code, "rejected");
-                    vec![Outgoing::new(topic, key, *r)]
-                }
-            },
-        )
+        let decision = decide(req, &self.table, &self.validity, Timestamp::now());
+        Ok(match decision {
+            Decision::Routed(d) => {
+                metrics::routed(d.lane);
+                debug!(message_id = %d.message_id, to = %d.to, lane = %d.lane, carrier = %d.carrier_id, route = %d.route_id, segments = d.segments, "routed");
+                vec![Outgoing::new(topic, key, *d)]
+            }
+            Decision::Rejected(r) => {
+                metrics::rejected(r.lane, &r.reason_code);
+                debug!(message_id = %r.message_id, to = %r.to, reason = %r.reason_code, "rejected");
+                vec![Outgoing::new(topic, key, *r)]
+            }
+        })
     }
 }
