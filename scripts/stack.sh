@@ -194,12 +194,7 @@ probe() {
 
 launch() { # name cmd...
   local name=$1; shift
-  # Every partition keeps a few files open: the broker of a stack that has run many test
-  # suites (each on topics of its own) ran out of descriptors at 20,000 (~20,000 partition
-  # directories). Raise the soft limit to what the system allows.
-  ( ulimit -n "$(cat /proc/sys/fs/nr_open 2>/dev/null || echo 1048576)" 2>/dev/null \
-      || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-    exec nohup "$@" ) >"$STACK_DIR/logs/$name.log" 2>&1 </dev/null &
+  nohup "$@" >"$STACK_DIR/logs/$name.log" 2>&1 </dev/null &
   echo $! >"$STACK_DIR/pids/$name"
 }
 

@@ -36,6 +36,89 @@ pub struct Stack {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// What every test topic prefix starts with: `t-<pid>-<n>-<random>.`.
+const TOPIC_PREFIX: &str = "t";
+
+/// Deletes the topics of test processes that are gone (`t-<pid>-…` of a pid not running):
+/// no test deletes its own, and a broker that has hosted ~20,000 test partitions runs out of
+/// file descriptors. Run once per test process, before its first topics; on a thread of its
+/// own (a `#[tokio::test]` runtime may be single-threaded). Best effort: a failure is printed.
+fn delete_stale_test_topics(kafka: &KafkaConfig) {
+    let cfg = kafka.client_config();
+    let run = move || -> anyhow::Result<usize> {
+        let md_client: BaseConsumer = cfg.create()?;
+        let md = md_client.fetch_metadata(None, Duration::from_secs(10))?;
+        let stale: Vec<String> = md
+            .topics()
+            .iter()
+            .map(|t| t.name().to_owned())
+            .filter(|n| {
+                stale_test_topic(n, |pid| {
+                    std::path::Path::new(&format!("/proc/{pid}")).exists()
+                })
+            })
+            .collect();
+        if stale.is_empty() {
+            return Ok(0);
+        }
+        let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+            cfg.create()?;
+        let names: Vec<&str> = stale.iter().map(String::as_str).collect();
+        let opts =
+            rdkafka::admin::AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(admin.delete_topics(&names, &opts))?;
+        Ok(stale.len())
+    };
+    match std::thread::spawn(run).join() {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => println!("[integration] deleted {n} topics of earlier test runs"),
+        Ok(Err(e)) => println!("[integration] could not delete earlier test topics: {e}"),
+        Err(_) => println!("[integration] deleting earlier test topics panicked"),
+    }
+}
+
+/// Whether `topic` is a test topic (`t-<pid>-<n>-<random>.<name>`) of a process `alive` says
+/// is gone.
+fn stale_test_topic(topic: &str, alive: impl Fn(u32) -> bool) -> bool {
+    let Some(rest) = topic
+        .strip_prefix(TOPIC_PREFIX)
+        .and_then(|r| r.strip_prefix('-'))
+    else {
+        return false;
+    };
+    let mut parts = rest.split('-');
+    match (
+        parts.next().map(str::parse::<u32>),
+        parts.next(),
+        parts.next(),
+    ) {
+        (Some(Ok(pid)), Some(_n), Some(_rand_and_name)) => !alive(pid),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_test_topics_of_processes_that_are_gone_are_stale() {
+        let alive = |pid| pid == 42;
+        assert!(stale_test_topic("t-7-3-ab12cd.sms.requests", alive));
+        assert!(
+            !stale_test_topic("t-42-3-ab12cd.sms.requests", alive),
+            "a running test's"
+        );
+        assert!(!stale_test_topic("sms.requests", alive));
+        assert!(!stale_test_topic("bench-20261206-rate.sms.requests", alive));
+        assert!(!stale_test_topic("tenant-7-3-x", alive), "not our prefix");
+        assert!(!stale_test_topic("t-x-3-ab12cd.sms.requests", alive));
+    }
+}
+
 /// A name unique to this test run: `<what>-<pid>-<n>-<random>`, lowercase.
 pub fn unique(what: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -111,8 +194,10 @@ impl Stack {
     /// Kafka settings with a fresh topic prefix, and every catalog topic created under it
     /// (with `partitions` partitions) and its schemas registered.
     pub async fn isolated_kafka(&self, partitions: i32) -> KafkaConfig {
+        static CLEANED: std::sync::Once = std::sync::Once::new();
+        CLEANED.call_once(|| delete_stale_test_topics(&self.kafka));
         let mut k = self.kafka.clone();
-        k.topic_prefix = format!("{}.", unique("t"));
+        k.topic_prefix = format!("{}.", unique(TOPIC_PREFIX));
         k.partitions = partitions;
         let catalog = k.topics().catalog();
         smsflow_kafka::admin::ensure_topics(&k, &catalog)
