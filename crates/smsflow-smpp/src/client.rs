@@ -11,10 +11,10 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::ack::Inbound;
 use crate::bind::Role;
 use crate::config::{BindMode, CarrierConfig};
 use crate::error::{ConfigError, NotSentReason, PartFailure, SubmitError, UnknownReason};
-use crate::inbound::InboundEvent;
 use crate::lane::Lane;
 use crate::metrics::CarrierMetrics;
 use crate::queue::SubmitQueue;
@@ -49,14 +49,13 @@ impl SmppClient {
     /// Validates the config and starts the sessions (each connects, binds and reconnects on
     /// its own). Returns the client and the channel of inbound events (receipts and MO).
     ///
-    /// Each deliver_sm is answered with deliver_sm_resp as soon as its event has been put in
-    /// this channel (not when the caller has processed it). The channel is bounded: when it
-    /// is full, sessions keep up to `inbound_backlog` events and then stop reading from the
-    /// socket, which pushes back on the carrier. Must be called inside a tokio runtime; the
+    /// Each deliver_sm is answered with deliver_sm_resp only when the caller answers its
+    /// [`Inbound::ack`](crate::Inbound) (accept once the event is kept, defer otherwise; a
+    /// dropped ack defers). The channel is bounded: when it is full, sessions keep up to
+    /// `inbound_backlog` events and refuse further deliver_sm with ESME_RX_T_APPN (the
+    /// carrier redelivers later), never stopping to read. Must be called inside a tokio runtime; the
     /// sessions run on it (see [`SmppClient::start_on`]).
-    pub fn start(
-        config: CarrierConfig,
-    ) -> Result<(Self, mpsc::Receiver<InboundEvent>), ConfigError> {
+    pub fn start(config: CarrierConfig) -> Result<(Self, mpsc::Receiver<Inbound>), ConfigError> {
         Self::start_on(config, &Handle::current())
     }
 
@@ -66,7 +65,7 @@ impl SmppClient {
     pub fn start_on(
         config: CarrierConfig,
         runtime: &Handle,
-    ) -> Result<(Self, mpsc::Receiver<InboundEvent>), ConfigError> {
+    ) -> Result<(Self, mpsc::Receiver<Inbound>), ConfigError> {
         config.validate()?;
         let (inbound_tx, inbound_rx) = mpsc::channel(config.inbound_channel);
         let (bound, _) = watch::channel(0usize);

@@ -11,7 +11,9 @@
 //! shutdown — the client never resends these itself, the caller decides per message type),
 //! or **not sent** (never written: safe to retry). Receipts and MO messages come back on a
 //! bounded channel as [`InboundEvent`]s, with carrier message ids normalised so that the id
-//! of a submit_sm_resp and the id of its receipt compare equal.
+//! of a submit_sm_resp and the id of its receipt compare equal; each comes with a
+//! [`DeliverAck`], and the carrier gets its deliver_sm_resp only when the caller answers it
+//! (after keeping the event), so a receipt is never acknowledged before it is kept.
 //!
 //! # Why not `rusmppc`
 //!
@@ -24,8 +26,8 @@
 //! submit in the window; (3) throttling responses that pause the session and resend the
 //! part inside the window accounting; (4) several binds sharing one queue per priority lane,
 //! served strictly by priority, reconnecting with backoff and jitter; (5) answering
-//! deliver_sm only after the event is in the caller's channel, deferring with ESME_RX_T_APPN
-//! what does not fit, without ever stopping to read; (6) surviving PDUs the strict codec
+//! deliver_sm only when the caller has kept the event, deferring with ESME_RX_T_APPN what
+//! does not fit or could not be kept, without ever stopping to read; (6) surviving PDUs the strict codec
 //! refuses (an error response with an odd body, a receipt whose `receipted_message_id` lacks
 //! its NUL) instead of ending the stream.
 //!
@@ -47,6 +49,7 @@
 //! - `codec`: framing over the rusmpp codec, tolerant of undecodable PDUs.
 //! - `deliver`: deliver_sm fields, with a lenient fallback parser.
 //! - [`inbound`]: [`InboundEvent`] — receipts and MO messages.
+//! - [`ack`]: [`Inbound`] and [`DeliverAck`] — the caller's answer to each deliver_sm.
 //! - [`receipt`]: receipt text parser/formatter and [`ReceiptState`].
 //! - [`idnorm`]: carrier message id normalisation (hex / decimal / as-is).
 //! - [`status`]: command_status values and their classes.
@@ -77,13 +80,18 @@
 //!         Err(failure) => println!("part {} failed ({:?}): {failure}", part.seq, failure.class()),
 //!     }
 //! }
-//! if let Some(InboundEvent::Receipt(receipt)) = inbound.recv().await {
-//!     println!("receipt for {}: {:?}", receipt.message_id, receipt.state);
+//! if let Some(received) = inbound.recv().await {
+//!     if let InboundEvent::Receipt(receipt) = &received.event {
+//!         println!("receipt for {}: {:?}", receipt.message_id, receipt.state);
+//!     }
+//!     // Answered only now: keep the event durably first, then accept (or defer).
+//!     received.ack.accept();
 //! }
 //! client.shutdown(Duration::from_secs(5)).await;
 //! # Ok(()) }
 //! ```
 
+pub mod ack;
 mod backoff;
 mod bind;
 pub mod client;
@@ -104,6 +112,7 @@ pub mod status;
 pub mod submit;
 mod window;
 
+pub use ack::{DeliverAck, Inbound};
 pub use client::SmppClient;
 pub use config::{BindMode, CarrierConfig, ConcatMethod, Secret};
 pub use deliver::NetworkError;

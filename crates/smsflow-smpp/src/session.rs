@@ -16,11 +16,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::ack::Inbound;
 use crate::backoff::Backoff;
 use crate::bind::{Role, connect_and_bind};
 use crate::config::CarrierConfig;
 use crate::error::{NotSentReason, PartFailure, UnknownReason};
-use crate::inbound::InboundEvent;
 use crate::lane::Lane;
 use crate::link::{Link, LinkEnd};
 use crate::metrics::CarrierMetrics;
@@ -54,7 +54,7 @@ pub(crate) struct Shared {
     pub(crate) metrics: CarrierMetrics,
     /// Parts waiting for a window slot on any session, one bounded FIFO per lane.
     pub(crate) queue: SubmitQueue,
-    pub(crate) inbound_tx: mpsc::Sender<InboundEvent>,
+    pub(crate) inbound_tx: mpsc::Sender<Inbound>,
     /// Number of bound sessions that take submits.
     pub(crate) bound: watch::Sender<usize>,
     /// Cancelled when shutdown starts.

@@ -11,7 +11,7 @@ use carrier_sim::scenario::{ReceiptForm, Scenario};
 use carrier_sim::{IdFormat as SimIdFormat, Latency, RunningSim, SimConfig};
 use common::{WAIT, init_tracing, test_config};
 use smsflow_smpp::{
-    CarrierConfig, CarrierMessageId, ConcatMethod, ErrorClass, IdFormat, InboundEvent,
+    CarrierConfig, CarrierMessageId, ConcatMethod, ErrorClass, IdFormat, Inbound, InboundEvent,
     NotSentReason, PartFailure, ReceiptState, SmppClient, SubmitRequest, UnknownReason,
 };
 use tokio::sync::mpsc::Receiver;
@@ -27,7 +27,7 @@ fn client_config(sim: &RunningSim) -> CarrierConfig {
 async fn start(
     config: CarrierConfig,
     sessions: usize,
-) -> anyhow::Result<(SmppClient, Receiver<InboundEvent>)> {
+) -> anyhow::Result<(SmppClient, Receiver<Inbound>)> {
     let (client, inbound) = SmppClient::start(config)?;
     ensure!(
         client.wait_until_bound(sessions, WAIT).await,
@@ -306,7 +306,8 @@ async fn receipts_with_hex_decimal_mismatch_correlate() -> anyhow::Result<()> {
         let event = tokio::time::timeout(WAIT, inbound.recv())
             .await
             .context("receipt in time")?
-            .context("open")?;
+            .context("open")?
+            .acknowledge();
         let InboundEvent::Receipt(r) = event else {
             anyhow::bail!("unexpected {event:?}");
         };
@@ -422,7 +423,8 @@ async fn reconnects_after_drop_and_receives_mo() -> anyhow::Result<()> {
     let event = tokio::time::timeout(WAIT, inbound.recv())
         .await
         .context("mo in time")?
-        .context("open")?;
+        .context("open")?
+        .acknowledge();
     let InboundEvent::Mo(mo) = event else {
         anyhow::bail!("unexpected {event:?}");
     };

@@ -144,6 +144,13 @@ async fn node_smsc_conformance() -> anyhow::Result<()> {
     cfg.message_id.receipt_tlv = IdFormat::Hex;
     cfg.message_id.receipt_text = IdFormat::Decimal;
     let (client, mut inbound) = SmppClient::start(cfg)?;
+    // Keep (here: hand on) each receipt and acknowledge it, as a caller that stores them does.
+    let (kept_tx, mut kept) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(received) = inbound.recv().await {
+            let _ = kept_tx.send(received.acknowledge());
+        }
+    });
     ensure!(
         client.wait_until_bound(1, WAIT).await,
         "did not bind to node-smpp"
@@ -248,7 +255,7 @@ async fn node_smsc_conformance() -> anyhow::Result<()> {
     // Receipts (TLVs + text with a decimal id) correlate with the hex submit ids.
     let mut receipts = HashSet::new();
     while receipts.len() < accepted.len() {
-        let event = tokio::time::timeout(WAIT, inbound.recv())
+        let event = tokio::time::timeout(WAIT, kept.recv())
             .await
             .context("receipt not received in time")?
             .context("inbound channel closed")?;

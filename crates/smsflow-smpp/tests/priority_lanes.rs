@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::mock_smsc::{Body, MockSmsc, Reply, Submit};
 use common::{WAIT, init_tracing, test_config};
 use smsflow_smpp::{
-    CarrierConfig, InboundEvent, Lane, NotSentReason, PartFailure, SmppClient, SubmitReport,
+    CarrierConfig, Inbound, Lane, NotSentReason, PartFailure, SmppClient, SubmitReport,
     SubmitRequest, UnknownReason,
 };
 use tokio::sync::mpsc::Receiver;
@@ -42,7 +42,7 @@ async fn mock_holding_first(first: Reply) -> MockSmsc {
     .await
 }
 
-async fn started(config: CarrierConfig) -> (SmppClient, Receiver<InboundEvent>) {
+async fn started(config: CarrierConfig) -> (SmppClient, Receiver<Inbound>) {
     let (client, inbound) = SmppClient::start(config).expect("start");
     assert!(
         client.wait_until_bound(1, WAIT).await,

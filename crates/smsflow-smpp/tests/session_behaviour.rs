@@ -7,7 +7,7 @@ use std::time::Duration;
 use common::mock_smsc::{Body, MockSmsc, Reply, deliver_body, pdu};
 use common::{WAIT, init_tracing, test_config};
 use smsflow_smpp::{
-    BindMode, CarrierConfig, ErrorClass, IdFormat, IdSource, InboundEvent, NotSentReason,
+    BindMode, CarrierConfig, ErrorClass, IdFormat, IdSource, Inbound, InboundEvent, NotSentReason,
     PartFailure, ReceiptState, SmppClient, StatusClass, SubmitRequest, UnknownReason,
 };
 
@@ -15,7 +15,7 @@ fn request(n: usize) -> SubmitRequest {
     SubmitRequest::new("ACME", format!("4477009{n:05}"), "hello", 1)
 }
 
-async fn started(config: CarrierConfig) -> (SmppClient, tokio::sync::mpsc::Receiver<InboundEvent>) {
+async fn started(config: CarrierConfig) -> (SmppClient, tokio::sync::mpsc::Receiver<Inbound>) {
     let (client, inbound) = SmppClient::start(config).expect("start");
     assert!(
         client.wait_until_bound(1, WAIT).await,
@@ -305,7 +305,8 @@ async fn receipt_with_unterminated_tlv_id_is_delivered_then_acknowledged() {
         let event = tokio::time::timeout(WAIT, inbound.recv())
             .await
             .expect("event")
-            .expect("open");
+            .expect("open")
+            .acknowledge();
         let InboundEvent::Receipt(receipt) = event else {
             panic!("receipt expected, got {event:?}");
         };
@@ -334,7 +335,8 @@ async fn mo_message_is_decoded() {
     let event = tokio::time::timeout(WAIT, inbound.recv())
         .await
         .expect("event")
-        .expect("open");
+        .expect("open")
+        .acknowledge();
     let InboundEvent::Mo(mo) = event else {
         panic!("mo expected, got {event:?}");
     };
@@ -507,12 +509,77 @@ async fn a_full_inbound_backlog_defers_receipts_but_keeps_reading() {
         let event = tokio::time::timeout(WAIT, inbound.recv())
             .await
             .expect("event")
-            .expect("open");
+            .expect("open")
+            .acknowledge();
         assert!(matches!(event, InboundEvent::Receipt(_)));
     }
     assert!(
         mock.wait_for(|l| answered(l, 0) == kept).await,
         "the kept receipts are acknowledged once consumed"
+    );
+    client.shutdown(Duration::from_secs(1)).await;
+}
+
+/// Issue 9, item 2: the carrier learns a receipt was taken only when the caller says it kept
+/// it: deliver_sm_resp follows the caller's answer (accepted: ESME_ROK; deferred or dropped:
+/// ESME_RX_T_APPN, so the carrier delivers it again), never the hand-over.
+#[tokio::test]
+async fn a_deliver_sm_is_answered_only_when_the_caller_answers_it() {
+    init_tracing();
+    let mock = MockSmsc::start(|_, _| Reply::Ok("1".into())).await;
+    let (client, mut inbound) = started(test_config(mock.port)).await;
+    assert!(client.wait_until_bound(1, WAIT).await);
+    for seq in 1..=3u32 {
+        let text = format!("id:{seq} stat:DELIVRD");
+        let body = deliver_body("447700900001", "ACME", 0x04, 0, text.as_bytes(), &[]);
+        mock.send_raw(pdu(0x5, 0, 200 + seq, &body));
+    }
+    let mut received = Vec::new();
+    for _ in 0..3 {
+        let r = tokio::time::timeout(WAIT, inbound.recv())
+            .await
+            .expect("event")
+            .expect("open");
+        received.push(r);
+    }
+    // A submit written after the hand-over: once it is answered, anything the link wrote
+    // before it (a deliver_sm_resp at hand-over) has reached the carrier too.
+    assert!(
+        client
+            .submit(request(1))
+            .await
+            .expect("submit")
+            .all_accepted()
+    );
+    let deliver_resps = |l: &common::mock_smsc::Log| {
+        l.responses
+            .iter()
+            .filter(|r| r.0 == 0x8000_0005)
+            .copied()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        deliver_resps(&mock.log.lock().unwrap()),
+        vec![],
+        "answered before the caller kept them"
+    );
+    let mut received = received.into_iter();
+    received.next().unwrap().ack.accept();
+    received.next().unwrap().ack.defer();
+    drop(received.next().unwrap());
+    assert!(
+        mock.wait_for(|l| deliver_resps(l).len() == 3).await,
+        "every deliver_sm answered once the caller answered"
+    );
+    let mut answers = deliver_resps(&mock.log.lock().unwrap());
+    answers.sort_by_key(|r| r.2);
+    assert_eq!(
+        answers,
+        vec![
+            (0x8000_0005, 0, 201),
+            (0x8000_0005, 0x64, 202),
+            (0x8000_0005, 0x64, 203)
+        ]
     );
     client.shutdown(Duration::from_secs(1)).await;
 }

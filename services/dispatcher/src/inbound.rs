@@ -1,9 +1,11 @@
 //! Receipts and MO messages from the carriers' binds, published as events: receipts to
 //! `sms.dlr.raw` (correlated later by dlr-ingester), MO to `sms.inbound`, and anything that
-//! can't be read to `sms.dlq`. A publish is retried until Kafka acknowledges it; nothing is
-//! dropped.
-
-use std::time::Duration;
+//! can't be read to `sms.dlq`. The carrier gets its deliver_sm_resp only after Kafka has
+//! acknowledged the event: a publish that fails (after the producer's own retries, within its
+//! delivery timeout) is deferred (ESME_RX_T_APPN) and the carrier delivers it again later. A
+//! crash between the two leaves the deliver_sm unanswered, so it comes again on the next
+//! bind: at worst a duplicate on `sms.dlr.raw` (which the dlr-ingester recognises), never a
+//! receipt acknowledged to the carrier and lost.
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use rdkafka::message::OwnedHeaders;
@@ -13,7 +15,9 @@ use smsflow_events::{
 };
 use smsflow_kafka::{EventProducer, Outgoing, headers};
 use smsflow_runtime::CancellationToken;
-use smsflow_smpp::{DeliveryReceipt, InboundEvent, MoMessage, ReceiptDate, ReceiptState};
+use smsflow_smpp::{
+    DeliverAck, DeliveryReceipt, Inbound, InboundEvent, MoMessage, ReceiptDate, ReceiptState,
+};
 use tokio::sync::mpsc;
 use tracing::warn;
 
@@ -95,22 +99,27 @@ pub fn mo_event(carrier: &CarrierId, mo: &MoMessage) -> Option<InboundMessageRec
     })
 }
 
-async fn publish(producer: &EventProducer, out: &Outgoing) {
-    while let Err(e) = producer.send(out).await {
-        warn!(error = %e, topic = %out.topic, "inbound event not acknowledged, retrying");
-        tokio::time::sleep(Duration::from_millis(500)).await;
+/// Answers the carrier by what Kafka said of the event.
+fn answer(ack: DeliverAck, published: Result<(), String>, what: &'static str) {
+    match published {
+        Ok(()) => ack.accept(),
+        Err(error) => {
+            warn!(%error, what, "inbound event not acknowledged by Kafka; deferred to the carrier's redelivery");
+            metrics::inbound_deferred(what);
+            ack.defer();
+        }
     }
 }
 
 /// Publishes at most this many inbound events concurrently per carrier.
 const PUBLISH_CONCURRENCY: usize = 256;
 
-/// Publishes everything `rx` yields, up to [`PUBLISH_CONCURRENCY`] at a time; once
-/// `binds_closed` is cancelled (no more events can arrive), publishes what is still queued and
-/// returns when every publish is acknowledged.
+/// Publishes everything `rx` yields, up to [`PUBLISH_CONCURRENCY`] at a time, answering each
+/// deliver_sm once its publish is settled; once `binds_closed` is cancelled (no more events
+/// can arrive), publishes what is still queued and returns when every publish is settled.
 pub async fn pump(
     carrier: CarrierId,
-    mut rx: mpsc::Receiver<InboundEvent>,
+    mut rx: mpsc::Receiver<Inbound>,
     producer: EventProducer,
     topics: Topics,
     binds_closed: CancellationToken,
@@ -134,42 +143,43 @@ pub async fn pump(
     }
 }
 
-/// Publishes one inbound event (retrying until Kafka acknowledges it).
-async fn handle(carrier: &CarrierId, ev: InboundEvent, producer: &EventProducer, topics: &Topics) {
-    metrics::inbound(carrier.as_str(), ev.kind());
-    match ev {
+/// Publishes one inbound event and answers its deliver_sm by the outcome.
+async fn handle(carrier: &CarrierId, ev: Inbound, producer: &EventProducer, topics: &Topics) {
+    let Inbound { event, ack } = ev;
+    let what = event.kind();
+    metrics::inbound(carrier.as_str(), what);
+    let published = match event {
         InboundEvent::Receipt(r) => {
             let e = receipt_event(carrier, &r);
             let key = e.to.clone().unwrap_or_else(|| e.normalized_id.clone());
-            publish(producer, &Outgoing::new(topics.dlr_raw.clone(), key, e)).await;
+            let out = Outgoing::new(topics.dlr_raw.clone(), key, e);
+            producer
+                .send(&out)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
         }
         InboundEvent::Mo(mo) => match mo_event(carrier, &mo) {
             Some(e) => {
                 let key = e.from.as_str().to_owned();
-                publish(producer, &Outgoing::new(topics.inbound.clone(), key, e)).await;
+                let out = Outgoing::new(topics.inbound.clone(), key, e);
+                producer
+                    .send(&out)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
             }
             None => {
-                dead_letter(
-                    producer,
-                    topics,
-                    carrier,
-                    "MO_SENDER_NOT_A_NUMBER",
-                    mo.text.as_bytes(),
-                )
-                .await
+                let bytes = mo.text.as_bytes();
+                dead_letter(producer, topics, carrier, "MO_SENDER_NOT_A_NUMBER", bytes).await
             }
         },
         InboundEvent::UnrecognisedReceipt(raw) => {
-            dead_letter(
-                producer,
-                topics,
-                carrier,
-                "UNRECOGNISED_RECEIPT",
-                &raw.user_data,
-            )
-            .await;
+            let bytes = &raw.user_data;
+            dead_letter(producer, topics, carrier, "UNRECOGNISED_RECEIPT", bytes).await
         }
-    }
+    };
+    answer(ack, published, what);
 }
 
 async fn dead_letter(
@@ -178,14 +188,15 @@ async fn dead_letter(
     carrier: &CarrierId,
     code: &str,
     bytes: &[u8],
-) {
+) -> Result<(), String> {
     let h = headers::with(OwnedHeaders::new(), headers::DLQ_ERROR_CODE, code);
     let h = headers::with(h, headers::DLQ_SERVICE, "dispatcher");
     let h = headers::with(h, headers::DLQ_TOPIC, &format!("smpp:{carrier}"));
-    while let Err(e) = producer.send_raw(&topics.dlq, None, bytes, h.clone()).await {
-        warn!(error = %e, "dead letter not acknowledged, retrying");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    producer
+        .send_raw(&topics.dlq, None, bytes, h)
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ use smsflow_kafka::{ByPriority, ConsumerOptions, ConsumerParts, Fetch};
 use smsflow_runtime::service::ServiceContext;
 use smsflow_runtime::wiring::group_id;
 use smsflow_runtime::{CancellationToken, ThreadRuntime, http};
-use smsflow_smpp::{InboundEvent, SmppClient};
+use smsflow_smpp::{Inbound, SmppClient};
 use tokio::sync::mpsc;
 
 pub use config::Config;
@@ -56,7 +56,7 @@ pub use smsflow_runtime::service::ServiceError as Error;
 pub struct Context {
     svc: ServiceContext,
     carriers: HashMap<CarrierId, SmppClient>,
-    inbound: Vec<(CarrierId, mpsc::Receiver<InboundEvent>)>,
+    inbound: Vec<(CarrierId, mpsc::Receiver<Inbound>)>,
     /// Where the carriers' links run: a thread of their own (ADR 11, decision 17).
     links_runtime: ThreadRuntime,
     /// Where the OTP and transactional lanes run: a thread of their own, so their records

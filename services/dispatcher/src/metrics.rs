@@ -15,6 +15,9 @@ pub const SUBMIT_SECONDS: &str = "smsflow_dispatcher_submit_seconds";
 pub const AMBIGUOUS: &str = "smsflow_dispatcher_ambiguous_resubmits_total";
 /// `smsflow_dispatcher_inbound_total{carrier,kind}`: receipts and MO messages from the binds.
 pub const INBOUND: &str = "smsflow_dispatcher_inbound_total";
+/// `smsflow_dispatcher_inbound_deferred_total{kind}`: deliver_sm answered ESME_RX_T_APPN because
+/// Kafka did not acknowledge their event (the carrier delivers them again).
+pub const INBOUND_DEFERRED: &str = "smsflow_dispatcher_inbound_deferred_total";
 
 /// `smsflow_dispatcher_history_total{outcome}`: `read` (a decision's attempt history was read)
 /// or `skipped` (a fresh first attempt, see `fresh`).
@@ -43,6 +46,10 @@ pub(crate) fn submit_seconds(carrier: &str, lane: Lane, took: Duration) {
 
 pub(crate) fn inbound(carrier: &str, kind: &'static str) {
     counter!(INBOUND, "carrier" => carrier.to_owned(), "kind" => kind).increment(1);
+}
+
+pub(crate) fn inbound_deferred(kind: &'static str) {
+    counter!(INBOUND_DEFERRED, "kind" => kind).increment(1);
 }
 
 pub(crate) fn ambiguous(carrier: &str) {

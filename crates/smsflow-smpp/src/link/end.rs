@@ -24,7 +24,11 @@ impl Link {
     /// unbind_resp (or its timeout, or the drain deadline).
     pub(super) fn check_drain_progress(&mut self) -> Option<LinkEnd> {
         self.draining?;
-        if self.unbind_sent || self.submits_in_flight > 0 || !self.inbound.is_empty() {
+        if self.unbind_sent
+            || self.submits_in_flight > 0
+            || !self.inbound.is_empty()
+            || self.unanswered > 0
+        {
             return None;
         }
         let now = Instant::now();
@@ -67,14 +71,17 @@ impl Link {
             self.shared
                 .requeue_or_not_sent(unwritten, NotSentReason::LinkLostBeforeWrite);
         }
-        if !self.inbound.is_empty() {
-            // Not acknowledged: the carrier delivers them again on the next bind.
+        let unacknowledged = self.inbound.len() + self.unanswered;
+        if unacknowledged > 0 {
+            // Not acknowledged: the carrier delivers them again on the next bind (an event
+            // handed over may be kept by the caller all the same: a duplicate, never a loss).
             tracing::info!(
                 carrier = self.carrier(),
-                count = self.inbound.len(),
+                count = unacknowledged,
                 "unacknowledged deliver_sm left for redelivery"
             );
             self.inbound.clear();
+            self.unanswered = 0;
         }
     }
 }

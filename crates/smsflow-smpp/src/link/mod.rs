@@ -34,6 +34,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 
+use crate::ack::{Answer, DeliverAck, Inbound};
 use crate::backoff::Backoff;
 use crate::bind::{BoundLink, Role};
 use crate::codec::{Frame, PduCodec};
@@ -75,7 +76,8 @@ enum Wake<'a> {
     Frame(Option<Result<Frame, crate::codec::CodecError>>),
     Wrote(std::io::Result<usize>),
     Queued(Option<QueuedSubmit>),
-    InboundPermit(Result<mpsc::Permit<'a, InboundEvent>, mpsc::error::SendError<()>>),
+    InboundPermit(Result<mpsc::Permit<'a, Inbound>, mpsc::error::SendError<()>>),
+    Answered(Option<Answer>),
     TpsReady,
     PauseOver,
     Timeout,
@@ -112,8 +114,13 @@ pub(crate) struct Link {
     paused_until: Option<Instant>,
     throttle_backoff: Backoff,
     /// Events received but not yet handed to the caller's channel, with the sequence number
-    /// of their deliver_sm (answered once handed over).
+    /// of their deliver_sm.
     inbound: VecDeque<(InboundEvent, u32)>,
+    /// The caller's answers to deliver_sm handed over ([`DeliverAck`]), and how many are
+    /// still to come. A deliver_sm is answered only when the caller answers it.
+    answers: mpsc::UnboundedReceiver<Answer>,
+    answers_tx: mpsc::UnboundedSender<Answer>,
+    unanswered: usize,
     next_enquire: Instant,
     enquire_outstanding: bool,
     /// Set once shutdown started: until when to wait for responses.
@@ -148,6 +155,7 @@ impl Link {
                 .allow_burst(burst);
             RateLimiter::direct(quota)
         });
+        let (answers_tx, answers) = mpsc::unbounded_channel();
         Self {
             session,
             role,
@@ -170,6 +178,9 @@ impl Link {
                 Duration::from_millis(config.throttle_max_backoff_ms),
             ),
             inbound: VecDeque::new(),
+            answers,
+            answers_tx,
+            unanswered: 0,
             next_enquire: Instant::now() + config.enquire_link_interval(),
             enquire_outstanding: false,
             draining: None,
@@ -231,6 +242,7 @@ impl Link {
                 frame = self.reader.next(), if read => Wake::Frame(frame),
                 res = self.writer.write(&self.wbuf), if !self.wbuf.is_empty() => Wake::Wrote(res),
                 permit = shared.inbound_tx.reserve(), if !self.inbound.is_empty() => Wake::InboundPermit(permit),
+                answer = self.answers.recv(), if self.unanswered > 0 => Wake::Answered(answer),
                 () = sleep_until_opt(timeout_at), if timeout_at.is_some() => Wake::Timeout,
                 () = sleep_until_opt(tps_at), if tps_at.is_some() => Wake::TpsReady,
                 () = sleep_until_opt(pause_at), if pause_at.is_some() => Wake::PauseOver,
@@ -261,8 +273,20 @@ impl Link {
                 Wake::InboundPermit(Ok(permit)) => {
                     if let Some((event, seq)) = self.inbound.pop_front() {
                         self.shared.metrics.inbound(event.kind());
-                        permit.send(event);
-                        self.respond(seq, CommandStatus::EsmeRok, deliver_sm_resp());
+                        let ack = DeliverAck::new(seq, self.answers_tx.clone());
+                        permit.send(Inbound { event, ack });
+                        self.unanswered += 1;
+                    }
+                    Ok(())
+                }
+                Wake::Answered(answer) => {
+                    // `None` cannot happen: the link holds a sender itself.
+                    if let Some((seq, status)) = answer {
+                        self.unanswered = self.unanswered.saturating_sub(1);
+                        if status != CommandStatus::EsmeRok {
+                            self.shared.metrics.inbound("deferred");
+                        }
+                        self.respond(seq, status, deliver_sm_resp());
                     }
                     Ok(())
                 }
