@@ -21,6 +21,10 @@ pub const DLQ_ERROR_CODE: &str = "smsflow.dlq.error.code";
 pub const DLQ_ERROR: &str = "smsflow.dlq.error";
 /// Dead letter: service (consumer group) that gave up on it.
 pub const DLQ_SERVICE: &str = "smsflow.dlq.service";
+/// A record republished from the dead-letter topic by `smsflow dlq redrive`: the
+/// `<partition>:<offset>` of the dead letter it came from, so a record dead-lettered again
+/// can be traced to its earlier life.
+pub const REDRIVE_FROM: &str = "smsflow.redrive.from";
 
 /// Adds `key: value` to `headers`.
 pub fn with(headers: OwnedHeaders, key: &str, value: &str) -> OwnedHeaders {

@@ -4,8 +4,15 @@
 //! `smsflow_events::topics`, BACKWARD_TRANSITIVE compatibility and every schema in the
 //! registry, and the CQL migrations of `smsflow_store::migrate`. `make up`, the integration
 //! tests and the Kubernetes setup job all run it.
+//!
+//! | module | commands |
+//! |---|---|
+//! | this file | `admin setup`, `admin check` |
+//! | [`dlq`] | `dlq list`, `dlq show`, `dlq redrive`: the dead-letter topic |
 
 #![allow(clippy::print_stdout)] // a CLI reports on stdout
+
+pub mod dlq;
 
 use std::time::{Duration, Instant};
 
