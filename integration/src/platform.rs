@@ -110,6 +110,8 @@ pub struct Options {
     pub scenario: &'static str,
     /// The dispatcher's attempts per message before it gives up (`None`: its default).
     pub max_attempts: Option<i32>,
+    /// The dispatcher's records in flight per lane (`None`: its defaults).
+    pub dispatcher_lanes: Option<dispatcher::config::LaneConcurrency>,
 }
 
 impl Default for Options {
@@ -117,6 +119,7 @@ impl Default for Options {
         Self {
             scenario: SCENARIO,
             max_attempts: None,
+            dispatcher_lanes: None,
         }
     }
 }
@@ -232,6 +235,9 @@ impl Platform {
         };
         if let Some(n) = self.options.max_attempts {
             cfg.max_attempts = n;
+        }
+        if let Some(lanes) = &self.options.dispatcher_lanes {
+            cfg.lanes = lanes.clone();
         }
         start!(dispatcher, cfg)
     }

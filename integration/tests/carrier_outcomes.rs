@@ -66,6 +66,7 @@ async fn every_message_ends_with_the_status_its_carrier_answers_call_for() {
         Options {
             scenario: SCENARIO,
             max_attempts: Some(2),
+            ..Default::default()
         },
     )
     .await;

@@ -248,3 +248,100 @@ async fn a_dead_lettered_record_is_parked_with_its_code_and_the_partition_moves_
     let handled: usize = handler.order.lock().unwrap().values().map(Vec::len).sum();
     assert_eq!(handled, count - 1, "every other record was handled");
 }
+
+/// Records the time each record (by `client_ref`) was handled.
+#[derive(Default)]
+struct Timed {
+    handled: Mutex<Vec<(usize, std::time::Instant)>>,
+}
+
+impl Handler for Timed {
+    async fn handle(&self, msg: &Incoming<'_>) -> Result<Vec<Outgoing>, HandlerError> {
+        if let Event::SendRequested(r) = &msg.event {
+            let n = r.client_ref.as_deref().unwrap().parse().unwrap();
+            self.handled
+                .lock()
+                .unwrap()
+                .push((n, std::time::Instant::now()));
+        }
+        Ok(vec![])
+    }
+}
+
+/// Issue 9, item 4: a delay topic's records are handled no sooner than their time plus the
+/// topic's delay, and a record due later holds no handler slot. With a single slot, a record
+/// due in 8 s is read first; the records due in 1 s on another topic, written after it, are
+/// handled first and on time. (A handler sleeping until the record is due, as the dispatcher's
+/// did, kept them behind it for the 8 s.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_due_later_wait_without_holding_a_handler_slot() {
+    let stack = Stack::from_env();
+    stack.require_kafka();
+    stack.require_registry().await;
+    let k = stack.isolated_kafka(1).await;
+    let t = k.topics();
+    let (slow, fast) = (t.requests.clone(), t.requests_otp.clone());
+    let (slow_delay, fast_delay) = (Duration::from_secs(8), Duration::from_secs(1));
+    let producer = EventProducer::new(&k, Arc::new(k.codec().unwrap()), "due-test").unwrap();
+    let mut o = ConsumerOptions::new(
+        unique("due"),
+        vec![slow.clone(), fast.clone()],
+        t.dlq.clone(),
+    );
+    o.max_in_flight = 1;
+    o.delays = vec![(slow.clone(), slow_delay), (fast.clone(), fast_delay)];
+    let parts = ConsumerParts {
+        producer: producer.clone(),
+        dedupe: Arc::new(NoDedupe),
+        observer: None,
+    };
+    let handler = Arc::new(Timed::default());
+    let stop = CancellationToken::new();
+    let (kc, s, h) = (k.clone(), stop.clone(), handler.clone());
+    let task = tokio::spawn(async move { consumer::run(&kc, o, parts, h, s).await });
+
+    let send = |topic: &str, n: usize| {
+        let (to, e) = request(n, n);
+        let out = Outgoing::new(topic.to_owned(), to, e);
+        let producer = producer.clone();
+        async move {
+            let before = std::time::Instant::now();
+            producer.send(&out).await.unwrap();
+            before
+        }
+    };
+    let slow_sent = send(&slow, 0).await;
+    // Let the consumer join and read it (it is held; a sleeping handler would hold the slot).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut fast_sent = Vec::new();
+    for n in 1..=4 {
+        fast_sent.push((n, send(&fast, n).await));
+    }
+    let all = eventually(Duration::from_secs(60), || async {
+        let h = handler.handled.lock().unwrap().clone();
+        (h.len() >= 5).then_some(h)
+    })
+    .await
+    .expect("every record handled");
+    stop.cancel();
+    task.await.unwrap().unwrap();
+
+    let at = |n: usize| all.iter().find(|(m, _)| *m == n).map(|(_, t)| *t).unwrap();
+    assert!(at(0) >= slow_sent + slow_delay, "handled before it was due");
+    for (n, sent) in fast_sent {
+        assert!(
+            at(n) >= sent + fast_delay,
+            "record {n} handled before it was due"
+        );
+        assert!(
+            at(n) < at(0),
+            "record {n}, due in 1 s, waited behind the one due in 8 s"
+        );
+        assert!(
+            at(n) < sent + Duration::from_secs(4),
+            "record {n} handled {:?} after it was written",
+            at(n) - sent
+        );
+    }
+    assert_eq!(all.len(), 5, "each handled once: {all:?}");
+}

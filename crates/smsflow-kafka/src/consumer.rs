@@ -16,6 +16,9 @@
 //! - **Transient failures are retried**, with capped exponential backoff, never dropped.
 //! - **Graceful shutdown**: stop taking records, let in-flight ones finish (retries give up at
 //!   shutdown without storing their offset), commit synchronously.
+//! - **Records due later wait without a slot.** A topic in [`ConsumerOptions::delays`] has its
+//!   records handled no sooner than their timestamp plus the delay; one read early is held
+//!   and its partition paused until then (`due.rs`), so no handler sleeps.
 //! - **Rebalance**: before partitions are revoked, their running records are let finish
 //!   (bounded wait) and stored offsets are committed, so the next owner never runs a record
 //!   the old owner is still running; queued records of revoked partitions are dropped (their
@@ -42,6 +45,7 @@ use tracing::{Instrument, debug, info, warn};
 use crate::config::KafkaConfig;
 use crate::dedupe::Dedupe;
 use crate::dlq::{self, DeadLetter};
+use crate::due::{Admit, Holds};
 use crate::error::{HandlerError, KafkaError};
 use crate::headers;
 use crate::metrics;
@@ -115,6 +119,10 @@ pub struct ConsumerOptions {
     /// or another one, e.g. a thread of its own for a lane someone waits for, so its records
     /// never wait in the run queue behind another lane's handlers.
     pub runtime: Option<tokio::runtime::Handle>,
+    /// Topics whose records are handled no sooner than their timestamp plus the delay (delay
+    /// topics, e.g. the retry tiers): a record read early waits, its partition paused, holding
+    /// no handler slot (`due.rs`).
+    pub delays: Vec<(String, Duration)>,
 }
 
 /// How a consumer fetches. The broker's cost is per fetch request more than per record, so a
@@ -157,6 +165,7 @@ impl ConsumerOptions {
             ordered_by_key: true,
             fetch: Fetch::Prompt,
             runtime: None,
+            delays: Vec::new(),
         }
     }
 }
@@ -370,7 +379,10 @@ pub async fn run<H: Handler>(
         running,
         metrics,
     });
-    let mut state = LoopState::default();
+    let mut state = LoopState {
+        holds: Holds::new(&shared.opts.delays),
+        ..LoopState::default()
+    };
     let mut in_flight: FuturesUnordered<JoinHandle<Done>> = FuturesUnordered::new();
     let mut commit_tick = tokio::time::interval(shared.opts.commit_interval);
     commit_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -385,6 +397,8 @@ pub async fn run<H: Handler>(
         state.throttle(&consumer, full);
         let take = !full || state.paused;
         shared.metrics.in_flight(in_flight.len() + state.queued);
+        shared.metrics.held(state.holds.len());
+        let due_at = state.holds.next_at();
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
@@ -394,6 +408,10 @@ pub async fn run<H: Handler>(
                 }
             }
             _ = commit_tick.tick() => state.commit(&consumer, CommitMode::Async),
+            () = sleep_until(due_at), if due_at.is_some() => {
+                state.apply_revocations(&consumer);
+                in_flight.extend(state.release(&consumer, &shared));
+            }
             r = consumer.recv(), if take => match r {
                 Err(e) => {
                     warn!(error = %e, "kafka consumer error");
@@ -403,7 +421,7 @@ pub async fn run<H: Handler>(
                     let msg = m.detach();
                     shared.metrics.consumed(msg.topic());
                     state.apply_revocations(&consumer);
-                    if let Some(task) = state.take(&shared, msg) {
+                    if let Some(task) = state.admit(&consumer, &shared, msg) {
                         in_flight.push(task);
                     }
                 }
@@ -492,9 +510,51 @@ struct LoopState {
     full_since: Option<Instant>,
     /// Something was stored since the last commit.
     dirty: bool,
+    /// Records read before they were due, their partitions paused.
+    holds: Holds,
 }
 
 impl LoopState {
+    /// Takes a record, or holds it (pausing its partition) while it is not due.
+    fn admit<H: Handler>(
+        &mut self,
+        consumer: &StreamConsumer<LoopContext>,
+        shared: &Arc<Shared<H>>,
+        msg: OwnedMessage,
+    ) -> Option<JoinHandle<Done>> {
+        let at = self.holds.due_at(&msg, std::time::SystemTime::now());
+        let (topic, partition) = (msg.topic().to_owned(), msg.partition());
+        match self.holds.admit(msg, at) {
+            Admit::Take(msg) => self.take(shared, msg),
+            Admit::Held { newly } => {
+                if newly {
+                    pause_one(consumer, &topic, partition, true);
+                }
+                None
+            }
+        }
+    }
+
+    /// Takes the held records that are due, and resumes the partitions that hold no more.
+    fn release<H: Handler>(
+        &mut self,
+        consumer: &StreamConsumer<LoopContext>,
+        shared: &Arc<Shared<H>>,
+    ) -> Vec<JoinHandle<Done>> {
+        let (due, emptied) = self.holds.release(tokio::time::Instant::now());
+        let tasks = due
+            .into_iter()
+            .filter_map(|msg| self.take(shared, msg))
+            .collect();
+        // A partition the whole loop paused (full) stays paused until `throttle` resumes it.
+        if !self.paused {
+            for (topic, partition) in emptied {
+                pause_one(consumer, &topic, partition, false);
+            }
+        }
+        tasks
+    }
+
     /// Takes a record: runs it now, or queues it behind a running record of the same key.
     fn take<H: Handler>(
         &mut self,
@@ -597,7 +657,14 @@ impl LoopState {
         let r = if pause {
             consumer.pause(&assignment)
         } else {
-            consumer.resume(&assignment)
+            // Partitions holding records not yet due stay paused.
+            let mut resume = TopicPartitionList::new();
+            for e in assignment.elements() {
+                if !self.holds.is_held(e.topic(), e.partition()) {
+                    resume.add_partition(e.topic(), e.partition());
+                }
+            }
+            consumer.resume(&resume)
         };
         match r {
             Ok(()) => self.paused = pause,
@@ -629,6 +696,7 @@ impl LoopState {
         }
         for (t, p) in &revoked {
             self.tracker.revoke(t, *p);
+            self.holds.revoke(t, *p);
         }
         for waiting in self.keys.values_mut() {
             let before = waiting.len();
@@ -639,6 +707,27 @@ impl LoopState {
             });
             self.queued -= before - waiting.len();
         }
+    }
+}
+
+/// Pauses (or resumes) one partition.
+fn pause_one(consumer: &StreamConsumer<LoopContext>, topic: &str, partition: i32, pause: bool) {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(topic, partition);
+    let r = if pause {
+        consumer.pause(&tpl)
+    } else {
+        consumer.resume(&tpl)
+    };
+    if let Err(e) = r {
+        debug!(error = %e, topic, partition, pause, "pause/resume of a partition failed (revoked?)");
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

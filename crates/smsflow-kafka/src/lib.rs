@@ -6,6 +6,7 @@
 //! | [`producer`] | [`EventProducer`]: idempotent `acks=all` producer of Confluent-framed events |
 //! | [`consumer`] | the consumer loop: decode, dedupe, [`Handler`], outputs, commit-after-ack |
 //! | [`offsets`] | per-partition offset tracking for concurrent processing (internal) |
+//! | `due` | records of delay topics held, their partition paused, until due (internal) |
 //! | [`dedupe`] | the [`Dedupe`] hook (the durable one is in `smsflow-store`) |
 //! | [`dlq`] | dead-lettering to `sms.dlq` with origin and error headers |
 //! | [`headers`] | header names, W3C `traceparent` propagation |
@@ -18,6 +19,7 @@ pub mod config;
 pub mod consumer;
 pub mod dedupe;
 pub mod dlq;
+mod due;
 pub mod error;
 pub mod headers;
 pub mod metrics;

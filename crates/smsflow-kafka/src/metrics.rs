@@ -16,6 +16,9 @@ pub const RETRIES: &str = "smsflow_kafka_handler_retries_total";
 pub const HANDLER_SECONDS: &str = "smsflow_kafka_handler_seconds";
 /// `smsflow_kafka_in_flight{group}`: records being processed.
 pub const IN_FLIGHT: &str = "smsflow_kafka_in_flight";
+/// `smsflow_kafka_held{group}`: records of delay topics read before they were due, waiting
+/// with their partition paused.
+pub const HELD: &str = "smsflow_kafka_held";
 /// `smsflow_kafka_produced_total{topic}`: records acknowledged by Kafka.
 pub const PRODUCED: &str = "smsflow_kafka_produced_total";
 /// `smsflow_kafka_produce_errors_total{topic}`: records Kafka did not acknowledge.
@@ -32,6 +35,7 @@ pub(crate) struct ConsumerMetrics {
     seconds: Histogram,
     retries: Counter,
     in_flight: Gauge,
+    held: Gauge,
 }
 
 /// Outcome labels, in the order of [`ConsumerMetrics::processed`].
@@ -54,6 +58,7 @@ impl ConsumerMetrics {
             seconds: histogram!(HANDLER_SECONDS, "group" => g()),
             retries: counter!(RETRIES, "group" => g()),
             in_flight: gauge!(IN_FLIGHT, "group" => g()),
+            held: gauge!(HELD, "group" => g()),
         }
     }
 
@@ -75,6 +80,10 @@ impl ConsumerMetrics {
 
     pub(crate) fn in_flight(&self, n: usize) {
         self.in_flight.set(n as f64);
+    }
+
+    pub(crate) fn held(&self, n: usize) {
+        self.held.set(n as f64);
     }
 }
 

@@ -1,13 +1,20 @@
-//! The consumer handler of the lane and retry topics: waits for `not_before`, then runs the
-//! attempt. Rejections on the lane topics are for analytics; they are skipped here.
+//! The consumer handler of the lane and retry topics: runs the attempt. Rejections on the
+//! lane topics are for analytics; they are skipped here. A retry reaches it once due: the
+//! retry consumer holds each record until its time plus its tier's delay
+//! (`ConsumerOptions::delays`), which is its `not_before` as the dispatcher that wrote it
+//! computed it. A decision due later than that (a scheduled send, `send_at`, on a lane topic)
+//! is parked on the delay tier that fits ([`park_on`]), round after round, until it is due
+//! within the shortest tier; only that remainder (at most 5 s) is waited out here.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use smsflow_events::{Event, EventKind, Timestamp};
+use smsflow_events::topics::RETRY_TIERS;
+use smsflow_events::{Event, EventKind, EventMeta, RoutingDecided, Timestamp};
 use smsflow_kafka::{Handler, HandlerError, Incoming, Outgoing};
 use smsflow_runtime::CancellationToken;
 
+use crate::PRODUCER;
 use crate::attempt::Dispatcher;
 use crate::fresh::Freshness;
 
@@ -18,8 +25,36 @@ pub struct Dispatch {
     pub dispatcher: Arc<Dispatcher>,
     /// Which decisions need their history read.
     pub freshness: Arc<Freshness>,
-    /// Cancels waits for `not_before` at shutdown.
+    /// Cancels what is left of a wait for `not_before` at shutdown.
     pub shutdown: CancellationToken,
+}
+
+/// The delay tier a decision due in `wait` waits on: the longest tier not longer than the
+/// wait, so it comes out no later than due (and, if still early, goes round again); `None`
+/// when the wait is within the shortest tier, which is waited out here (at most 5 s, e.g. a
+/// scheduled send a moment ahead, or the clock of the dispatcher that wrote a retry ahead
+/// of this one's).
+pub fn park_on(wait: Duration) -> Option<&'static str> {
+    let (_, shortest) = RETRY_TIERS.first()?;
+    if wait <= *shortest {
+        return None;
+    }
+    RETRY_TIERS
+        .iter()
+        .rev()
+        .find(|(_, d)| *d <= wait)
+        .map(|(t, _)| *t)
+}
+
+impl Dispatch {
+    /// `d` again, on the delay topic of `tier` (a derived id: handled twice, it parks one
+    /// copy, which the dispatcher's attempt state recognises when it comes out twice).
+    fn parked(&self, d: &RoutingDecided, tier: &str) -> Outgoing {
+        let mut again = d.clone();
+        again.meta = EventMeta::derived(PRODUCER, &d.meta, "parked");
+        let topic = self.dispatcher.topics.retry(tier);
+        Outgoing::new(topic, d.to.as_str(), again)
+    }
 }
 
 impl Handler for Dispatch {
@@ -33,8 +68,11 @@ impl Handler for Dispatch {
         };
         if let Some(nb) = d.not_before {
             let wait = nb.as_micros() - Timestamp::now().as_micros();
-            if wait > 0 {
-                let wait = Duration::from_micros(u64::try_from(wait).unwrap_or(0));
+            let wait = Duration::from_micros(u64::try_from(wait).unwrap_or(0));
+            if let Some(tier) = park_on(wait) {
+                return Ok(vec![self.parked(d, tier)]);
+            }
+            if !wait.is_zero() {
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     _ = self.shutdown.cancelled() => return Err(HandlerError::retry("shutting down before not_before")),
@@ -46,5 +84,23 @@ impl Handler for Dispatch {
             .may_have_history(msg, d.message_id, d.attempt)
             .await?;
         self.dispatcher.dispatch(d, !may_have_history).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decision_parks_on_the_longest_tier_within_its_wait() {
+        let s = Duration::from_secs;
+        assert_eq!(park_on(Duration::ZERO), None);
+        assert_eq!(park_on(s(5)), None, "within the shortest tier: waited out");
+        assert_eq!(park_on(s(6)), Some("5s"));
+        assert_eq!(park_on(s(59)), Some("5s"));
+        assert_eq!(park_on(s(60)), Some("1m"));
+        assert_eq!(park_on(s(599)), Some("1m"));
+        assert_eq!(park_on(s(600)), Some("10m"));
+        assert_eq!(park_on(s(7 * 24 * 3600)), Some("10m"));
     }
 }

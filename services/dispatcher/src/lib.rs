@@ -15,7 +15,7 @@
 //! | [`followup`] | retry tier / failover / give up after a failure |
 //! | [`state`] | the `dispatch_state` table: attempts and accepted segments per message |
 //! | [`fresh`] | which decisions skip reading their history (`dispatch_progress`) |
-//! | [`handler`] | consumer handler (waits for `not_before`) |
+//! | [`handler`] | consumer handler (retries arrive due: the retry consumer holds them until `not_before`) |
 //! | [`inbound`] | receipts and MO from the binds to Kafka |
 //! | [`metrics`] | metric names |
 
@@ -182,10 +182,13 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         freshness: Arc::new(freshness),
         shutdown: shutdown.clone(),
     });
-    let retry_topics: Vec<String> = smsflow_events::topics::RETRY_TIERS
+    // A retry is read from its tier's topic once due (its record's time plus the tier's
+    // delay), held meanwhile with its partition paused: no handler sleeps (ADR 12).
+    let retry_delays: Vec<(String, Duration)> = smsflow_events::topics::RETRY_TIERS
         .iter()
-        .map(|(t, _)| topics.retry(t))
+        .map(|(t, d)| (topics.retry(t), *d))
         .collect();
+    let retry_topics: Vec<String> = retry_delays.iter().map(|(t, _)| t.clone()).collect();
     let consumers = [
         (
             "otp",
@@ -221,6 +224,9 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
             opts.max_in_flight = n;
             opts.fetch = Fetch::for_lane(lane);
             opts.runtime = runtimes.for_lane(lane).clone();
+            if name == "retry" {
+                opts.delays = retry_delays.clone();
+            }
             // Outcomes go through the lane's producer client (retries share bulk's).
             let parts = ConsumerParts {
                 producer: producers.for_lane(lane).clone(),
