@@ -221,3 +221,82 @@ async fn a_parked_receipt_is_swept_once_its_submit_is_recorded() {
     assert!(unparked.is_some(), "applied receipts are unparked");
     dlr.stop().await;
 }
+
+/// Issue 9, item 6: a message whose carrier never reports ends `expired` (error
+/// `RECEIPT_TIMEOUT`) once its receipt timeout has passed since the submit, and no sooner;
+/// a message whose receipt came gets no such report; a receipt that comes after the timeout
+/// is still reported, and, being later, sets the status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_without_its_receipt_ends_expired_after_the_receipt_timeout() {
+    let stack = Stack::from_env();
+    stack.require().await;
+    let kafka = stack.isolated_kafka(3).await;
+    let store = stack.store_config(false).await;
+    let t = kafka.topics();
+    let producer =
+        EventProducer::new(&kafka, Arc::new(kafka.codec().unwrap()), "receipts-test").unwrap();
+    let timeout = Duration::from_secs(4);
+    let dlr = start_dlr_with(dlr_ingester::Config {
+        http: HttpConfig::on("127.0.0.1:0"),
+        kafka: kafka.clone(),
+        store: store.clone(),
+        receipt_timeout_secs: timeout.as_secs(),
+        ..Default::default()
+    })
+    .await;
+
+    let (silent, answered) = (Msg::new(3), Msg::new(4));
+    let submitted_at = std::time::Instant::now();
+    send(&producer, &t.attempts, &silent.to, silent.submitted()).await;
+    send(&producer, &t.attempts, &answered.to, answered.submitted()).await;
+    send(
+        &producer,
+        &t.dlr_raw,
+        &answered.to,
+        answered.receipt(DeliveryState::Delivered),
+    )
+    .await;
+
+    let expired = smsflow_integration::eventually(Duration::from_secs(60), || async {
+        let got = reports(&kafka, &silent, usize::MAX, Duration::from_secs(2)).await;
+        (!got.is_empty()).then_some(got)
+    })
+    .await
+    .expect("the silent message was reported");
+    assert!(
+        submitted_at.elapsed() >= timeout,
+        "reported {:?} after its submit, before the timeout",
+        submitted_at.elapsed()
+    );
+    assert_eq!(expired.len(), 1, "{expired:?}");
+    assert_eq!(expired[0].1, DeliveryState::Unknown);
+    assert_eq!(expired[0].2, Some(TerminalStatus::Expired));
+
+    // The answered one: its delivery only, also once its own timeout has passed.
+    tokio::time::sleep(timeout).await;
+    let got = reports(&kafka, &answered, usize::MAX, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].2, Some(TerminalStatus::Delivered));
+
+    // A late receipt for the silent one is still correlated and reported.
+    send(
+        &producer,
+        &t.dlr_raw,
+        &silent.to,
+        silent.receipt(DeliveryState::Delivered),
+    )
+    .await;
+    let late = smsflow_integration::eventually(Duration::from_secs(30), || async {
+        let got = reports(&kafka, &silent, usize::MAX, Duration::from_secs(2)).await;
+        (got.len() >= 2).then_some(got)
+    })
+    .await
+    .expect("the late receipt was reported");
+    assert!(
+        late.iter()
+            .any(|(_, s, st)| *s == DeliveryState::Delivered
+                && *st == Some(TerminalStatus::Delivered)),
+        "{late:?}"
+    );
+    dlr.stop().await;
+}

@@ -526,8 +526,8 @@ impl LoopState {
         let (topic, partition) = (msg.topic().to_owned(), msg.partition());
         match self.holds.admit(msg, at) {
             Admit::Take(msg) => self.take(shared, msg),
-            Admit::Held { newly } => {
-                if newly {
+            Admit::Held { pause } => {
+                if pause {
                     pause_one(consumer, &topic, partition, true);
                 }
                 None
@@ -535,7 +535,8 @@ impl LoopState {
         }
     }
 
-    /// Takes the held records that are due, and resumes the partitions that hold no more.
+    /// Takes the held records that are due, and resumes the paused partitions that hold no
+    /// more.
     fn release<H: Handler>(
         &mut self,
         consumer: &StreamConsumer<LoopContext>,
@@ -660,7 +661,7 @@ impl LoopState {
             // Partitions holding records not yet due stay paused.
             let mut resume = TopicPartitionList::new();
             for e in assignment.elements() {
-                if !self.holds.is_held(e.topic(), e.partition()) {
+                if !self.holds.is_paused(e.topic(), e.partition()) {
                     resume.add_partition(e.topic(), e.partition());
                 }
             }

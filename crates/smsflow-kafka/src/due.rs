@@ -1,9 +1,12 @@
 //! Records read before they are due. A topic may ask that its records be handled no sooner
 //! than their timestamp plus a delay ([`ConsumerOptions::delays`](crate::ConsumerOptions):
-//! the dispatcher's retry tiers). The loop holds such a record here instead of handing it to
-//! a handler, and pauses its partition (which also makes librdkafka drop what it prefetched
-//! after it, fetched again on resume); once due, the record is taken and the partition
-//! resumed. A waiting record holds no handler slot, so a record due in ten minutes never
+//! the dispatcher's retry tiers, the dlr-ingester's receipt timeout). The loop holds such a
+//! record here instead of handing it to a handler; once due, it is taken. While a partition's
+//! head waits longer than [`PAUSE_WAIT`] (or more than [`MAX_HELD`] records wait behind it),
+//! the partition is paused, which also makes librdkafka drop what it prefetched after the
+//! last record held (fetched again on resume); a steady stream whose records fall due one
+//! after the other is held for moments without pausing, so it is not paused, purged and
+//! fetched again for every record. A waiting record holds no handler slot, so a record due in ten minutes never
 //! delays one due in five seconds, and a revoke finds nothing running. The record stays
 //! unstarted in the offset tracker until taken, so its offset is never committed before it
 //! is handled: after a crash or a rebalance it is read again.
@@ -11,17 +14,24 @@
 //! Records of one partition are appended in the order they are read and taken in that order:
 //! later records are never taken before an earlier one, even if due sooner.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rdkafka::message::{Message, OwnedMessage};
 use tokio::time::Instant;
+
+/// A partition whose head waits longer than this is paused.
+pub(crate) const PAUSE_WAIT: Duration = Duration::from_millis(500);
+/// A partition holding more records than this is paused.
+pub(crate) const MAX_HELD: usize = 10_000;
 
 /// Held records, by partition, in the order read.
 #[derive(Debug, Default)]
 pub(crate) struct Holds {
     delays: HashMap<String, Duration>,
     held: HashMap<(String, i32), VecDeque<(OwnedMessage, Instant)>>,
+    /// Partitions paused because of what they hold.
+    paused: HashSet<(String, i32)>,
 }
 
 impl Holds {
@@ -29,6 +39,7 @@ impl Holds {
         Self {
             delays: delays.iter().cloned().collect(),
             held: HashMap::new(),
+            paused: HashSet::new(),
         }
     }
 
@@ -43,23 +54,20 @@ impl Holds {
     }
 
     /// Holds `msg` (due at `at`, or at once if `None`) if it is not due or its partition
-    /// already holds records. Returns it back when it may be taken now; `Held(true)` when its
-    /// partition was not held before (the caller pauses it).
+    /// already holds records. Returns it back when it may be taken now; `Held { pause: true }`
+    /// when the caller is to pause its partition now.
     pub(crate) fn admit(&mut self, msg: OwnedMessage, at: Option<Instant>) -> Admit {
         let key = (msg.topic().to_owned(), msg.partition());
-        let held = self.held.get_mut(&key);
-        match (held, at) {
-            (None, None) => Admit::Take(msg),
-            (Some(queue), at) => {
-                let at = at.unwrap_or_else(Instant::now);
-                queue.push_back((msg, at));
-                Admit::Held { newly: false }
-            }
-            (None, Some(at)) => {
-                self.held.insert(key, VecDeque::from([(msg, at)]));
-                Admit::Held { newly: true }
-            }
+        if at.is_none() && !self.held.contains_key(&key) {
+            return Admit::Take(msg);
         }
+        let queue = self.held.entry(key.clone()).or_default();
+        queue.push_back((msg, at.unwrap_or_else(Instant::now)));
+        let head_waits = queue
+            .front()
+            .is_some_and(|(_, at)| at.saturating_duration_since(Instant::now()) > PAUSE_WAIT);
+        let pause = (head_waits || queue.len() > MAX_HELD) && self.paused.insert(key);
+        Admit::Held { pause }
     }
 
     /// The earliest time a held record becomes due.
@@ -71,7 +79,7 @@ impl Holds {
     }
 
     /// Takes the records due by `now`, each partition's in order, stopping at its first record
-    /// not yet due; returns them and the partitions left holding nothing (to resume).
+    /// not yet due; returns them and the paused partitions left holding nothing (to resume).
     pub(crate) fn release(&mut self, now: Instant) -> (Vec<OwnedMessage>, Vec<(String, i32)>) {
         let mut due = Vec::new();
         let mut emptied = Vec::new();
@@ -88,18 +96,24 @@ impl Holds {
         for key in &emptied {
             self.held.remove(key);
         }
-        (due, emptied)
+        let resume = emptied
+            .into_iter()
+            .filter(|key| self.paused.remove(key))
+            .collect();
+        (due, resume)
     }
 
-    /// Whether the partition holds records (so it stays paused).
-    pub(crate) fn is_held(&self, topic: &str, partition: i32) -> bool {
-        self.held.contains_key(&(topic.to_owned(), partition))
+    /// Whether the partition is paused for what it holds (so it stays paused).
+    pub(crate) fn is_paused(&self, topic: &str, partition: i32) -> bool {
+        self.paused.contains(&(topic.to_owned(), partition))
     }
 
     /// Forgets a revoked partition's records (their offsets were never stored: the next
     /// owner reads them).
     pub(crate) fn revoke(&mut self, topic: &str, partition: i32) {
-        self.held.remove(&(topic.to_owned(), partition));
+        let key = (topic.to_owned(), partition);
+        self.held.remove(&key);
+        self.paused.remove(&key);
     }
 
     /// Records held.
@@ -113,8 +127,8 @@ impl Holds {
 pub(crate) enum Admit {
     /// Not held: take it now.
     Take(OwnedMessage),
-    /// Held; `newly` when its partition was not held before.
-    Held { newly: bool },
+    /// Held; `pause` when its partition is to be paused now.
+    Held { pause: bool },
 }
 
 #[cfg(test)]
@@ -171,14 +185,14 @@ mod tests {
         let first = record("retry.5s", 0, 10, 0);
         assert!(matches!(
             h.admit(first, Some(later)),
-            Admit::Held { newly: true }
+            Admit::Held { pause: true }
         ));
-        assert!(h.is_held("retry.5s", 0));
-        // Due at once, but behind a held record of its partition.
+        assert!(h.is_paused("retry.5s", 0));
+        // Due at once, but behind a held record of its partition (paused already).
         let second = record("retry.5s", 0, 11, 0);
         assert!(matches!(
             h.admit(second, None),
-            Admit::Held { newly: false }
+            Admit::Held { pause: false }
         ));
         // Another partition is not held back.
         let other = record("retry.5s", 1, 3, 0);
@@ -191,8 +205,8 @@ mod tests {
         let (due, emptied) = h.release(later);
         let offsets: Vec<i64> = due.iter().map(Message::offset).collect();
         assert_eq!(offsets, vec![10, 11], "in the order read");
-        assert_eq!(emptied, vec![("retry.5s".to_owned(), 0)]);
-        assert!(!h.is_held("retry.5s", 0));
+        assert_eq!(emptied, vec![("retry.5s".to_owned(), 0)], "to resume");
+        assert!(!h.is_paused("retry.5s", 0));
         assert_eq!(h.next_at(), None);
     }
 
@@ -203,6 +217,28 @@ mod tests {
         let _ = h.admit(record("retry.5s", 2, 1, 0), Some(later));
         h.revoke("retry.5s", 2);
         assert_eq!(h.len(), 0);
-        assert!(!h.is_held("retry.5s", 2));
+        assert!(!h.is_paused("retry.5s", 2));
+    }
+
+    #[test]
+    fn a_stream_falling_due_moment_by_moment_is_held_without_pausing() {
+        let mut h = holds();
+        let soon = Instant::now() + PAUSE_WAIT / 5;
+        for offset in 0..3 {
+            let r = record("retry.5s", 0, offset, 0);
+            assert!(matches!(
+                h.admit(r, Some(soon)),
+                Admit::Held { pause: false }
+            ));
+        }
+        let (due, resume) = h.release(soon);
+        assert_eq!(due.len(), 3);
+        assert!(resume.is_empty(), "never paused, nothing to resume");
+        // Too many waiting: paused after all.
+        for offset in 0..=MAX_HELD as i64 {
+            let r = record("retry.5s", 1, offset, 0);
+            let pause = matches!(h.admit(r, Some(soon)), Admit::Held { pause: true });
+            assert_eq!(pause, offset == MAX_HELD as i64, "offset {offset}");
+        }
     }
 }

@@ -28,6 +28,10 @@ pub struct Config {
     pub early_receipt_wait_ms: u64,
     /// How often parked receipts are swept (seconds).
     pub park_sweep_secs: u64,
+    /// How long after a submit a message whose carrier has not reported on every segment
+    /// ends `expired` with error `RECEIPT_TIMEOUT` (seconds; 0: never). A receipt that comes
+    /// later still sets its status. Default 48 h, as long as a receipt waits parked.
+    pub receipt_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -41,9 +45,13 @@ impl Default for Config {
             correlation_cache: None,
             early_receipt_wait_ms: 30_000,
             park_sweep_secs: 10,
+            receipt_timeout_secs: DEFAULT_RECEIPT_TIMEOUT_SECS,
         }
     }
 }
+
+/// `receipt_timeout_secs` by default: 48 h.
+pub const DEFAULT_RECEIPT_TIMEOUT_SECS: u64 = 48 * 3600;
 
 /// Correlations cached when `correlation_cache` is not set.
 pub const DEFAULT_CORRELATION_CACHE: usize = 262_144;

@@ -14,12 +14,14 @@
 //! | [`cache`] | recent correlations in memory: no store read for a receipt that follows its submit |
 //! | [`settle`] | a message's terminal status from its segments |
 //! | [`sweep`] | applies parked receipts whose submit is recorded by now |
+//! | [`deadline`] | the receipt timeout: a message without every receipt ends `expired` |
 //! | [`tables`] | `dlr_correlation`, `dlr_pending`, `dlr_segments` |
 //! | [`metrics`] | metric names |
 
 pub mod cache;
 pub mod config;
 pub mod correlate;
+pub mod deadline;
 pub mod metrics;
 pub mod settle;
 pub mod sweep;
@@ -69,6 +71,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     let topics = config.kafka.topics();
     // Submits and receipts have a consumer (and group) each: a receipt waiting for its submit
     // holds a slot of the receipts' consumer only.
+    let topics_attempts = topics.attempts.clone();
     let consumers = [
         ("dlr-ingester-submits", topics.attempts.clone()),
         ("dlr-ingester", topics.dlr_raw.clone()),
@@ -110,15 +113,61 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         Duration::from_secs(config.park_sweep_secs.max(1)),
         shutdown.clone(),
     ));
+    // The receipt timeout: `sms.attempts` once more, each submit read when it is that old.
+    let deadlines = (config.receipt_timeout_secs > 0).then(|| {
+        let mut opts = ConsumerOptions::new(
+            group_id(&config.kafka, "dlr-ingester-deadlines"),
+            vec![topics_attempts.clone()],
+            handler.topics.dlq.clone(),
+        );
+        opts.delays = vec![(
+            topics_attempts,
+            Duration::from_secs(config.receipt_timeout_secs),
+        )];
+        opts.fetch = Fetch::Batched;
+        opts
+    });
     tracing::info!("dlr-ingester started");
-    smsflow_kafka::consumer::run_all(
-        &config.kafka,
-        consumers,
-        ctx.links.consumer_parts(),
-        handler,
-        shutdown,
-    )
-    .await?;
+    // One consumer failing stops the others (drained), as `run_all` does among its own.
+    let stop = shutdown.child_token();
+    let stopping = |r: Result<(), smsflow_kafka::KafkaError>| {
+        if r.is_err() {
+            stop.cancel();
+        }
+        r
+    };
+    let correlating = async {
+        stopping(
+            smsflow_kafka::consumer::run_all(
+                &config.kafka,
+                consumers,
+                ctx.links.consumer_parts(),
+                handler.clone(),
+                stop.clone(),
+            )
+            .await,
+        )
+    };
+    let timing_out = async {
+        match deadlines {
+            None => Ok(()),
+            Some(opts) => stopping(
+                smsflow_kafka::consumer::run(
+                    &config.kafka,
+                    opts,
+                    ctx.links.consumer_parts(),
+                    Arc::new(deadline::Deadlines {
+                        correlator: handler.clone(),
+                    }),
+                    stop.clone(),
+                )
+                .await,
+            ),
+        }
+    };
+    let (correlated, timed_out) = tokio::join!(correlating, timing_out);
+    correlated?;
+    timed_out?;
     let _ = sweeper.await;
     ctx.links.producer.flush(Duration::from_secs(10))?;
     let _ = server.await;

@@ -27,3 +27,12 @@ pub const PARKED: &str = "smsflow_dlr_ingester_parked_receipts";
 pub(crate) fn parked(n: usize) {
     gauge!(PARKED).set(n as f64);
 }
+
+/// `smsflow_dlr_ingester_deadlines_total{outcome}`: submits checked at their receipt timeout:
+/// `settled` (every segment final) or `timed_out` (the message ended `expired`,
+/// `RECEIPT_TIMEOUT`).
+pub const DEADLINES: &str = "smsflow_dlr_ingester_deadlines_total";
+
+pub(crate) fn deadline(outcome: &'static str) {
+    counter!(DEADLINES, "outcome" => outcome).increment(1);
+}
