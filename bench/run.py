@@ -315,7 +315,7 @@ class Bench:
 
     def loadgen(self, label, rate, *, duration=None, count=None, mix, wait_for="view",
                 drain_timeout=None, verify=True, latency="otp,transactional,bulk",
-                view=True, fail_on_loss=False, connections=None):
+                view=True, fail_on_loss=False, connections=None, extra=()):
         base = self.dest_next
         n = count if count is not None else int(max(rate, 1) * (duration or 0)) + 1
         # Max-rate runs: room for what ingest may accept (20k/s is the target).
@@ -341,6 +341,7 @@ class Bench:
             cmd.append("--no-verify")
         if fail_on_loss:
             cmd.append("--fail-on-loss")
+        cmd += list(extra)
         for name, pid in watched():
             cmd += ["--proc", f"{name}={pid}"]
         say(f"run {label}: rate {'max' if rate == 0 else rate}, "

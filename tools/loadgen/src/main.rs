@@ -129,6 +129,9 @@ struct RunArgs {
     /// Goes into every text (default: the start time).
     #[arg(long)]
     tag: Option<String>,
+    /// Every n-th message gets a text of two segments (0: none).
+    #[arg(long, default_value_t = 0)]
+    multipart_every: u64,
     /// Analytics base URL for the view ("" to skip view sampling and the check).
     #[arg(long, default_value = "http://127.0.0.1:8085")]
     view_url: String,
@@ -272,6 +275,7 @@ async fn run_command(a: RunArgs) -> anyhow::Result<ExitCode> {
                 .dest_base
                 .map_or_else(Destinations::random, Destinations::new),
             tag,
+            multipart_every: a.multipart_every,
         },
         view_url,
         probes: a.probes,

@@ -46,6 +46,8 @@ pub struct SendPlan {
     pub destinations: Destinations,
     /// Goes into every text, so texts differ between runs.
     pub tag: String,
+    /// Every n-th message (from the first) gets a text of two GSM-7 segments; 0: none.
+    pub multipart_every: u64,
 }
 
 /// How the sending went.
@@ -112,7 +114,14 @@ pub async fn run(plan: &SendPlan, client: &reqwest::Client, book: &Arc<Book>) ->
         max_behind = max_behind.max(behind);
         let priority = plan.mix.pick(&mut rng);
         let to = plan.destinations.number(i);
-        let text = format!("smsflow bench {} #{i}", plan.tag);
+        let mut text = format!("smsflow bench {} #{i}", plan.tag);
+        if plan.multipart_every > 0 && i.is_multiple_of(plan.multipart_every) {
+            // 160 GSM-7 characters fit one segment: 200 take two.
+            text.push(' ');
+            while text.len() < 200 {
+                text.push('x');
+            }
+        }
         let body = serde_json::to_vec(&Body {
             to: &to,
             from: &plan.from,

@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""Issue 9's chaos suite (`make chaos`; `make chaos-smoke` is the short version CI runs).
+
+For each target, on a platform of its own (fresh topic prefix and keyspace): tools/loadgen
+sends at a steady rate (mixed OTP, transactional and bulk, every n-th message two segments)
+while the target is killed with SIGKILL at random moments and restarted the way `make up`
+starts it (services: scripts/platform.sh, Kafka and Cassandra: scripts/stack.sh). Then every
+202-accepted id is read back from the API's view and the simulator's ledger is asked for
+duplicates: a message is right when it reads `delivered` (the simulated carrier delivers
+everything) and its segments were accepted by the carrier once. Writes
+bench/reports/chaos-<date>.md; exits 1 if any check in CHAOS_ENFORCE failed.
+
+Standard library only; reuses bench/run.py's platform handling. Knobs (defaults in brackets):
+
+    CHAOS_TARGETS   ingest,router,dispatcher,dlr-ingester,analytics,kafka,cassandra
+    CHAOS_ROUNDS    20       kills per target
+    CHAOS_RATE      200      messages per second
+    CHAOS_MIX       otp=1,transactional=1,bulk=2
+    CHAOS_MULTIPART 5        every n-th message has two segments (0: none)
+    CHAOS_GAP       2-5      seconds between a target being back and the next kill (services;
+                             Kafka and Cassandra: 5-15)
+    CHAOS_ENFORCE   lost,duplicates,stuck,failed   what makes the run fail
+    CHAOS_PROFILE   release  cargo profile of the binaries (CI: debug, already built)
+    BENCH_BUILD     1        0: do not build
+    CHAOS_REPORT_DIR bench/reports
+"""
+import datetime as dt
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("BENCH_PROFILE", os.environ.get("CHAOS_PROFILE", "release"))
+os.environ.setdefault("BENCH_VERIFY_TIMEOUT", "120")
+import run as bench  # noqa: E402  (bench/run.py)
+
+SERVICE_TARGETS = ["ingest", "router", "dispatcher", "dlr-ingester", "analytics"]
+STACK_TARGETS = ["kafka", "cassandra"]
+# Ids that are not `delivered` and not terminal either: stuck.
+TERMINAL_NOT_DELIVERED = {"failed", "undelivered", "expired", "rejected", "canceled"}
+
+
+def say(msg):
+    print(f"[chaos] {msg}", flush=True)
+
+
+def env(name, default):
+    return bench.env(name, default)
+
+
+def gap(target):
+    lo, hi = (5, 15) if target in STACK_TARGETS else (2, 5)
+    g = env("CHAOS_GAP", "")
+    if g and target not in STACK_TARGETS:
+        lo, hi = (float(x) for x in g.split("-"))
+    return random.uniform(lo, hi)
+
+
+def pid_of(target):
+    if target in STACK_TARGETS:
+        return bench.pid_file(target) or bench.pgrep(bench.STACK_PATTERNS[target])
+    return bench.pid_file(target)
+
+
+class Chaos:
+    def __init__(self):
+        self.b = bench.Bench(smoke=False)
+        self.b.mode = "restart"
+        self.rounds = bench.env_int("CHAOS_ROUNDS", 20)
+        self.rate = float(env("CHAOS_RATE", 200))
+        self.mix = env("CHAOS_MIX", "otp=1,transactional=1,bulk=2")
+        self.multipart = bench.env_int("CHAOS_MULTIPART", 5)
+        self.log = self.b.work / "chaos.log"
+
+    def restart(self, target):
+        if target in STACK_TARGETS:
+            self.b.run(["scripts/stack.sh", "start"], log=self.log)
+        else:
+            e = self.b.platform_env(self.b.current_prefix, None)
+            self.b.run(["scripts/platform.sh", "start"], {**e, "SMSFLOW_PROFILE": self.b.profile},
+                       log=self.log)
+
+    def one(self, target):
+        self.b.fresh(f"chaos-{target}")
+        # Enough sending for every round: the gap, the restart, a margin.
+        per_round = 12 if target not in STACK_TARGETS else 120
+        duration = max(20, self.rounds * per_round)
+        out = {}
+
+        def load():
+            out["r"] = self.b.loadgen(
+                f"chaos-{target}", self.rate, duration=duration, mix=self.mix,
+                drain_timeout=600, latency="", extra=["--multipart-every", str(self.multipart)]
+                if self.multipart else [])
+
+        t = threading.Thread(target=load)
+        t.start()
+        time.sleep(3)
+        kills, restart_secs = [], []
+        started = time.time()
+        while len(kills) < self.rounds and t.is_alive() and time.time() - started < duration - 5:
+            time.sleep(gap(target))
+            pid = pid_of(target)
+            if not pid:
+                say(f"{target} not running before round {len(kills) + 1}; starting it")
+                self.restart(target)
+                continue
+            os.kill(pid, signal.SIGKILL)
+            at = time.time()
+            kills.append(at - started)
+            # Not restarted at once: whatever was in flight finds it gone.
+            time.sleep(random.uniform(0.2, 1.5))
+            self.restart(target)
+            restart_secs.append(time.time() - at)
+            say(f"{target}: round {len(kills)} killed at {kills[-1]:.1f} s, back after "
+                f"{restart_secs[-1]:.1f} s")
+        t.join()
+        r = out.get("r")
+        if r is None:
+            raise SystemExit(f"[chaos] no loadgen result for {target}")
+        return {"target": target, "kills": len(kills), "restart_secs": restart_secs, "result": r}
+
+
+def verdict(row):
+    r = row["result"]
+    nd = dict((r.get("verify") or {}).get("not_delivered") or {})
+    lost = nd.pop("not_found", 0)
+    stuck = sum(v for k, v in nd.items() if k not in TERMINAL_NOT_DELIVERED)
+    failed = sum(v for k, v in nd.items() if k in TERMINAL_NOT_DELIVERED)
+    dup = r.get("duplicates") or 0
+    return {"lost": lost, "stuck": stuck, "failed": failed, "duplicates": dup, "statuses": nd}
+
+
+def write_report(rows, started, enforce):
+    d = Path(env("CHAOS_REPORT_DIR", bench.ROOT / "bench/reports"))
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"chaos-{dt.date.today().isoformat()}.md"
+    if path.exists():
+        path = d / f"chaos-{dt.datetime.now().strftime('%Y-%m-%d-%H%M')}.md"
+    commit = bench.git("rev-parse", "--short=12", "HEAD")
+    dirty = " (uncommitted changes)" if bench.git("status", "--porcelain") else ""
+    lines = [
+        f"# Chaos run, {dt.date.today().isoformat()}",
+        "",
+        f"- commit `{commit}`{dirty}, {bench.env('BENCH_PROFILE', 'release')} binaries; command: "
+        f"`CHAOS_TARGETS={','.join(r['target'] for r in rows)} CHAOS_ROUNDS={env('CHAOS_ROUNDS', 20)} "
+        f"python3 bench/chaos.py`",
+        f"- load: {env('CHAOS_RATE', 200)} msg/s, mix {env('CHAOS_MIX', 'otp=1,transactional=1,bulk=2')}, "
+        f"every {env('CHAOS_MULTIPART', 5)}th message two segments; each target on a platform of its own",
+        "- each round: SIGKILL at a random moment, 0.2–1.5 s down, restarted as `make up` starts it",
+        "- right = reads `delivered` in the view (the simulated carrier delivers everything) and "
+        "accepted by the carrier once per segment (simulator ledger)",
+        f"- enforced: {', '.join(enforce)}; took {(time.time() - started) / 60:.0f} min",
+        "",
+        "| target | kills | restart (s, median) | accepted (202) | refused (503 / no answer) | delivered | lost | stuck | failed | duplicate segments | other statuses | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        r, v = row["result"], verdict(row)
+        rs = sorted(row["restart_secs"])
+        med = f"{rs[len(rs) // 2]:.1f}" if rs else "-"
+        bad = [k for k in enforce if v[k]]
+        lines.append(
+            f"| {row['target']} | {row['kills']} | {med} | {r['accepted']:,} | {r['failed']:,} | "
+            f"{r['delivered']:,} | {v['lost']} | {v['stuck']} | {v['failed']} | {v['duplicates']} | "
+            f"{', '.join(f'{k}: {n}' for k, n in sorted(v['statuses'].items())) or '-'} | "
+            f"{'**FAIL** (' + ', '.join(bad) + ')' if bad else 'ok'} |")
+    lines += ["", "Raw loadgen results (ids, series): `" + str(rows and rows[0]["result"].get("topic_prefix")) + "` …, "
+              f"in `{Path(str(bench.STACK_DIR)) / 'bench'}`.", ""]
+    path.write_text("\n".join(lines))
+    return path
+
+
+def main():
+    if any(a in ("-h", "--help") for a in sys.argv[1:]):
+        print(__doc__)
+        return 0
+    started = time.time()
+    targets = bench.env_list("CHAOS_TARGETS", ",".join(SERVICE_TARGETS + STACK_TARGETS))
+    unknown = [t for t in targets if t not in SERVICE_TARGETS + STACK_TARGETS]
+    if unknown:
+        raise SystemExit(f"[chaos] unknown targets: {', '.join(unknown)}")
+    enforce = bench.env_list("CHAOS_ENFORCE", "lost,duplicates,stuck,failed")
+    c = Chaos()
+    c.b.build()
+    c.b.prepare()
+    rows = []
+    try:
+        for target in targets:
+            say(f"target {target}: {c.rounds} rounds at {c.rate:.0f} msg/s")
+            rows.append(c.one(target))
+            v = verdict(rows[-1])
+            say(f"target {target}: {rows[-1]['result']['accepted']} accepted, "
+                f"{rows[-1]['result']['delivered']} delivered, {v}")
+    finally:
+        c.b.finish()
+    path = write_report(rows, started, enforce)
+    say(f"report: {path}")
+    failed = [r["target"] for r in rows if any(verdict(r)[k] for k in enforce)]
+    if failed:
+        say(f"FAILED: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
