@@ -25,6 +25,7 @@ Standard library only; reuses bench/run.py's platform handling. Knobs (defaults 
     CHAOS_REPORT_DIR bench/reports
 """
 import datetime as dt
+import json
 import os
 import random
 import signal
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -65,6 +67,25 @@ def pid_of(target):
     if target in STACK_TARGETS:
         return bench.pid_file(target) or bench.pgrep(bench.STACK_PATTERNS[target])
     return bench.pid_file(target)
+
+
+def gone(pid, target):
+    """Waits until the killed process is gone (a zombie counts as gone: nothing here may reap
+    it), then removes its pid file, so the start scripts start it again instead of finding
+    the zombie "running"."""
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+        except (OSError, IndexError):
+            break
+        time.sleep(0.05)
+    try:
+        (bench.STACK_DIR / "pids" / target).unlink()
+    except OSError:
+        pass
 
 
 class Chaos:
@@ -112,6 +133,7 @@ class Chaos:
                 continue
             os.kill(pid, signal.SIGKILL)
             at = time.time()
+            gone(pid, target)
             kills.append(at - started)
             # Not restarted at once: whatever was in flight finds it gone.
             time.sleep(random.uniform(0.2, 1.5))
@@ -123,7 +145,72 @@ class Chaos:
         r = out.get("r")
         if r is None:
             raise SystemExit(f"[chaos] no loadgen result for {target}")
-        return {"target": target, "kills": len(kills), "restart_secs": restart_secs, "result": r}
+        # Before the next target restarts the simulator (and its ledger) and the view.
+        ids = self.b.work / f"chaos-{target}.ids.tsv"
+        dups = duplicates_by_priority(ids)
+        row = {"target": target, "kills": len(kills), "restart_secs": restart_secs, "result": r,
+               "dups": dups}
+        row["not_delivered"] = explain(ids) if sum(verdict(row)[k] for k in
+                                                   ("lost", "stuck", "failed")) else []
+        return row
+
+
+def duplicates_by_priority(ids_file):
+    """Messages the carrier accepted a segment of more than once, by priority, from the
+    simulator's ledger: an OTP may be resent when its outcome was unknown (flagged ambiguous,
+    the OTP policy); any other duplicate breaks guarantee 3."""
+    prio = {}
+    try:
+        for line in Path(ids_file).read_text().splitlines()[1:]:
+            f = line.split("\t")
+            prio[f[3]] = f[2]
+    except (OSError, IndexError):
+        return None
+    out = {}
+    dests = list(prio)
+    for i in range(0, len(dests), 5000):
+        body = json.dumps({"destinations": dests[i:i + 5000]}).encode()
+        req = urllib.request.Request("http://127.0.0.1:8090/ledger/submit-times", data=body,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            for d in json.load(resp):
+                if d.get("duplicate_segments", 0) > 0:
+                    p = prio.get(d["destination"], "?")
+                    out[p] = out.get(p, 0) + 1
+    return out
+
+
+def explain(ids_file, limit=20):
+    """The messages that do not read `delivered`: id, priority, status and reason from the
+    view, and how many times the carrier accepted their segments (no number, no text)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows = [line.split("\t") for line in Path(ids_file).read_text().splitlines()[1:]]
+
+    def view(row):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:8085/v1/messages/{row[1]}", timeout=10) as r:
+                v = json.load(r)
+        except Exception as e:  # noqa: BLE001 (a 404 is "not_found")
+            v = {"status": "not_found" if "404" in str(e) else f"error: {e}"}
+        return row, v
+
+    with ThreadPoolExecutor(16) as pool:
+        bad = [(row, v) for row, v in pool.map(view, rows) if v.get("status") != "delivered"]
+    out = []
+    for row, v in bad[:limit]:
+        body = json.dumps({"destinations": [row[3]]}).encode()
+        req = urllib.request.Request("http://127.0.0.1:8090/ledger/submit-times", data=body,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            led = json.load(resp)
+        accepted = led[0]["accepted"] if led else 0
+        segments = led[0]["segments"] if led else 0
+        out.append({"id": row[1], "priority": row[2], "status": v.get("status"),
+                    "reason": v.get("status_reason"), "carrier_accepted": accepted,
+                    "segments": v.get("segments"), "segments_at_carrier": segments,
+                    "attempts": v.get("attempts")})
+    return out
 
 
 def verdict(row):
@@ -132,8 +219,15 @@ def verdict(row):
     lost = nd.pop("not_found", 0)
     stuck = sum(v for k, v in nd.items() if k not in TERMINAL_NOT_DELIVERED)
     failed = sum(v for k, v in nd.items() if k in TERMINAL_NOT_DELIVERED)
-    dup = r.get("duplicates") or 0
-    return {"lost": lost, "stuck": stuck, "failed": failed, "duplicates": dup, "statuses": nd}
+    dups = row.get("dups")
+    if dups is None:
+        # The ledger could not be asked per message: every duplicate segment counts.
+        dup, otp = r.get("duplicates") or 0, 0
+    else:
+        otp = dups.get("otp", 0)
+        dup = sum(n for p, n in dups.items() if p != "otp")
+    return {"lost": lost, "stuck": stuck, "failed": failed, "duplicates": dup,
+            "otp_resent": otp, "statuses": nd}
 
 
 def write_report(rows, started, enforce):
@@ -154,11 +248,12 @@ def write_report(rows, started, enforce):
         f"every {env('CHAOS_MULTIPART', 5)}th message two segments; each target on a platform of its own",
         "- each round: SIGKILL at a random moment, 0.2–1.5 s down, restarted as `make up` starts it",
         "- right = reads `delivered` in the view (the simulated carrier delivers everything) and "
-        "accepted by the carrier once per segment (simulator ledger)",
+        "accepted by the carrier once per segment (simulator ledger); an OTP accepted twice is "
+        "counted apart: the OTP policy resends an unknown outcome (flagged `ambiguous`)",
         f"- enforced: {', '.join(enforce)}; took {(time.time() - started) / 60:.0f} min",
         "",
-        "| target | kills | restart (s, median) | accepted (202) | refused (503 / no answer) | delivered | lost | stuck | failed | duplicate segments | other statuses | verdict |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| target | kills | restart (s, median) | accepted (202) | refused (503 / no answer) | delivered | lost | stuck | failed | duplicates (not OTP) | OTPs resent (policy) | other statuses | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         r, v = row["result"], verdict(row)
@@ -168,8 +263,17 @@ def write_report(rows, started, enforce):
         lines.append(
             f"| {row['target']} | {row['kills']} | {med} | {r['accepted']:,} | {r['failed']:,} | "
             f"{r['delivered']:,} | {v['lost']} | {v['stuck']} | {v['failed']} | {v['duplicates']} | "
+            f"{v['otp_resent']} | "
             f"{', '.join(f'{k}: {n}' for k, n in sorted(v['statuses'].items())) or '-'} | "
             f"{'**FAIL** (' + ', '.join(bad) + ')' if bad else 'ok'} |")
+    details = [(row["target"], d) for row in rows for d in row.get("not_delivered") or []]
+    if details:
+        lines += ["", "Messages not delivered (from the view; the carrier's acceptances from the ledger):", "",
+                  "| target | message id | priority | status | reason | attempts | segments | segments at the carrier | submits accepted |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for target, d in details:
+            lines.append(f"| {target} | `{d['id']}` | {d['priority']} | {d['status']} | {d['reason'] or '-'} | "
+                         f"{d['attempts']} | {d['segments']} | {d['segments_at_carrier']} | {d['carrier_accepted']} |")
     lines += ["", "Raw loadgen results (ids, series): `" + str(rows and rows[0]["result"].get("topic_prefix")) + "` …, "
               f"in `{Path(str(bench.STACK_DIR)) / 'bench'}`.", ""]
     path.write_text("\n".join(lines))
