@@ -109,7 +109,7 @@ class Chaos:
     def one(self, target):
         self.b.fresh(f"chaos-{target}")
         # Enough sending for every round: the gap, the restart, a margin.
-        per_round = 12 if target not in STACK_TARGETS else 120
+        per_round = {"kafka": 45, "cassandra": 110}.get(target, 12)
         duration = max(20, self.rounds * per_round)
         out = {}
 
