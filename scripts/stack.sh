@@ -233,7 +233,7 @@ launch_cassandra() {
     -Dcassandra.config=file://"$STACK_DIR/cassandra/cassandra.yaml" -Dcassandra.storagedir="$STACK_DIR/cassandra/data"
     -Dcassandra-foreground=yes -Dlogback.configurationFile="$STACK_DIR/cassandra/logback.xml"
     -Dcassandra.jmx.local.port="$CASSANDRA_JMX_PORT"
-    -Dcassandra.skip_wait_for_gossip_to_settle=0 -Dcassandra.initial_token=0 -Dcassandra.unsafesystem=true
+    -Dcassandra.skip_wait_for_gossip_to_settle=0 -Dcassandra.initial_token=0
     -Dcassandra.superuser_setup_delay_ms=0)
   launch cassandra "$JAVA" "${opts[@]}" -cp "$lib/*" org.apache.cassandra.service.CassandraDaemon
 }

@@ -59,26 +59,22 @@ impl StoreError {
     }
 }
 
-/// How a consumer should treat a failed statement: dead-letter what can never succeed (a
-/// statement the store refuses as invalid, unauthorised or badly bound: retrying it forever
+/// How a consumer should treat a failed statement: dead-letter what can never succeed for
+/// this record (a statement the store refuses as invalid or badly bound: retrying it forever
 /// would stall the partition), retry everything else (timeouts, unavailable, overloaded,
-/// connections).
+/// connections), and a store that lacks our keyspace or table or refuses our credentials:
+/// that is the deployment's state, not the record's (a keyspace not migrated yet, or lost
+/// with a node), and dead-lettering every record until someone fixes it would lose them all.
 pub fn handler_error(
     what: &'static str,
     e: &scylla::errors::ExecutionError,
 ) -> smsflow_kafka::HandlerError {
-    use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+    use scylla::errors::{ExecutionError, RequestAttemptError};
     let permanent = match e {
         ExecutionError::BadQuery(_) => true,
-        ExecutionError::LastAttemptError(RequestAttemptError::DbError(db, _)) => matches!(
-            db,
-            DbError::SyntaxError
-                | DbError::Invalid
-                | DbError::Unauthorized
-                | DbError::ConfigError
-                | DbError::AlreadyExists { .. }
-                | DbError::FunctionFailure { .. }
-        ),
+        ExecutionError::LastAttemptError(RequestAttemptError::DbError(db, message)) => {
+            refused_for_the_record(db, message)
+        }
         _ => false,
     };
     if permanent {
@@ -88,8 +84,65 @@ pub fn handler_error(
     }
 }
 
+/// Whether the store's refusal `db` (with its `message`) is about the statement and its values,
+/// so that no retry can help. Cassandra and ScyllaDB say "keyspace ... does not exist" or
+/// "unconfigured table ..." with the same error code as an invalid value (`Invalid`,
+/// 0x2200): only the message tells them apart.
+fn refused_for_the_record(db: &scylla::errors::DbError, message: &str) -> bool {
+    use scylla::errors::DbError;
+    let schema_missing =
+        message.contains("does not exist") || message.contains("unconfigured table");
+    match db {
+        DbError::Invalid => !schema_missing,
+        DbError::SyntaxError
+        | DbError::ConfigError
+        | DbError::AlreadyExists { .. }
+        | DbError::FunctionFailure { .. } => true,
+        _ => false,
+    }
+}
+
 /// A row of our own table that does not read back as written: a schema mismatch, which no
 /// retry fixes.
 pub fn unreadable(what: &'static str, e: impl std::fmt::Display) -> smsflow_kafka::HandlerError {
     smsflow_kafka::HandlerError::dead_letter("STORE_ROW_UNREADABLE", format!("{what}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use scylla::errors::DbError;
+
+    use super::refused_for_the_record;
+
+    #[test]
+    fn a_missing_keyspace_or_table_or_refused_credentials_are_retried_not_dead_lettered() {
+        for message in [
+            "keyspace bench_x does not exist",
+            "Keyspace smsflow does not exist",
+            "unconfigured table dispatch_state",
+        ] {
+            assert!(
+                !refused_for_the_record(&DbError::Invalid, message),
+                "{message}"
+            );
+        }
+        assert!(!refused_for_the_record(
+            &DbError::Unauthorized,
+            "no SELECT permission"
+        ));
+        assert!(!refused_for_the_record(&DbError::Overloaded, "busy"));
+    }
+
+    #[test]
+    fn an_invalid_value_or_statement_is_dead_lettered() {
+        assert!(refused_for_the_record(
+            &DbError::Invalid,
+            "Key length of 70000 is longer than maximum of 65535"
+        ));
+        assert!(refused_for_the_record(&DbError::Invalid, "Batch too large"));
+        assert!(refused_for_the_record(
+            &DbError::SyntaxError,
+            "line 1:7 no viable alternative"
+        ));
+    }
 }
