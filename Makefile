@@ -76,7 +76,9 @@ run-tests: deps tools ## only the unit and integration tests against the real st
 	    $(CARGO_TARGET_DIR)/debug/smsflow admin setup --wait $$wait || \
 	  { echo "[test] the stack does not answer (above: which server, where); 'make status' shows it" >&2; exit 1; }; } && \
 	cargo test --workspace --no-fail-fast -- --test-threads=$(TEST_THREADS) && \
-	bench/smoke.sh
+	bench/smoke.sh && \
+	python3 fuzz/run.py --short && \
+	$(MAKE) --no-print-directory chaos-smoke
 
 deploy-check: build ## Helm lint/template, k8s schemas, every binary accepts its rendered config
 	@scripts/deploy-check.sh
@@ -92,3 +94,28 @@ bench: deps ## end-to-end benchmark: release build, local stack, report in bench
 
 bench-smoke: ## 10 s of the benchmark (starts the platform if needed); fails on any loss
 	@bench/smoke.sh
+
+# Fuzzing of issue 9 (fuzz/README.md): coverage-guided libFuzzer on stable, one target at a
+# time on one core. `make test` runs the short run (fuzz-smoke) after the bench smoke.
+FUZZ_RUNS ?= 10000000
+.PHONY: fuzz fuzz-smoke fuzz-lint
+fuzz: deps ## fuzz every target FUZZ_RUNS times (default 10M); report in bench/reports/fuzz-<date>.md
+	@python3 fuzz/run.py --runs $(FUZZ_RUNS) --report bench/reports/fuzz-$$(date +%F).md
+
+fuzz-smoke: deps ## the short fuzz run of `make test`: 50,000 executions (at most 20 s) per target
+	@python3 fuzz/run.py --short
+
+fuzz-lint: deps ## rustfmt check and clippy -D warnings of the fuzz crate (its own workspace)
+	@python3 fuzz/run.py --lint
+
+# The chaos suite of issue 9 (bench/chaos.py, bench/README.md): SIGKILL under load, then every
+# 202-accepted message reconciled. `make test` runs chaos-smoke (2 rounds per service, debug).
+.PHONY: chaos chaos-smoke
+chaos: deps stack-up ## kill every service, Kafka and Cassandra 20 times each under load; report in bench/reports/chaos-<date>.md
+	@python3 bench/chaos.py
+
+chaos-smoke: ## 2 SIGKILLs per service under load (debug binaries, already built); fails on any loss
+	@CHAOS_PROFILE=debug BENCH_BUILD=0 CHAOS_ROUNDS=2 CHAOS_RATE=50 \
+	  CHAOS_TARGETS=ingest,router,dispatcher,dlr-ingester,analytics \
+	  CHAOS_ENFORCE=lost,stuck,duplicates CHAOS_REPORT_DIR=$${TMPDIR:-/tmp}/smsflow-chaos-smoke \
+	  python3 bench/chaos.py

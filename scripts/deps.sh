@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # System packages the build needs (librdkafka's build: a C toolchain, pkg-config, OpenSSL
-# headers, python3; the stack: Java 17 + Maven; conformance tools: Node.js + npm).
+# headers, python3; libFuzzer's: a C++ compiler; the stack: Java 17 + Maven; conformance
+# tools: Node.js + npm).
 # Installs what is missing with apt-get when run as root; otherwise says what to install.
 set -euo pipefail
 missing=()
 command -v cc >/dev/null || missing+=(build-essential)
+# libFuzzer (the fuzz targets, `make fuzz`) is C++.
+command -v c++ >/dev/null || missing+=(g++)
 command -v make >/dev/null || missing+=(make)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev)

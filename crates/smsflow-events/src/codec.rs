@@ -220,26 +220,8 @@ impl EventCodec {
     pub async fn decode(&self, payload: &[u8]) -> Result<Event, DecodeError> {
         let (id, body) = wire::split(payload)?;
         let info = self.writer_info(id).await?;
-        if info.same_as_ours {
-            return Event::read_datum(info.kind, body).map_err(|e| avro_err(info.kind.name(), &e));
-        }
-        let ours = &schema::schema(info.kind).schema;
-        let reader = GenericDatumReader::builder(&info.writer.parsed)
-            .reader_schema(ours)
-            .human_readable(true)
-            .build()
-            .map_err(|e| avro_err(info.kind.name(), &e))?;
-        let mut rest = body;
-        let value = reader
-            .read_value(&mut rest)
-            .map_err(|e| avro_err(info.kind.name(), &e))?;
-        if !rest.is_empty() {
-            return Err(DecodeError::Avro {
-                event: info.kind.name().to_owned(),
-                message: format!("{} trailing bytes after the record", rest.len()),
-            });
-        }
-        Event::from_resolved(info.kind, &value).map_err(|e| avro_err(info.kind.name(), &e))
+        let writer = (!info.same_as_ours).then_some(&info.writer.parsed);
+        decode_body(info.kind, writer, body)
     }
 
     async fn writer_info(&self, id: u32) -> Result<Arc<WriterInfo>, DecodeError> {
@@ -312,7 +294,79 @@ pub fn encode_datum(event: &Event) -> Result<Vec<u8>, EncodeError> {
 
 /// Decodes a bare Avro body written with our schema of `kind` (no registry involved).
 pub fn decode_datum(kind: EventKind, body: &[u8]) -> Result<Event, DecodeError> {
-    Event::read_datum(kind, body).map_err(|e| avro_err(kind.name(), &e))
+    decode_body(kind, None, body)
+}
+
+/// Decodes the Avro body of an event of `kind` written with `writer`: `None` when the writer
+/// schema is ours (read straight into the Rust type), else an older or newer compatible
+/// schema (read through Avro schema resolution). The whole body must be the record.
+pub fn decode_body(
+    kind: EventKind,
+    writer: Option<&apache_avro::Schema>,
+    body: &[u8],
+) -> Result<Event, DecodeError> {
+    // Set once per process; whichever decoder runs first must not leave avro's 512 MiB default.
+    apache_avro::util::max_allocation_bytes(MAX_AVRO_ALLOCATION);
+    let Some(writer) = writer else {
+        return Event::read_datum(kind, body).map_err(|e| avro_err(kind.name(), &e));
+    };
+    let reader = GenericDatumReader::builder(writer)
+        .reader_schema(&schema::schema(kind).schema)
+        .human_readable(true)
+        .build()
+        .map_err(|e| avro_err(kind.name(), &e))?;
+    let mut input = Bounded {
+        rest: body,
+        overrun: false,
+    };
+    let value = reader
+        .read_value(&mut input)
+        .map_err(|e| avro_err(kind.name(), &e))?;
+    if input.overrun {
+        return Err(DecodeError::Avro {
+            event: kind.name().to_owned(),
+            message: "the record is truncated".to_owned(),
+        });
+    }
+    if !input.rest.is_empty() {
+        return Err(DecodeError::Avro {
+            event: kind.name().to_owned(),
+            message: format!("{} trailing bytes after the record", input.rest.len()),
+        });
+    }
+    Event::from_resolved(kind, &value).map_err(|e| avro_err(kind.name(), &e))
+}
+
+/// The body as the generic (resolving) reader reads it, remembering whether it read past
+/// the end: apache-avro 0.22 decodes a union index or a string cut off by the end of the
+/// body as null instead of failing, so a truncated record would decode with its last
+/// optional fields null (found by the `avro_wire` fuzz target).
+struct Bounded<'a> {
+    rest: &'a [u8],
+    overrun: bool,
+}
+
+impl std::io::Read for Bounded<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.rest.is_empty() && !buf.is_empty() {
+            self.overrun = true;
+            return Ok(0);
+        }
+        self.rest.read(buf)
+    }
+}
+
+/// Decodes a framed payload without a registry: `writer_of` says what a schema id stands for
+/// (the event kind and its writer schema, `None` for ours), as the registry would. For tools,
+/// tests and the fuzz targets; services use [`EventCodec::decode`], which differs only in
+/// asking the registry.
+pub fn decode_framed<'s>(
+    payload: &[u8],
+    writer_of: impl FnOnce(u32) -> Result<(EventKind, Option<&'s apache_avro::Schema>), DecodeError>,
+) -> Result<Event, DecodeError> {
+    let (id, body) = wire::split(payload)?;
+    let (kind, writer) = writer_of(id)?;
+    decode_body(kind, writer, body)
 }
 
 /// What the registry says of a schema id, asked directly when the decoder failed to fetch it.
@@ -368,6 +422,37 @@ fn avro_err(event: &str, e: &apache_avro::Error) -> DecodeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_truncated_record_is_refused_on_both_paths() {
+        // Regression (fuzz/, `avro_wire`): through schema resolution, a ConsentChanged cut
+        // before its optional fields, or inside its keyword, decoded with them null.
+        let mut event = crate::arbitrary::one_of_each_kind()
+            .into_iter()
+            .find_map(|e| crate::ConsentChanged::try_from(e).ok())
+            .expect("a ConsentChanged");
+        event.keyword = Some("STOP".into());
+        event.evidence_message_id = None;
+        let event = Event::ConsentChanged(event);
+        let body = encode_datum(&event).expect("encodes");
+        let ours = &schema::schema(event.kind()).schema;
+        assert_eq!(
+            decode_body(event.kind(), Some(ours), &body).ok(),
+            Some(event.clone())
+        );
+        // Cut inside "STOP" (4 bytes, then the evidence index), and before the keyword's index.
+        for cut in [3, 7] {
+            let short = &body[..body.len() - cut];
+            assert!(
+                decode_body(event.kind(), None, short).is_err(),
+                "fast path, cut {cut}"
+            );
+            assert!(
+                decode_body(event.kind(), Some(ours), short).is_err(),
+                "resolution, cut {cut}"
+            );
+        }
+    }
 
     #[test]
     fn only_the_registrys_schema_not_found_makes_an_id_unknown() {

@@ -145,6 +145,12 @@ impl DeliverFields {
     }
 
     fn apply_raw_tlv(&mut self, tag: u16, value: &[u8]) {
+        // A TLV without a value is no value, as rusmpp reads it on the strict path: an empty
+        // `receipted_message_id` must not turn an MO into a receipt on the lenient path only
+        // (found by the `smpp_pdu` fuzz target).
+        if value.is_empty() {
+            return;
+        }
         match tag {
             tag::RECEIPTED_MESSAGE_ID => {
                 let end = value.iter().position(|b| *b == 0).unwrap_or(value.len());
@@ -309,6 +315,27 @@ pub(crate) mod tests {
             assert_eq!(f.receipted_message_id.as_deref(), Some("1a2b"), "{tlvs:?}");
             assert_eq!(f.source_addr, "447700900001");
         }
+    }
+
+    #[test]
+    fn an_empty_tlv_reads_as_absent_on_both_paths() {
+        // Regression (fuzz/, `smpp_pdu`): the lenient reader took a zero-length
+        // receipted_message_id or message_payload as present, rusmpp as absent.
+        let body = raw_body(
+            "447700900001",
+            "ACME",
+            0x00,
+            0,
+            b"hello",
+            &[
+                (tag::RECEIPTED_MESSAGE_ID, b""),
+                (tag::MESSAGE_PAYLOAD, b""),
+            ],
+        );
+        let lenient = DeliverFields::parse_lenient(&body).expect("parses");
+        assert_eq!(lenient.receipted_message_id, None);
+        assert_eq!(lenient.message_payload, None);
+        assert_eq!(through_codec(&body), lenient);
     }
 
     #[test]

@@ -97,9 +97,15 @@ impl fmt::Display for CarrierMessageId {
 
 /// Normalises one raw id. Numeric formats become the decimal value without leading zeros;
 /// when the raw id is not a valid number of that format it falls back to the free-form rule
-/// (trimmed, lower-cased when `ignore_case`), so nothing is ever dropped.
+/// (trimmed of whitespace, and of NUL padding at the end; lower-cased when `ignore_case`), so
+/// nothing is ever dropped.
 pub fn normalise_id(raw: &str, format: IdFormat, ignore_case: bool) -> String {
-    let trimmed = raw.trim().trim_end_matches('\0');
+    // Whitespace and NUL padding at the end in any order ("ab \0", "ab\0\n"): trimming one
+    // kind and then the other would leave the first behind, and normalising the result again
+    // would change it (found by the `receipt_text` fuzz target).
+    let trimmed = raw
+        .trim_start()
+        .trim_end_matches(|c: char| c.is_whitespace() || c == '\0');
     let numeric = match format {
         IdFormat::AsIs => None,
         IdFormat::Hex => {
@@ -172,6 +178,19 @@ mod tests {
     fn as_is_is_case_insensitive_by_default() {
         assert_eq!(normalise_id(" AbC-1\0", IdFormat::AsIs, true), "abc-1");
         assert_eq!(normalise_id("AbC-1", IdFormat::AsIs, false), "AbC-1");
+    }
+
+    #[test]
+    fn mixed_nul_and_whitespace_padding_is_trimmed_at_once() {
+        // Regression (fuzz/, `receipt_text`): "x\u{3}\0\0\n\0" normalised to "x\u{3}\0\0\n",
+        // which normalised again to "x\u{3}".
+        for raw in ["AbC\0\0\n\0\0", "AbC \0", " AbC\n\0 \0"] {
+            let once = normalise_id(raw, IdFormat::AsIs, true);
+            assert_eq!(once, "abc", "{raw:?}");
+            assert_eq!(normalise_id(&once, IdFormat::AsIs, true), once);
+        }
+        assert_eq!(normalise_id("1A2B \0\n", IdFormat::Hex, true), "6699");
+        assert_eq!(normalise_id("0066\0 ", IdFormat::Decimal, true), "66");
     }
 
     #[test]

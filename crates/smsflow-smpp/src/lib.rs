@@ -99,6 +99,8 @@ mod codec;
 pub mod config;
 mod deliver;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz; // entry points of the fuzz targets (`fuzz/`): the inbound path, framing to event
 pub mod idnorm;
 pub mod inbound;
 pub mod lane;

@@ -16,7 +16,7 @@ use smsflow_kafka::Outgoing;
 use tracing::{debug, warn};
 
 use crate::error::ApiError;
-use crate::validate::{SendRequest, validate};
+use crate::validate::parse_and_validate;
 use crate::{PRODUCER, Shared};
 
 fn body_or_error(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
@@ -50,9 +50,7 @@ pub async fn send(
     if !is_json(&headers) {
         return Err(ApiError::unsupported_media_type());
     }
-    let req: SendRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::malformed(format!("body is not a valid send request: {e}")))?;
-    let v = validate(&req, s.config.max_segments)?;
+    let (req, v) = parse_and_validate(&body, s.config.max_segments)?;
     let idempotency_key = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())

@@ -46,6 +46,19 @@ pub struct Valid {
     pub preview: Preview,
 }
 
+/// The body of `POST /v1/messages` as the handler takes it: JSON into [`SendRequest`]
+/// (`malformed_request` when it is not one), then [`validate`]. Pure, so the fuzz target
+/// (`fuzz/`) drives exactly what the handler does.
+pub fn parse_and_validate(
+    body: &[u8],
+    max_segments: usize,
+) -> Result<(SendRequest, Valid), ApiError> {
+    let req: SendRequest = serde_json::from_slice(body)
+        .map_err(|e| ApiError::malformed(format!("body is not a valid send request: {e}")))?;
+    let valid = validate(&req, max_segments)?;
+    Ok((req, valid))
+}
+
 /// Rejects anything smsflow could not deliver as asked.
 pub fn validate(req: &SendRequest, max_segments: usize) -> Result<Valid, ApiError> {
     let to = Msisdn::parse(&req.to)
