@@ -87,6 +87,7 @@ async fn bench(connected: bool) -> Bench {
         topics: kafka.topics(),
         max_attempts: 4,
         resubmit_unknown: UnknownOutcomePolicy::default(),
+        shutdown: smsflow_runtime::CancellationToken::new(),
     };
     Bench { dispatcher, sim }
 }

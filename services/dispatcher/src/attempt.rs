@@ -21,6 +21,7 @@ use smsflow_events::{
     EventMeta, Lane, MessageId, MessageType, RetryScheduled, RoutingDecided, Timestamp, Topics,
 };
 use smsflow_kafka::{HandlerError, LaneProducers, Outgoing};
+use smsflow_runtime::CancellationToken;
 use smsflow_smpp::{PartFailure, PartOutcome, SmppClient, SubmitRequest, concat_reference_for};
 use tracing::{debug, warn};
 
@@ -45,28 +46,44 @@ pub struct Dispatcher {
     pub max_attempts: i32,
     /// Resubmit policy for unknown outcomes.
     pub resubmit_unknown: UnknownOutcomePolicy,
+    /// Ends the wait for a store that cannot record an outcome (at shutdown).
+    pub shutdown: CancellationToken,
 }
 
-/// Writes state that records what the carrier already has, retrying a failing store a few
-/// times before giving up (a re-run then treats the unrecorded parts as outcome unknown).
-async fn persist<F, Fut>(m: MessageId, mut write: F) -> Result<(), HandlerError>
+/// Writes state that records what the carrier already has, retrying a failing store until
+/// it succeeds or `shutdown` (backoff 100 ms doubling to 5 s). The carrier's answer is known
+/// only here: given up, a re-run would find the attempt STARTED with its parts unrecorded and
+/// treat them as outcome unknown (a message the carrier accepted ending `failed`, or an OTP
+/// sent again), which is what a CQL outage of a minute did before (issue 9's chaos report).
+/// Meanwhile the record holds its slot: nothing else of the lane could be recorded either.
+async fn persist<F, Fut>(
+    m: MessageId,
+    shutdown: &CancellationToken,
+    mut write: F,
+) -> Result<(), HandlerError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), HandlerError>>,
 {
     let mut delay = Duration::from_millis(100);
-    for _ in 0..8 {
+    loop {
         match write().await {
             Ok(()) => return Ok(()),
             Err(HandlerError::Retry(e)) => {
-                warn!(message_id = %m, error = %e, "recording a carrier-accepted part failed, retrying");
-                tokio::time::sleep(delay).await;
+                warn!(message_id = %m, error = %e, "recording a carrier's answer failed, retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = shutdown.cancelled() => {
+                        return Err(HandlerError::retry(format!(
+                            "shutting down before the carrier's answer was recorded: {e}"
+                        )));
+                    }
+                }
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
             Err(e) => return Err(e),
         }
     }
-    write().await
 }
 
 /// A failure of this attempt.
@@ -294,7 +311,7 @@ impl Dispatcher {
         }
         if not_sent {
             // Parts the carrier accepted are recorded even if the store hiccups.
-            persist(m, || {
+            persist(m, &self.shutdown, || {
                 self.state
                     .set(d.lane, m, a, carrier, AttemptState::NotSent, None, &done)
             })
@@ -304,7 +321,7 @@ impl Dispatcher {
                 "carrier {carrier} not connected; nothing was sent"
             )));
         }
-        persist(m, || {
+        persist(m, &self.shutdown, || {
             self.state
                 .set(d.lane, m, a, carrier, AttemptState::Submitted, None, &done)
         })
@@ -341,7 +358,7 @@ impl Dispatcher {
     ) -> Result<Vec<Outgoing>, HandlerError> {
         let state = AttemptState::Failed(f.class);
         let (m, a, carrier) = (d.message_id, d.attempt, d.carrier_id.as_str());
-        persist(m, || {
+        persist(m, &self.shutdown, || {
             self.state
                 .set(d.lane, m, a, carrier, state, Some(&f.code), done)
         })
@@ -422,5 +439,52 @@ impl Dispatcher {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod persist_tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    /// A store down for longer than any fixed number of tries: the answer is still recorded
+    /// once it is back (before, after 9 tries it was given up and became "outcome unknown").
+    #[tokio::test(start_paused = true)]
+    async fn the_carriers_answer_is_recorded_once_the_store_is_back_however_long_it_was_down() {
+        let calls = AtomicU32::new(0);
+        let shutdown = CancellationToken::new();
+        let r = persist(MessageId::new(), &shutdown, || {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n < 40 {
+                    Err(HandlerError::retry("store down"))
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .await;
+        assert!(r.is_ok(), "{r:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 41);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_ends_the_wait_and_a_permanent_refusal_is_not_retried() {
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        let r = persist(MessageId::new(), &shutdown, || async {
+            Err(HandlerError::retry("store down"))
+        })
+        .await;
+        assert!(matches!(r, Err(HandlerError::Retry(_))));
+        let calls = AtomicU32::new(0);
+        let r = persist(MessageId::new(), &CancellationToken::new(), || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Err(HandlerError::dead_letter("X", "refused")) }
+        })
+        .await;
+        assert!(r.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 }

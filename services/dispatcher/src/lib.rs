@@ -170,6 +170,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         topics: topics.clone(),
         max_attempts: config.max_attempts,
         resubmit_unknown: config.resubmit_unknown.clone(),
+        shutdown: shutdown.clone(),
     });
     let freshness = fresh::Freshness::new(
         links.store.clone(),
