@@ -522,12 +522,15 @@ impl LoopState {
         shared: &Arc<Shared<H>>,
         msg: OwnedMessage,
     ) -> Option<JoinHandle<Done>> {
+        // A consumer without delay topics pays nothing per record here.
+        if !self.holds.any_delays() {
+            return self.take(shared, msg);
+        }
         let at = self.holds.due_at(&msg, std::time::SystemTime::now());
-        let (topic, partition) = (msg.topic().to_owned(), msg.partition());
         match self.holds.admit(msg, at) {
             Admit::Take(msg) => self.take(shared, msg),
             Admit::Held { pause } => {
-                if pause {
+                if let Some((topic, partition)) = pause {
                     pause_one(consumer, &topic, partition, true);
                 }
                 None

@@ -57,6 +57,10 @@ impl Holds {
     /// already holds records. Returns it back when it may be taken now; `Held { pause: true }`
     /// when the caller is to pause its partition now.
     pub(crate) fn admit(&mut self, msg: OwnedMessage, at: Option<Instant>) -> Admit {
+        // Nothing held, nothing to wait for: no key built (the path of nearly every record).
+        if at.is_none() && self.held.is_empty() {
+            return Admit::Take(msg);
+        }
         let key = (msg.topic().to_owned(), msg.partition());
         if at.is_none() && !self.held.contains_key(&key) {
             return Admit::Take(msg);
@@ -66,8 +70,18 @@ impl Holds {
         let head_waits = queue
             .front()
             .is_some_and(|(_, at)| at.saturating_duration_since(Instant::now()) > PAUSE_WAIT);
-        let pause = (head_waits || queue.len() > MAX_HELD) && self.paused.insert(key);
-        Admit::Held { pause }
+        let pause = (head_waits || queue.len() > MAX_HELD) && !self.paused.contains(&key);
+        if pause {
+            self.paused.insert(key.clone());
+        }
+        Admit::Held {
+            pause: pause.then_some(key),
+        }
+    }
+
+    /// Whether this consumer has delay topics at all (if not, nothing is ever held).
+    pub(crate) fn any_delays(&self) -> bool {
+        !self.delays.is_empty()
     }
 
     /// The earliest time a held record becomes due.
@@ -127,8 +141,8 @@ impl Holds {
 pub(crate) enum Admit {
     /// Not held: take it now.
     Take(OwnedMessage),
-    /// Held; `pause` when its partition is to be paused now.
-    Held { pause: bool },
+    /// Held; `pause` names its partition when it is to be paused now.
+    Held { pause: Option<(String, i32)> },
 }
 
 #[cfg(test)]
@@ -185,15 +199,12 @@ mod tests {
         let first = record("retry.5s", 0, 10, 0);
         assert!(matches!(
             h.admit(first, Some(later)),
-            Admit::Held { pause: true }
+            Admit::Held { pause: Some(_) }
         ));
         assert!(h.is_paused("retry.5s", 0));
         // Due at once, but behind a held record of its partition (paused already).
         let second = record("retry.5s", 0, 11, 0);
-        assert!(matches!(
-            h.admit(second, None),
-            Admit::Held { pause: false }
-        ));
+        assert!(matches!(h.admit(second, None), Admit::Held { pause: None }));
         // Another partition is not held back.
         let other = record("retry.5s", 1, 3, 0);
         assert!(matches!(h.admit(other, None), Admit::Take(_)));
@@ -228,7 +239,7 @@ mod tests {
             let r = record("retry.5s", 0, offset, 0);
             assert!(matches!(
                 h.admit(r, Some(soon)),
-                Admit::Held { pause: false }
+                Admit::Held { pause: None }
             ));
         }
         let (due, resume) = h.release(soon);
@@ -237,7 +248,7 @@ mod tests {
         // Too many waiting: paused after all.
         for offset in 0..=MAX_HELD as i64 {
             let r = record("retry.5s", 1, offset, 0);
-            let pause = matches!(h.admit(r, Some(soon)), Admit::Held { pause: true });
+            let pause = matches!(h.admit(r, Some(soon)), Admit::Held { pause: Some(_) });
             assert_eq!(pause, offset == MAX_HELD as i64, "offset {offset}");
         }
     }
