@@ -109,6 +109,20 @@ async fn reports(
     out
 }
 
+/// The reports of `m` once there are at least `n`, re-reading until `timeout`.
+async fn reported(
+    kafka: &KafkaConfig,
+    m: &Msg,
+    n: usize,
+    timeout: Duration,
+) -> Option<Vec<(EventId, DeliveryState, Option<TerminalStatus>)>> {
+    smsflow_integration::eventually(timeout, || async {
+        let got = reports(kafka, m, usize::MAX, Duration::from_secs(2)).await;
+        (got.len() >= n).then_some(got)
+    })
+    .await
+}
+
 async fn parked_rows(store: &Store, m: &Msg) -> usize {
     let q = format!(
         "SELECT event_id FROM {} WHERE carrier_id = 'sim' AND carrier_message_id = ?",
@@ -257,12 +271,9 @@ async fn a_message_without_its_receipt_ends_expired_after_the_receipt_timeout() 
     )
     .await;
 
-    let expired = smsflow_integration::eventually(Duration::from_secs(60), || async {
-        let got = reports(&kafka, &silent, usize::MAX, Duration::from_secs(2)).await;
-        (!got.is_empty()).then_some(got)
-    })
-    .await
-    .expect("the silent message was reported");
+    let expired = reported(&kafka, &silent, 1, Duration::from_secs(60))
+        .await
+        .expect("the silent message was reported");
     assert!(
         submitted_at.elapsed() >= timeout,
         "reported {:?} after its submit, before the timeout",
@@ -286,12 +297,9 @@ async fn a_message_without_its_receipt_ends_expired_after_the_receipt_timeout() 
         silent.receipt(DeliveryState::Delivered),
     )
     .await;
-    let late = smsflow_integration::eventually(Duration::from_secs(30), || async {
-        let got = reports(&kafka, &silent, usize::MAX, Duration::from_secs(2)).await;
-        (got.len() >= 2).then_some(got)
-    })
-    .await
-    .expect("the late receipt was reported");
+    let late = reported(&kafka, &silent, 2, Duration::from_secs(30))
+        .await
+        .expect("the late receipt was reported");
     assert!(
         late.iter()
             .any(|(_, s, st)| *s == DeliveryState::Delivered
