@@ -12,7 +12,13 @@ bench/reports/chaos-<date>.md; exits 1 if any check in CHAOS_ENFORCE failed.
 
 Standard library only; reuses bench/run.py's platform handling. Knobs (defaults in brackets):
 
-    CHAOS_TARGETS   ingest,router,dispatcher,dlr-ingester,analytics,kafka,cassandra
+    CHAOS_TARGETS   ingest,router,dispatcher,dlr-ingester,analytics,kafka,cassandra,dispatchers
+                    (dispatchers: two dispatcher processes in one group, on a carrier that
+                    refuses 5 % of submits for a moment, so retries are pending; each round
+                    stalls one of them past its session (SIGSTOP 12-16 s, then SIGCONT), kills
+                    it (SIGKILL, restart) or stops it (SIGTERM, restart), in turn: every round
+                    is at least two rebalances, the stall one with a member that resumes
+                    mid-submit after the group gave its partitions away)
     CHAOS_ROUNDS    20       kills per target
     CHAOS_RATE      200      messages per second
     CHAOS_MIX       otp=1,transactional=1,bulk=2
@@ -43,6 +49,10 @@ import run as bench  # noqa: E402  (bench/run.py)
 
 SERVICE_TARGETS = ["ingest", "router", "dispatcher", "dlr-ingester", "analytics"]
 STACK_TARGETS = ["kafka", "cassandra"]
+# Two dispatchers in one group, and what each round does to one of them.
+PAIR_TARGETS = ["dispatchers"]
+PAIR_ENV = {"SMSFLOW_DISPATCHERS": "2", "SMSFLOW_SIM_SCENARIO": "retrying.toml"}
+PAIR_ACTIONS = ["stall", "kill", "stop"]
 # Ids that are not `delivered` and not terminal either: stuck.
 TERMINAL_NOT_DELIVERED = {"failed", "undelivered", "expired", "rejected", "canceled"}
 
@@ -67,6 +77,14 @@ def pid_of(target):
     if target in STACK_TARGETS:
         return bench.pid_file(target) or bench.pgrep(bench.STACK_PATTERNS[target])
     return bench.pid_file(target)
+
+
+def zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def gone(pid, target):
@@ -103,13 +121,44 @@ class Chaos:
             self.b.run(["scripts/stack.sh", "start"], log=self.log)
         else:
             e = self.b.platform_env(self.b.current_prefix, None)
-            self.b.run(["scripts/platform.sh", "start"], {**e, "SMSFLOW_PROFILE": self.b.profile},
-                       log=self.log)
+            pair = PAIR_ENV if target in PAIR_TARGETS else {}
+            self.b.run(["scripts/platform.sh", "start"],
+                       {**e, **pair, "SMSFLOW_PROFILE": self.b.profile}, log=self.log)
+
+    def pair_round(self, n):
+        """Round `n` of the two-dispatcher target: one of them stalled, killed or stopped, in
+        turn; returns (what was done, seconds until both were back)."""
+        victim = ["dispatcher", "dispatcher-2"][n % 2]
+        action = PAIR_ACTIONS[n % len(PAIR_ACTIONS)]
+        pid = bench.pid_file(victim)
+        if not pid:
+            self.restart("dispatchers")
+            pid = bench.pid_file(victim)
+        at = time.time()
+        if action == "stall":
+            # Past the 10 s session timeout: the group gives its partitions to the other, which
+            # may take them once the leases lapse; then it resumes where it stood.
+            os.kill(pid, signal.SIGSTOP)
+            time.sleep(random.uniform(12, 16))
+            os.kill(pid, signal.SIGCONT)
+        elif action == "kill":
+            os.kill(pid, signal.SIGKILL)
+            gone(pid, victim)
+            time.sleep(random.uniform(0.2, 1.5))
+            self.restart("dispatchers")
+        else:
+            self.b.run(["kill", "-TERM", str(pid)], log=self.log, check=False)
+            deadline = time.time() + 40
+            while time.time() < deadline and Path(f"/proc/{pid}").exists() and not zombie(pid):
+                time.sleep(0.2)
+            gone(pid, victim)
+            self.restart("dispatchers")
+        return f"{action} {victim}", time.time() - at
 
     def one(self, target):
-        self.b.fresh(f"chaos-{target}")
+        self.b.fresh(f"chaos-{target}", extra_env=PAIR_ENV if target in PAIR_TARGETS else None)
         # Enough sending for every round: the gap, the restart, a margin.
-        per_round = {"kafka": 45, "cassandra": 110}.get(target, 12)
+        per_round = {"kafka": 45, "cassandra": 110, "dispatchers": 30}.get(target, 12)
         duration = max(20, self.rounds * per_round)
         out = {}
 
@@ -126,6 +175,12 @@ class Chaos:
         started = time.time()
         while len(kills) < self.rounds and t.is_alive() and time.time() - started < duration - 5:
             time.sleep(gap(target))
+            if target in PAIR_TARGETS:
+                what, back = self.pair_round(len(kills))
+                kills.append(time.time() - started)
+                restart_secs.append(back)
+                say(f"{target}: round {len(kills)}: {what}, both back after {back:.1f} s")
+                continue
             pid = pid_of(target)
             if not pid:
                 say(f"{target} not running before round {len(kills) + 1}; starting it")
@@ -246,7 +301,10 @@ def write_report(rows, started, enforce):
         f"python3 bench/chaos.py`",
         f"- load: {env('CHAOS_RATE', 200)} msg/s, mix {env('CHAOS_MIX', 'otp=1,transactional=1,bulk=2')}, "
         f"every {env('CHAOS_MULTIPART', 5)}th message two segments; each target on a platform of its own",
-        "- each round: SIGKILL at a random moment, 0.2–1.5 s down, restarted as `make up` starts it",
+        "- each round: SIGKILL at a random moment, 0.2–1.5 s down, restarted as `make up` starts it "
+        "(`dispatchers`: two dispatchers in one group on a carrier refusing 5 % of submits for a moment; "
+        "each round stalls one past its session with SIGSTOP 12–16 s, kills or stops it, in turn: "
+        "at least two rebalances a round)",
         "- right = reads `delivered` in the view (the simulated carrier delivers everything) and "
         "accepted by the carrier once per segment (simulator ledger); an OTP accepted twice is "
         "counted apart: the OTP policy resends an unknown outcome (flagged `ambiguous`)",
@@ -285,8 +343,8 @@ def main():
         print(__doc__)
         return 0
     started = time.time()
-    targets = bench.env_list("CHAOS_TARGETS", ",".join(SERVICE_TARGETS + STACK_TARGETS))
-    unknown = [t for t in targets if t not in SERVICE_TARGETS + STACK_TARGETS]
+    targets = bench.env_list("CHAOS_TARGETS", ",".join(SERVICE_TARGETS + STACK_TARGETS + PAIR_TARGETS))
+    unknown = [t for t in targets if t not in SERVICE_TARGETS + STACK_TARGETS + PAIR_TARGETS]
     if unknown:
         raise SystemExit(f"[chaos] unknown targets: {', '.join(unknown)}")
     enforce = bench.env_list("CHAOS_ENFORCE", "lost,duplicates,stuck,failed")

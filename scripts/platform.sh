@@ -11,22 +11,33 @@
 # `make bench` does this); configs from config/local (or SMSFLOW_PLATFORM_CONFIG, a folder of
 # the same files). SMSFLOW_* variables in the environment
 # (e.g. SMSFLOW_KAFKA__TOPIC_PREFIX) reach every service.
+#
+# SMSFLOW_DISPATCHERS=2 runs a second dispatcher (`dispatcher-2`, ops port 8093) in the same
+# group, as the Helm chart does; SMSFLOW_SIM_SCENARIO names the simulator's scenario file in
+# tools/carrier-sim/scenarios (default.toml).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STACK_DIR=${SMSFLOW_STACK_DIR:-$ROOT/.stack}
 PROFILE=${SMSFLOW_PROFILE:-debug}
 CONF=${SMSFLOW_PLATFORM_CONFIG:-$ROOT/config/local}
+DISPATCHERS=${SMSFLOW_DISPATCHERS:-1}
+SCENARIO=${SMSFLOW_SIM_SCENARIO:-default.toml}
 # Not for the services: they read every SMSFLOW_* variable as config and refuse unknown keys.
-unset SMSFLOW_PROFILE SMSFLOW_PLATFORM_CONFIG
+unset SMSFLOW_PROFILE SMSFLOW_PLATFORM_CONFIG SMSFLOW_DISPATCHERS SMSFLOW_SIM_SCENARIO
 BIN=${CARGO_TARGET_DIR:-$HOME/.cache/smsflow/target}/$PROFILE
 mkdir -p "$STACK_DIR"/{logs,pids}
 
-# name | binary and arguments | readiness URL
+# name | binary and arguments | readiness URL | environment of its own (optional)
 SERVICES=(
-  "carrier-sim|carrier-sim --config $ROOT/tools/carrier-sim/scenarios/default.toml|http://127.0.0.1:8090/healthz"
+  "carrier-sim|carrier-sim --config $ROOT/tools/carrier-sim/scenarios/$SCENARIO|http://127.0.0.1:8090/healthz"
   "analytics|analytics --config $CONF/analytics.toml|http://127.0.0.1:8085/readyz"
   "dlr-ingester|dlr-ingester --config $CONF/dlr-ingester.toml|http://127.0.0.1:8084/readyz"
   "dispatcher|dispatcher --config $CONF/dispatcher.toml|http://127.0.0.1:8083/readyz"
+)
+if [ "$DISPATCHERS" = 2 ]; then SERVICES+=(
+  "dispatcher-2|dispatcher --config $CONF/dispatcher.toml|http://127.0.0.1:8093/readyz|SMSFLOW_HTTP__LISTEN=127.0.0.1:8093"
+); fi
+SERVICES+=(
   "router|router --config $CONF/router.toml|http://127.0.0.1:8082/readyz"
   "ingest|ingest --config $CONF/ingest.toml|http://127.0.0.1:8080/readyz"
 )
@@ -38,7 +49,7 @@ ready() { python3 "$ROOT/scripts/probe.py" http "$1" >/dev/null 2>&1; }
 start() {
   rm -f "$STACK_DIR/platform-started-now"
   for entry in "${SERVICES[@]}"; do
-    IFS='|' read -r name cmd url <<<"$entry"
+    IFS='|' read -r name cmd url own <<<"$entry"
     if pid_of "$name" >/dev/null; then say "$name already running (pid $(pid_of "$name"))"; continue; fi
     read -r -a argv <<<"$cmd"
     if [ ! -x "$BIN/${argv[0]}" ]; then
@@ -50,7 +61,7 @@ start() {
     # not its config, and it refuses keys it does not know.
     local drop=()
     [ "$name" = ingest ] && for v in $(compgen -e | grep '^SMSFLOW_STORE__' || true); do drop+=(-u "$v"); done
-    nohup env "${drop[@]}" "$BIN/${argv[0]}" "${argv[@]:1}" >"$STACK_DIR/logs/$name.log" 2>&1 </dev/null &
+    nohup env "${drop[@]}" ${own:+"$own"} "$BIN/${argv[0]}" "${argv[@]:1}" >"$STACK_DIR/logs/$name.log" 2>&1 </dev/null &
     echo $! >"$STACK_DIR/pids/$name"
     local t=0
     until ready "$url"; do
@@ -63,17 +74,23 @@ start() {
   done
 }
 
+stop_one() {
+  local name=$1 pid; pid=$(pid_of "$name" || true)
+  [ -n "$pid" ] || { rm -f "$STACK_DIR/pids/$name"; return 0; }
+  say "stopping $name (pid $pid)"
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$STACK_DIR/pids/$name"
+}
+
 stop() {
   local i
   for ((i=${#SERVICES[@]}-1; i>=0; i--)); do
-    IFS='|' read -r name _ _ <<<"${SERVICES[$i]}"
-    local pid; pid=$(pid_of "$name" || true)
-    [ -n "$pid" ] || { rm -f "$STACK_DIR/pids/$name"; continue; }
-    say "stopping $name (pid $pid)"
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -9 "$pid" 2>/dev/null || true
-    rm -f "$STACK_DIR/pids/$name"
+    IFS='|' read -r name _ <<<"${SERVICES[$i]}"
+    stop_one "$name"
+    # A second dispatcher started earlier goes too, whatever SMSFLOW_DISPATCHERS says now.
+    if [ "$name" = dispatcher ]; then stop_one dispatcher-2; fi
   done
 }
 

@@ -106,7 +106,7 @@ impl Bench {
 
     /// Redelivers `d`: its history is read, as for any record at or below the claim.
     async fn redeliver(&self, d: &RoutingDecided) -> Result<Vec<Outgoing>, HandlerError> {
-        self.dispatcher.dispatch(d, false).await
+        self.dispatcher.dispatch(d, false, None).await
     }
 
     /// Segment numbers of `to` the carrier received (1 for a single part).
@@ -248,7 +248,7 @@ async fn a_decision_past_its_validity_is_never_sent() {
     ));
     // Whether it comes fresh or redelivered.
     for fresh in [true, false] {
-        let out = b.dispatcher.dispatch(&d, fresh).await.unwrap();
+        let out = b.dispatcher.dispatch(&d, fresh, None).await.unwrap();
         let f = failed(&out);
         assert_eq!(f.error_code, EXPIRED_CODE);
         assert!(!f.will_retry);

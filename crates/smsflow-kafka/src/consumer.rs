@@ -90,6 +90,13 @@ pub trait Handler: Send + Sync + 'static {
         &self,
         msg: &Incoming<'_>,
     ) -> impl Future<Output = Result<Vec<Outgoing>, HandlerError>> + Send;
+
+    /// Called by the loop when `partition` of `topic` was revoked, after the bounded wait for
+    /// its running records (a record still running then sees the partition revoked: see
+    /// [`HandlerError::Abandon`]). Must not block: it runs on the loop.
+    fn revoked(&self, topic: &str, partition: i32) {
+        let _ = (topic, partition);
+    }
 }
 
 /// How a consumer runs.
@@ -390,7 +397,7 @@ pub async fn run<H: Handler>(
     let max = shared.opts.max_in_flight.max(1);
 
     loop {
-        state.apply_revocations(&consumer);
+        state.apply_revocations(&consumer, &*shared.handler);
         // At the limit, stop taking records; stuck there, pause and keep polling (heartbeats,
         // rebalances, no eviction).
         let full = in_flight.len() + state.queued >= max;
@@ -409,7 +416,7 @@ pub async fn run<H: Handler>(
             }
             _ = commit_tick.tick() => state.commit(&consumer, CommitMode::Async),
             () = sleep_until(due_at), if due_at.is_some() => {
-                state.apply_revocations(&consumer);
+                state.apply_revocations(&consumer, &*shared.handler);
                 in_flight.extend(state.release(&consumer, &shared));
             }
             r = consumer.recv(), if take => match r {
@@ -420,7 +427,7 @@ pub async fn run<H: Handler>(
                 Ok(m) => {
                     let msg = m.detach();
                     shared.metrics.consumed(msg.topic());
-                    state.apply_revocations(&consumer);
+                    state.apply_revocations(&consumer, &*shared.handler);
                     if let Some(task) = state.admit(&consumer, &shared, msg) {
                         in_flight.push(task);
                     }
@@ -434,7 +441,7 @@ pub async fn run<H: Handler>(
         // Queued records are not started now: their offsets stay unstored, they come back.
         let _ = state.finish(&consumer, &shared, done, false);
     }
-    state.apply_revocations(&consumer);
+    state.apply_revocations(&consumer, &*shared.handler);
     state.commit(&consumer, CommitMode::Sync);
     info!(group = %group, "consumer stopped");
     Ok(())
@@ -687,7 +694,11 @@ impl LoopState {
     }
 
     /// Forgets revoked partitions, and drops their records that were queued but not started.
-    fn apply_revocations(&mut self, consumer: &StreamConsumer<LoopContext>) {
+    fn apply_revocations<H: Handler>(
+        &mut self,
+        consumer: &StreamConsumer<LoopContext>,
+        handler: &H,
+    ) {
         let revoked = std::mem::take(
             &mut *consumer
                 .context()
@@ -701,6 +712,7 @@ impl LoopState {
         for (t, p) in &revoked {
             self.tracker.revoke(t, *p);
             self.holds.revoke(t, *p);
+            handler.revoked(t, *p);
         }
         for waiting in self.keys.values_mut() {
             let before = waiting.len();
@@ -843,6 +855,10 @@ async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage, assignment:
             }
             Err(HandlerError::DeadLetter { code, reason }) => {
                 return dead_letter(shared, msg, code, &reason).await;
+            }
+            Err(HandlerError::Abandon(reason)) => {
+                debug!(parent: &span, %event_id, reason = %reason, "record given up (partition revoked)");
+                return Outcome::Abandoned;
             }
         }
     };

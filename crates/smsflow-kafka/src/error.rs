@@ -50,6 +50,12 @@ pub enum HandlerError {
         /// Human-readable reason.
         reason: String,
     },
+    /// This instance may no longer handle the record (its partition went to another owner):
+    /// give it up without storing its offset, and without retrying; the partition's owner
+    /// reads it. Only for a record of a revoked partition: on a partition still owned, its
+    /// position could never pass the record.
+    #[error("given up: {0}")]
+    Abandon(String),
 }
 
 impl HandlerError {

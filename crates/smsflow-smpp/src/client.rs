@@ -165,7 +165,20 @@ impl SmppClient {
     /// that lane only: a full bulk lane never delays an OTP). With no session bound every
     /// part is answered "not sent" at once rather than waiting for a reconnect.
     pub async fn submit_parts(&self, parts: Vec<PreparedPart>) -> Vec<PartOutcome> {
+        self.submit_parts_before(parts, None).await
+    }
+
+    /// [`SmppClient::submit_parts`], writing no part (nor resending a throttled one) at or
+    /// after `write_by`: such a part is answered "not sent" ([`NotSentReason::DeadlinePassed`]).
+    /// A dispatcher passes the end of its lease on the message's partition, so nothing it
+    /// submits reaches the carrier once another instance may own the message.
+    pub async fn submit_parts_before(
+        &self,
+        parts: Vec<PreparedPart>,
+        write_by: Option<std::time::Instant>,
+    ) -> Vec<PartOutcome> {
         let shared = &self.inner.shared;
+        let write_by = write_by.map(tokio::time::Instant::from_std);
         let mut waiting = Vec::with_capacity(parts.len());
         for part in parts {
             let (seq, total, lane) = (part.seq, part.total, part.lane());
@@ -175,6 +188,7 @@ impl SmppClient {
                 reply: tx,
                 throttled: 0,
                 lane,
+                write_by,
             };
             if shared.shutdown.is_cancelled() {
                 shared.not_sent(item, NotSentReason::ShuttingDown);

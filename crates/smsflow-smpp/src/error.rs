@@ -149,6 +149,10 @@ pub enum NotSentReason {
     /// The queue of submits waiting for a window slot is full.
     #[error("submit queue full")]
     QueueFull,
+    /// Its write deadline passed before a window slot was free (the caller's right to send,
+    /// e.g. a dispatcher's lease of the message's partition, would have ended).
+    #[error("write deadline passed before it was written")]
+    DeadlinePassed,
 }
 
 impl NotSentReason {
@@ -159,6 +163,7 @@ impl NotSentReason {
             NotSentReason::LinkLostBeforeWrite => "link_lost_before_write",
             NotSentReason::ShuttingDown => "shutting_down",
             NotSentReason::QueueFull => "queue_full",
+            NotSentReason::DeadlinePassed => "deadline_passed",
         }
     }
 }

@@ -206,6 +206,7 @@ pub(crate) fn test_part(lane: Lane, tag: u32) -> QueuedSubmit {
         command: Command::new(CommandStatus::EsmeRok, tag, Pdu::EnquireLink),
         reply,
         throttled: 0,
+        write_by: None,
         lane,
     }
 }

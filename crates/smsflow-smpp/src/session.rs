@@ -38,6 +38,8 @@ pub(crate) struct QueuedSubmit {
     pub(crate) throttled: u32,
     /// The queue it waits in, which decides when it is sent relative to other parts.
     pub(crate) lane: Lane,
+    /// Not written (first time or again after throttling) at or after this instant.
+    pub(crate) write_by: Option<tokio::time::Instant>,
 }
 
 /// The final result of one part, as sent back to the waiting caller.

@@ -622,3 +622,55 @@ async fn a_dropped_submit_is_never_written_later() {
     );
     client.shutdown(Duration::from_secs(1)).await;
 }
+
+/// A part still waiting for a window slot at its write deadline is never written: the caller's
+/// right to send (a dispatcher's partition lease) may have passed to another instance.
+#[tokio::test]
+async fn a_part_is_not_written_after_its_write_deadline() {
+    init_tracing();
+    let mock = MockSmsc::start(|_, i| {
+        if i == 0 {
+            Reply::Silent
+        } else {
+            Reply::Ok(i.to_string())
+        }
+    })
+    .await;
+    let mut cfg = test_config(mock.port);
+    cfg.window = 1;
+    cfg.response_timeout_ms = 600;
+    let (client, _inbound) = started(cfg).await;
+    // A holds the only window slot (no answer) until it times out ...
+    let c = client.clone();
+    let a = tokio::spawn(async move { c.submit(request(1)).await });
+    assert!(mock.wait_for(|l| l.submits.len() == 1).await);
+    // ... while B waits for it with a deadline that passes first.
+    let prepared = client.prepare(&request(2)).expect("prepare");
+    let by = std::time::Instant::now() + Duration::from_millis(200);
+    let b = client.submit_parts_before(prepared.parts, Some(by)).await;
+    assert_eq!(
+        b[0].result.as_ref().err(),
+        Some(&PartFailure::NotSent {
+            reason: NotSentReason::DeadlinePassed
+        })
+    );
+    assert_eq!(
+        a.await.expect("join").expect("submit").parts[0].class(),
+        Some(ErrorClass::OutcomeUnknown)
+    );
+    // Within its deadline a part goes out as usual.
+    let prepared = client.prepare(&request(3)).expect("prepare");
+    let by = std::time::Instant::now() + Duration::from_secs(30);
+    let c = client.submit_parts_before(prepared.parts, Some(by)).await;
+    assert!(c[0].result.is_ok(), "{:?}", c[0].result);
+    let destinations: Vec<String> = mock
+        .submits()
+        .iter()
+        .map(|s| s.destination.clone())
+        .collect();
+    assert_eq!(
+        destinations,
+        vec![request(1).destination, request(3).destination]
+    );
+    client.shutdown(Duration::from_secs(1)).await;
+}

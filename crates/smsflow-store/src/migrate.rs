@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "hot_path_progress",
         cql: include_str!("../migrations/0006_hot_path_progress.cql"),
     },
+    Migration {
+        version: 7,
+        name: "dispatch_leases",
+        cql: include_str!("../migrations/0007_dispatch_leases.cql"),
+    },
 ];
 
 /// The schema version this build needs.

@@ -28,6 +28,7 @@ use tracing::{debug, warn};
 use crate::PRODUCER;
 use crate::config::UnknownOutcomePolicy;
 use crate::followup::{FailureKind, Next, plan};
+use crate::lease::Held;
 use crate::metrics;
 use crate::state::{AttemptState, DispatchState, History};
 
@@ -104,11 +105,13 @@ impl Dispatcher {
 
     /// Runs attempt `d.attempt` of `d.message_id`; returns the outcome events to publish.
     /// `fresh`: no attempt of the message can have been recorded ([`crate::fresh`]), so its
-    /// history is not read.
+    /// history is not read. `lease`: the lease of the record's partition (ADR 12, decision 9);
+    /// nothing is written to the carrier after it ends. `None` only where one instance runs.
     pub async fn dispatch(
         &self,
         d: &RoutingDecided,
         fresh: bool,
+        lease: Option<&Held>,
     ) -> Result<Vec<Outgoing>, HandlerError> {
         let (m, a, carrier) = (d.message_id, d.attempt, d.carrier_id.as_str());
         let history = if fresh {
@@ -195,6 +198,11 @@ impl Dispatcher {
             metrics::ambiguous(carrier);
         }
 
+        // One owner per attempt: held until the outcome is recorded; no part is written after
+        // the lease's end, when another instance may own the message.
+        let permit = lease.map(Held::permit).transpose()?;
+        let write_by = permit.as_ref().map(|p| p.write_by);
+
         // Write-ahead: AttemptStarted acknowledged by Kafka, then the STARTED row. A STARTED
         // row therefore always has its event; no row means nothing reached the carrier
         // (unless the type resubmits unknown outcomes, below). A resume publishes the event
@@ -230,7 +238,7 @@ impl Dispatcher {
         };
         let submit = async {
             let t = Instant::now();
-            let outcomes = client.submit_parts(remaining).await;
+            let outcomes = client.submit_parts_before(remaining, write_by).await;
             metrics::submit_seconds(carrier, d.lane, t.elapsed());
             outcomes
         };

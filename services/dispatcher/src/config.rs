@@ -85,6 +85,9 @@ pub struct Config {
     /// Ids of first attempts remembered per generation (two are kept), so a duplicate
     /// decision or a retry in place reads its history.
     pub fresh_recent: usize,
+    /// Seconds a partition lease lasts (at least 6; renewed every fifth of it): after a crash,
+    /// the next owner of its partitions waits at most this long (ADR 12, decision 9).
+    pub lease_secs: u64,
 }
 
 impl Default for Config {
@@ -101,6 +104,7 @@ impl Default for Config {
             shutdown_grace_secs: 10,
             fresh_window: crate::fresh::DEFAULT_WINDOW,
             fresh_recent: crate::fresh::DEFAULT_RECENT,
+            lease_secs: 15,
         }
     }
 }

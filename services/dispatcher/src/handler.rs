@@ -17,6 +17,7 @@ use smsflow_runtime::CancellationToken;
 use crate::PRODUCER;
 use crate::attempt::Dispatcher;
 use crate::fresh::Freshness;
+use crate::lease::Leases;
 
 /// Dispatches `RoutingDecided` events.
 #[derive(Debug, Clone)]
@@ -25,6 +26,8 @@ pub struct Dispatch {
     pub dispatcher: Arc<Dispatcher>,
     /// Which decisions need their history read.
     pub freshness: Arc<Freshness>,
+    /// The partition leases (one owner per partition, ADR 12 decision 9).
+    pub leases: Leases,
     /// Cancels what is left of a wait for `not_before` at shutdown.
     pub shutdown: CancellationToken,
 }
@@ -66,6 +69,11 @@ impl Handler for Dispatch {
         let Event::RoutingDecided(d) = &msg.event else {
             return Ok(vec![]);
         };
+        // Before anything is read or parked: another instance may still hold the partition.
+        let lease = self
+            .leases
+            .hold(msg.topic, msg.partition, msg.assignment, &self.shutdown)
+            .await?;
         if let Some(nb) = d.not_before {
             let wait = nb.as_micros() - Timestamp::now().as_micros();
             let wait = Duration::from_micros(u64::try_from(wait).unwrap_or(0));
@@ -83,7 +91,13 @@ impl Handler for Dispatch {
             .freshness
             .may_have_history(msg, d.message_id, d.attempt)
             .await?;
-        self.dispatcher.dispatch(d, !may_have_history).await
+        self.dispatcher
+            .dispatch(d, !may_have_history, Some(&lease))
+            .await
+    }
+
+    fn revoked(&self, topic: &str, partition: i32) {
+        self.leases.revoked(topic, partition);
     }
 }
 

@@ -15,6 +15,7 @@
 //! | [`followup`] | retry tier / failover / give up after a failure |
 //! | [`state`] | the `dispatch_state` table: attempts and accepted segments per message |
 //! | [`fresh`] | which decisions skip reading their history (`dispatch_progress`) |
+//! | [`lease`] | one owner per partition: leases in `dispatch_leases`, submits only inside them |
 //! | [`handler`] | consumer handler (retries arrive due: the retry consumer holds them until `not_before`) |
 //! | [`inbound`] | receipts and MO from the binds to Kafka |
 //! | [`metrics`] | metric names |
@@ -25,6 +26,7 @@ pub mod followup;
 pub mod fresh;
 pub mod handler;
 pub mod inbound;
+pub mod lease;
 pub mod metrics;
 pub mod state;
 
@@ -178,9 +180,19 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         config.fresh_recent,
     )
     .await?;
+    // Renewed until the consumers are done (they may still be submitting), then released.
+    let leases_stop = CancellationToken::new();
+    let leases = lease::Leases::start(
+        links.store.clone(),
+        Duration::from_secs(config.lease_secs),
+        leases_stop.clone(),
+    )
+    .await?;
+    tracing::info!(instance = leases.instance(), "partition leases ready");
     let handler = Arc::new(handler::Dispatch {
         dispatcher,
         freshness: Arc::new(freshness),
+        leases: leases.clone(),
         shutdown: shutdown.clone(),
     });
     // A retry is read from its tier's topic once due (its record's time plus the tier's
@@ -246,6 +258,9 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     for (_, c) in &clients {
         c.shutdown(grace).await;
     }
+    // Nothing is submitted any more: the next owners need not wait for the leases to lapse.
+    leases_stop.cancel();
+    leases.release_all().await;
     binds_closed.cancel();
     for p in pumps {
         let _ = p.await;

@@ -27,6 +27,14 @@ pub const HISTORY: &str = "smsflow_dispatcher_history_total";
 /// `AttemptStarted` (before its first byte goes to the carrier).
 pub const WRITE_AHEAD_SECONDS: &str = "smsflow_dispatcher_write_ahead_seconds";
 
+/// `smsflow_dispatcher_lease_events_total{event}`: partition leases `claimed`, `waited` (another
+/// instance held it), `lost` (a renewal not applied), `released`.
+pub const LEASE_EVENTS: &str = "smsflow_dispatcher_lease_events_total";
+
+pub(crate) fn lease(event: &'static str) {
+    counter!(LEASE_EVENTS, "event" => event).increment(1);
+}
+
 pub(crate) fn write_ahead(lane: Lane, took: Duration) {
     histogram!(WRITE_AHEAD_SECONDS, "lane" => lane.as_str()).record(took.as_secs_f64());
 }

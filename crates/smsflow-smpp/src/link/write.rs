@@ -37,6 +37,10 @@ impl Link {
 
     pub(super) fn write_submit(&mut self, item: QueuedSubmit) {
         let now = Instant::now();
+        if item.write_by.is_some_and(|by| now >= by) {
+            self.shared.not_sent(item, NotSentReason::DeadlinePassed);
+            return;
+        }
         let deadline = now + self.shared.config.response_timeout();
         let seq = self.window.insert(
             Pending::Submit {

@@ -1,0 +1,555 @@
+//! One owner per partition: leases in CQL (issue 9, item 3; ADR 12, decision 9).
+//!
+//! Kafka gives each partition to one member of the group, but a member the group has let go
+//! (a stall, a lost session, a revoke whose records outran the drain) may still be running a
+//! record while the next owner reads it again, and the carrier does not know about Kafka.
+//! So a dispatcher also leases every partition it reads, in `dispatch_leases`:
+//!
+//! - **Claim** when a record of a new assignment arrives: a conditional write
+//!   (`IF owner = null`, with a TTL), retried every 500 ms while another instance holds it.
+//!   Records of the partition wait meanwhile (at most the TTL after a crash; at once after a
+//!   graceful revoke, which releases).
+//! - **Renew** every TTL / 5 (`IF owner = <our token>`): a renewal not applied means the lease
+//!   was lost, and this instance stops submitting for the partition.
+//! - **Submit only inside the lease.** An attempt takes a [`Permit`] whose `write_by` is the
+//!   lease's end as this instance can vouch for it (when the renewal was *sent*, plus the TTL,
+//!   minus a margin); the SMPP client writes no part at or after it. The store expires the
+//!   row no sooner than that (its TTL starts when it applies the write), so when another
+//!   instance can claim, nothing of ours can still reach the carrier.
+//! - **Release** on revoke, once no permit is out (else the lease lapses by itself), and at
+//!   shutdown: a conditional delete of our token, so the next owner need not wait.
+//!
+//! Per record this costs two uncontended mutexes and a clock read; the store sees one
+//! conditional write per partition per TTL / 5, and one per claim.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use scylla::statement::prepared::PreparedStatement;
+use scylla::value::{CqlValue, Row};
+use smsflow_kafka::HandlerError;
+use smsflow_runtime::CancellationToken;
+use smsflow_store::{Store, StoreError};
+use tracing::{debug, info, warn};
+
+use crate::metrics;
+
+/// What the store errors of this module are about.
+const WHAT: &str = "dispatch lease";
+/// How long before its end a lease stops vouching for writes: covers a part handed to the
+/// socket just before `write_by` and the time the renewal took to be applied.
+const MARGIN: Duration = Duration::from_secs(3);
+/// How often a claim is tried again while another instance holds the lease.
+const CLAIM_RETRY: Duration = Duration::from_millis(500);
+
+/// Where one partition's lease stands here.
+#[derive(Debug, Default)]
+struct State {
+    /// The consumer assignment it was last claimed under.
+    assignment: u64,
+    /// The owner token written by our last applied claim or renewal.
+    token: Option<String>,
+    /// Until when this instance may write to a carrier for the partition (`None`: not held).
+    usable_until: Option<Instant>,
+    /// Revoked by the consumer: records of `assignment` are given up, nothing is renewed.
+    revoked: bool,
+    /// Permits out: attempts that may be writing to a carrier.
+    submitting: usize,
+}
+
+/// The lease of one partition.
+#[derive(Debug)]
+pub struct Lease {
+    topic: String,
+    partition: i32,
+    state: parking_lot::Mutex<State>,
+    /// One claim at a time per partition.
+    claiming: tokio::sync::Mutex<()>,
+}
+
+/// Leave to write to a carrier for a record of a leased partition, until `write_by`.
+#[derive(Debug)]
+pub struct Permit {
+    lease: Arc<Lease>,
+    leases: Arc<Inner>,
+    /// No part may be written at or after this instant.
+    pub write_by: Instant,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let release = {
+            let mut st = self.lease.state.lock();
+            st.submitting -= 1;
+            (st.revoked && st.submitting == 0)
+                .then(|| st.token.clone())
+                .flatten()
+        };
+        if let Some(token) = release {
+            self.leases.release_later(self.lease.clone(), token);
+        }
+    }
+}
+
+/// A partition's lease, held for a record.
+#[derive(Debug)]
+pub struct Held {
+    leases: Leases,
+    lease: Arc<Lease>,
+}
+
+impl Held {
+    /// Leave to write to the carrier until the lease's end; refused once it lapsed (retry:
+    /// claimed again) or was revoked (given up).
+    pub fn permit(&self) -> Result<Permit, HandlerError> {
+        self.leases.permit(&self.lease)
+    }
+}
+
+/// What a record's lease check found.
+enum Check {
+    Held,
+    /// The record was read under an assignment this instance no longer has.
+    Stale,
+    Claim,
+}
+
+impl Lease {
+    /// `Some(Ok)`: held for records of `assignment`; `Some(Err)`: such a record is given up;
+    /// `None`: to be claimed.
+    fn ready(&self, assignment: u64) -> Option<Result<(), HandlerError>> {
+        match self.check(assignment, Instant::now()) {
+            Check::Held => Some(Ok(())),
+            Check::Stale => Some(Err(stale(self))),
+            Check::Claim => None,
+        }
+    }
+
+    fn check(&self, assignment: u64, now: Instant) -> Check {
+        let st = self.state.lock();
+        if assignment < st.assignment || (assignment == st.assignment && st.revoked) {
+            Check::Stale
+        } else if assignment == st.assignment && st.usable_until.is_some_and(|u| u > now) {
+            Check::Held
+        } else {
+            Check::Claim
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    claim: PreparedStatement,
+    renew: PreparedStatement,
+    release: PreparedStatement,
+    /// This process: `host/pid/random`; a token adds the claim's sequence number.
+    instance: String,
+    ttl: Duration,
+    next_token: std::sync::atomic::AtomicU64,
+    leases: parking_lot::Mutex<HashMap<String, HashMap<i32, Arc<Lease>>>>,
+}
+
+/// The partition leases of this dispatcher.
+#[derive(Debug, Clone)]
+pub struct Leases {
+    inner: Arc<Inner>,
+}
+
+/// The outcome of a conditional write: applied, or the owner found instead.
+fn applied(rows: Vec<Row>) -> Result<bool, Option<String>> {
+    let mut cols = rows
+        .into_iter()
+        .next()
+        .map(|r| r.columns)
+        .unwrap_or_default();
+    let ok = cols.first().and_then(|c| c.as_ref()?.as_boolean()) == Some(true);
+    if ok {
+        return Ok(true);
+    }
+    let owner = cols
+        .get_mut(1)
+        .and_then(Option::take)
+        .and_then(CqlValue::into_string);
+    Err(owner)
+}
+
+impl Leases {
+    /// Prepares the statements; leases last `ttl` (at least 6 s) and are renewed every
+    /// `ttl / 5` until `shutdown`.
+    pub async fn start(
+        store: Store,
+        ttl: Duration,
+        shutdown: CancellationToken,
+    ) -> Result<Self, StoreError> {
+        let ttl = ttl.max(Duration::from_secs(6));
+        let t = store.table("dispatch_leases");
+        let prep = |q: String| store.prepare("prepare dispatch lease", q);
+        let set = format!(
+            "UPDATE {t} USING TTL ? SET owner = ?, updated_at = toTimestamp(now()) \
+             WHERE topic = ? AND partition = ?"
+        );
+        let inner = Arc::new(Inner {
+            claim: prep(format!("{set} IF owner = null")).await?,
+            renew: prep(format!("{set} IF owner = ?")).await?,
+            release: prep(format!(
+                "DELETE FROM {t} WHERE topic = ? AND partition = ? IF owner = ?"
+            ))
+            .await?,
+            store,
+            instance: format!(
+                "{}/{}/{:08x}",
+                hostname(),
+                std::process::id(),
+                uuid::Uuid::new_v4().as_u128() as u32
+            ),
+            ttl,
+            next_token: std::sync::atomic::AtomicU64::new(1),
+            leases: parking_lot::Mutex::default(),
+        });
+        tokio::spawn(renew_until(inner.clone(), shutdown));
+        Ok(Self { inner })
+    }
+
+    /// This process's owner prefix (tokens are `<instance>#<n>`).
+    pub fn instance(&self) -> &str {
+        &self.inner.instance
+    }
+
+    /// The lease of `partition` of `topic` for a record read under `assignment`: held
+    /// already, or claimed now (waiting while another instance holds it). A record of an
+    /// assignment since revoked is given up ([`HandlerError::Abandon`]).
+    pub async fn hold(
+        &self,
+        topic: &str,
+        partition: i32,
+        assignment: u64,
+        shutdown: &CancellationToken,
+    ) -> Result<Held, HandlerError> {
+        let lease = self.inner.lease(topic, partition);
+        let held = |lease: Arc<Lease>| Held {
+            leases: self.clone(),
+            lease,
+        };
+        if let Some(done) = lease.ready(assignment) {
+            return done.map(|()| held(lease));
+        }
+        // One record claims for all of the partition's (the others wait for the lock, then
+        // find it held): a partition waiting for another instance costs one claim per 500 ms.
+        let _one = lease.claiming.lock().await;
+        let mut waited = false;
+        loop {
+            if let Some(done) = lease.ready(assignment) {
+                return done.map(|()| held(lease.clone()));
+            }
+            match self.inner.claim(&lease, assignment).await? {
+                None => {
+                    metrics::lease("claimed");
+                    debug!(topic, partition, "partition lease claimed");
+                    return Ok(held(lease.clone()));
+                }
+                Some(owner) if !waited => {
+                    metrics::lease("waited");
+                    info!(topic, partition, owner = %owner, "partition leased by another instance; waiting for it");
+                    waited = true;
+                }
+                Some(_) => {}
+            }
+            tokio::select! {
+                () = tokio::time::sleep(CLAIM_RETRY) => {}
+                () = shutdown.cancelled() => return Err(HandlerError::retry("shutting down while waiting for a partition lease")),
+            }
+        }
+    }
+
+    /// A permit to write to a carrier for a record of `lease`'s partition, while it is held.
+    fn permit(&self, lease: &Arc<Lease>) -> Result<Permit, HandlerError> {
+        let mut st = lease.state.lock();
+        let now = Instant::now();
+        match st.usable_until {
+            Some(u) if u > now && !st.revoked => {
+                st.submitting += 1;
+                Ok(Permit {
+                    lease: lease.clone(),
+                    leases: self.inner.clone(),
+                    write_by: u,
+                })
+            }
+            _ if st.revoked => Err(stale(lease)),
+            // Lapsed (renewals failing, or lost): claimed again on the next try.
+            _ => Err(HandlerError::retry(format!(
+                "lease of {}/{} lapsed before the submit",
+                lease.topic, lease.partition
+            ))),
+        }
+    }
+
+    /// The consumer revoked the partition: give up its records, stop renewing, and release
+    /// it now if no attempt is writing (else when the last one ends).
+    pub fn revoked(&self, topic: &str, partition: i32) {
+        let Some(lease) = self.inner.find(topic, partition) else {
+            return;
+        };
+        let release = {
+            let mut st = lease.state.lock();
+            st.revoked = true;
+            (st.submitting == 0).then(|| st.token.clone()).flatten()
+        };
+        if let Some(token) = release {
+            self.inner.release_later(lease, token);
+        }
+    }
+
+    /// Releases every lease held (at shutdown, once the consumers have drained).
+    pub async fn release_all(&self) {
+        let all: Vec<Arc<Lease>> = self
+            .inner
+            .leases
+            .lock()
+            .values()
+            .flat_map(|p| p.values().cloned())
+            .collect();
+        let releases = all.into_iter().filter_map(|l| {
+            let token = l.state.lock().token.clone()?;
+            Some(self.inner.release(l, token))
+        });
+        futures::future::join_all(releases).await;
+    }
+}
+
+fn stale(lease: &Lease) -> HandlerError {
+    HandlerError::Abandon(format!(
+        "partition {}/{} was revoked",
+        lease.topic, lease.partition
+    ))
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "dispatcher".into())
+}
+
+impl Inner {
+    fn lease(&self, topic: &str, partition: i32) -> Arc<Lease> {
+        let mut all = self.leases.lock();
+        // Looked up by `&str`: no allocation per record once the topic is known.
+        let parts = match all.get_mut(topic) {
+            Some(p) => p,
+            None => all.entry(topic.to_owned()).or_default(),
+        };
+        parts
+            .entry(partition)
+            .or_insert_with(|| {
+                Arc::new(Lease {
+                    topic: topic.to_owned(),
+                    partition,
+                    state: parking_lot::Mutex::default(),
+                    claiming: tokio::sync::Mutex::new(()),
+                })
+            })
+            .clone()
+    }
+
+    fn find(&self, topic: &str, partition: i32) -> Option<Arc<Lease>> {
+        self.leases.lock().get(topic)?.get(&partition).cloned()
+    }
+
+    fn token(&self) -> String {
+        let n = self
+            .next_token
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{}#{n}", self.instance)
+    }
+
+    fn ttl_secs(&self) -> i32 {
+        i32::try_from(self.ttl.as_secs()).unwrap_or(i32::MAX)
+    }
+
+    /// One conditional write; `Ok(Ok(()))` if applied, `Ok(Err(owner))` if not.
+    async fn conditional(
+        &self,
+        statement: &PreparedStatement,
+        values: impl scylla::serialize::row::SerializeRow,
+    ) -> Result<Result<(), Option<String>>, HandlerError> {
+        let rows: Vec<Row> = self.store.rows(WHAT, statement, values).await?;
+        Ok(applied(rows).map(|_| ()))
+    }
+
+    /// Claims `lease` for `assignment` (or takes over our own token); `None` if it is ours
+    /// now, else the owner holding it.
+    async fn claim(&self, lease: &Lease, assignment: u64) -> Result<Option<String>, HandlerError> {
+        let (topic, partition) = (lease.topic.as_str(), lease.partition);
+        let token = self.token();
+        let sent = Instant::now();
+        let mut r = self
+            .conditional(&self.claim, (self.ttl_secs(), &token, topic, partition))
+            .await?;
+        if let Err(Some(owner)) = &r
+            && owner.starts_with(&self.instance)
+        {
+            // Ours from an earlier assignment (a release not yet applied): take it over.
+            let v = (self.ttl_secs(), &token, topic, partition, owner.clone());
+            r = self.conditional(&self.renew, v).await?;
+        }
+        match r {
+            Ok(()) => {
+                let mut st = lease.state.lock();
+                st.assignment = st.assignment.max(assignment);
+                st.revoked = false;
+                st.token = Some(token);
+                st.usable_until = Some(sent + self.ttl - MARGIN);
+                Ok(None)
+            }
+            Err(owner) => Ok(Some(owner.unwrap_or_else(|| "(unknown)".into()))),
+        }
+    }
+
+    /// Renews a held, not revoked lease; a renewal not applied means it was lost.
+    async fn renew(&self, lease: Arc<Lease>) {
+        let old = {
+            let st = lease.state.lock();
+            match (&st.token, st.usable_until, st.revoked) {
+                (Some(t), Some(_), false) => t.clone(),
+                _ => return,
+            }
+        };
+        let token = self.token();
+        let sent = Instant::now();
+        let v = (
+            self.ttl_secs(),
+            &token,
+            lease.topic.as_str(),
+            lease.partition,
+            old.clone(),
+        );
+        let r = self.conditional(&self.renew, v).await;
+        let mut st = lease.state.lock();
+        if st.token.as_deref() != Some(old.as_str()) {
+            return; // claimed again meanwhile
+        }
+        match r {
+            Ok(Ok(())) => {
+                st.token = Some(token);
+                st.usable_until = Some(sent + self.ttl - MARGIN);
+            }
+            Ok(Err(owner)) => {
+                st.usable_until = None;
+                st.token = None;
+                metrics::lease("lost");
+                warn!(topic = %lease.topic, partition = lease.partition, owner = ?owner, "partition lease lost; no more submits for it here");
+            }
+            // The lease runs on; if the store stays away, it lapses and submits stop.
+            Err(e) => {
+                warn!(topic = %lease.topic, partition = lease.partition, error = %e, "partition lease not renewed")
+            }
+        }
+    }
+
+    fn release_later(self: &Arc<Self>, lease: Arc<Lease>, token: String) {
+        let inner = self.clone();
+        tokio::spawn(async move { inner.release(lease, token).await });
+    }
+
+    /// Deletes our row of `lease` if `token` is still what we hold (not claimed again
+    /// since); the lease is no longer usable here.
+    async fn release(&self, lease: Arc<Lease>, token: String) {
+        {
+            let mut st = lease.state.lock();
+            if st.token.as_deref() != Some(token.as_str()) {
+                return;
+            }
+            st.usable_until = None;
+            st.token = None;
+        }
+        let v = (lease.topic.as_str(), lease.partition, token);
+        match self.conditional(&self.release, v).await {
+            Ok(_) => {
+                metrics::lease("released");
+                debug!(topic = %lease.topic, partition = lease.partition, "partition lease released");
+            }
+            Err(e) => {
+                warn!(topic = %lease.topic, partition = lease.partition, error = %e, "partition lease not released; it lapses")
+            }
+        }
+    }
+}
+
+async fn renew_until(inner: Arc<Inner>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(inner.ttl / 5);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        let all: Vec<Arc<Lease>> = inner
+            .leases
+            .lock()
+            .values()
+            .flat_map(|p| p.values().cloned())
+            .collect();
+        futures::future::join_all(all.into_iter().map(|l| inner.renew(l))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease() -> Lease {
+        Lease {
+            topic: "t".into(),
+            partition: 0,
+            state: parking_lot::Mutex::default(),
+            claiming: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    #[test]
+    fn a_record_is_handled_only_under_the_assignment_its_lease_was_claimed_for() {
+        let l = lease();
+        let now = Instant::now();
+        assert!(matches!(l.check(1, now), Check::Claim), "never claimed");
+        {
+            let mut st = l.state.lock();
+            st.assignment = 2;
+            st.usable_until = Some(now + Duration::from_secs(5));
+        }
+        assert!(matches!(l.check(2, now), Check::Held));
+        assert!(
+            matches!(l.check(1, now), Check::Stale),
+            "a record of an earlier assignment"
+        );
+        assert!(
+            matches!(l.check(3, now), Check::Claim),
+            "a new assignment claims again"
+        );
+        assert!(
+            matches!(l.check(2, now + Duration::from_secs(6)), Check::Claim),
+            "lapsed"
+        );
+        l.state.lock().revoked = true;
+        assert!(matches!(l.check(2, now), Check::Stale), "revoked");
+    }
+
+    #[test]
+    fn a_conditional_write_reads_as_applied_or_names_the_owner() {
+        let row = |c: Vec<Option<CqlValue>>| vec![Row { columns: c }];
+        assert_eq!(applied(row(vec![Some(CqlValue::Boolean(true))])), Ok(true));
+        assert_eq!(
+            applied(row(vec![
+                Some(CqlValue::Boolean(false)),
+                Some(CqlValue::Text("b/1/x#4".into()))
+            ])),
+            Err(Some("b/1/x#4".into()))
+        );
+        assert_eq!(
+            applied(row(vec![Some(CqlValue::Boolean(false)), None])),
+            Err(None)
+        );
+        assert_eq!(applied(vec![]), Err(None));
+    }
+}
