@@ -6,8 +6,9 @@
 //!
 //! - a finished attempt (SUBMITTED, FAILED) is re-emitted, never submitted again;
 //! - an attempt left STARTED resumes: a type whose unknown outcomes are not resubmitted
-//!   (marketing) ends `OUTCOME_UNKNOWN` without a submit; one that is (OTP) sends only the
-//!   segments without a recorded carrier id, flagged ambiguous;
+//!   (marketing) is awaited for a while (its starter may still record the answer), then ends
+//!   `OUTCOME_UNKNOWN` without a submit; one that is (OTP) sends only the segments without a
+//!   recorded carrier id, flagged ambiguous;
 //! - an attempt that wrote nothing (NOT_SENT) is sent as if new, not flagged ambiguous;
 //! - a carrier that is not connected: the handler retries in place, and the attempt is
 //!   recorded NOT_SENT (nothing written), run after run.
@@ -35,6 +36,9 @@ fn decision(to: &str, t: MessageType, text: &str) -> RoutingDecided {
     d.text = text.into();
     d
 }
+
+/// How long a STARTED attempt of a type that never resubmits is awaited here.
+const SETTLE: Duration = Duration::from_secs(3);
 
 struct Bench {
     dispatcher: Dispatcher,
@@ -88,6 +92,7 @@ async fn bench(connected: bool) -> Bench {
         max_attempts: 4,
         resubmit_unknown: UnknownOutcomePolicy::default(),
         shutdown: smsflow_runtime::CancellationToken::new(),
+        settle: SETTLE,
     };
     Bench { dispatcher, sim }
 }
@@ -171,17 +176,37 @@ async fn a_finished_attempt_is_re_emitted_and_never_submitted_again() {
     b.sim.shutdown().await;
 }
 
+/// ADR 12, decision 10: an attempt found STARTED may belong to an instance that is alive and
+/// about to record the carrier's answer (it lost the partition after writing), so it is
+/// awaited; only once that could no longer happen does it count as unknown.
 #[tokio::test]
-async fn a_started_attempt_that_may_not_duplicate_ends_outcome_unknown() {
+async fn a_started_attempt_that_may_not_duplicate_is_awaited_then_ends_outcome_unknown() {
     let b = bench(true).await;
+    // Its starter records the carrier's answer while it is awaited: re-emitted, not failed.
+    let live = decision("+447700900312", MessageType::Marketing, "hello");
+    b.seed(&live, AttemptState::Started, &[]).await;
+    assert!(
+        matches!(b.redeliver(&live).await, Err(HandlerError::Retry(_))),
+        "a fresh STARTED attempt is awaited, not concluded"
+    );
+    b.seed(&live, AttemptState::Submitted, &[(1, "c-312")])
+        .await;
+    let out = b.redeliver(&live).await.unwrap();
+    assert_eq!(
+        submitted(&out).carrier_message_ids,
+        vec!["c-312".to_owned()]
+    );
+    // Its starter never comes back: unknown, once the wait is over, and never sent again.
     let d = decision("+447700900311", MessageType::Marketing, "hello");
     b.seed(&d, AttemptState::Started, &[]).await;
+    tokio::time::sleep(SETTLE + Duration::from_secs(1)).await;
     let out = b.redeliver(&d).await.unwrap();
     let f = failed(&out);
     assert_eq!(f.error_class, ErrorClass::OutcomeUnknown);
     assert_eq!(f.error_code, "OUTCOME_UNKNOWN");
     assert!(!f.will_retry, "marketing never risks a duplicate");
     assert!(b.at_carrier("447700900311").is_empty());
+    assert!(b.at_carrier("447700900312").is_empty());
     b.sim.shutdown().await;
 }
 

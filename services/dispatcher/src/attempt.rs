@@ -49,6 +49,10 @@ pub struct Dispatcher {
     pub resubmit_unknown: UnknownOutcomePolicy,
     /// Ends the wait for a store that cannot record an outcome (at shutdown).
     pub shutdown: CancellationToken,
+    /// How long an attempt found STARTED, its parts unanswered, may still get its outcome
+    /// recorded by the instance that started it (a lease's length, plus the carrier's
+    /// response timeout, plus clock skew): until then it is awaited, not concluded unknown.
+    pub settle: Duration,
 }
 
 /// Writes state that records what the carrier already has, retrying a failing store until
@@ -85,6 +89,12 @@ where
             Err(e) => return Err(e),
         }
     }
+}
+
+/// How long ago `t` was, by this machine's clock (zero if ahead of it).
+fn age_of(t: Timestamp) -> Duration {
+    let us = Timestamp::now().as_micros().saturating_sub(t.as_micros());
+    Duration::from_micros(u64::try_from(us).unwrap_or(0))
 }
 
 /// A failure of this attempt.
@@ -171,6 +181,19 @@ impl Dispatcher {
         };
         let total = prepared.parts.len();
         if was_started && done.len() < total && !self.may_resubmit(d.message_type) {
+            // The instance that started it may be alive and about to record the carrier's
+            // answer (it lost the partition in a stall or a rebalance after writing): wait.
+            if let Some(age) = prior.and_then(|r| r.updated_at).map(age_of)
+                && age < self.settle
+            {
+                metrics::awaited();
+                return Err(HandlerError::retry(format!(
+                    "attempt started {}s ago, perhaps by another instance still awaiting the \
+                     carrier's answer: awaited up to {}s before it counts as unknown",
+                    age.as_secs(),
+                    self.settle.as_secs()
+                )));
+            }
             // Stopped between the write-ahead and the outcome: unrecorded parts may be at the carrier.
             let f = Failure {
                 class: ErrorClass::OutcomeUnknown,

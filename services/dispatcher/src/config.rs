@@ -88,6 +88,24 @@ pub struct Config {
     /// Seconds a partition lease lasts (at least 6; renewed every fifth of it): after a crash,
     /// the next owner of its partitions waits at most this long (ADR 12, decision 9).
     pub lease_secs: u64,
+    /// Seconds added to the lease and the slowest carrier's response timeout while an attempt
+    /// found STARTED, its parts unanswered, is awaited before it counts as outcome unknown
+    /// (for types that do not resubmit unknown outcomes; ADR 12, decision 10).
+    pub unknown_settle_margin_secs: u64,
+}
+
+impl Config {
+    /// How long an attempt found STARTED is awaited: the lease (its starter may have written
+    /// until its end), the slowest carrier's response timeout, and the margin.
+    pub fn unknown_settle(&self) -> std::time::Duration {
+        let slowest = self
+            .carriers
+            .values()
+            .map(CarrierConfig::response_timeout)
+            .max()
+            .unwrap_or_default();
+        std::time::Duration::from_secs(self.lease_secs + self.unknown_settle_margin_secs) + slowest
+    }
 }
 
 impl Default for Config {
@@ -105,6 +123,7 @@ impl Default for Config {
             fresh_window: crate::fresh::DEFAULT_WINDOW,
             fresh_recent: crate::fresh::DEFAULT_RECENT,
             lease_secs: 15,
+            unknown_settle_margin_secs: 15,
         }
     }
 }

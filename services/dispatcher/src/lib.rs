@@ -173,6 +173,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         max_attempts: config.max_attempts,
         resubmit_unknown: config.resubmit_unknown.clone(),
         shutdown: shutdown.clone(),
+        settle: config.unknown_settle(),
     });
     let freshness = fresh::Freshness::new(
         links.store.clone(),

@@ -35,6 +35,14 @@ pub(crate) fn lease(event: &'static str) {
     counter!(LEASE_EVENTS, "event" => event).increment(1);
 }
 
+/// `smsflow_dispatcher_unknown_awaited_total`: redeliveries that found an attempt STARTED by
+/// an instance that may still record its outcome, and waited for it (ADR 12, decision 10).
+pub const UNKNOWN_AWAITED: &str = "smsflow_dispatcher_unknown_awaited_total";
+
+pub(crate) fn awaited() {
+    counter!(UNKNOWN_AWAITED).increment(1);
+}
+
 pub(crate) fn write_ahead(lane: Lane, took: Duration) {
     histogram!(WRITE_AHEAD_SECONDS, "lane" => lane.as_str()).record(took.as_secs_f64());
 }

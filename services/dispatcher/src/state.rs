@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 
 use scylla::statement::prepared::PreparedStatement;
-use smsflow_events::{ErrorClass, Lane, MessageId};
+use scylla::value::CqlTimestamp;
+use smsflow_events::{ErrorClass, Lane, MessageId, Timestamp};
 use smsflow_kafka::{ByPriority, HandlerError};
 use smsflow_store::{GroupCommit, GroupOptions, Store, StoreError};
 
@@ -62,6 +63,8 @@ pub struct AttemptRow {
     pub error_code: Option<String>,
     /// Segment index (1-based) → carrier message id, for the segments the carrier accepted.
     pub segment_ids: BTreeMap<i32, String>,
+    /// When the row was last written (the store's clock).
+    pub updated_at: Option<Timestamp>,
 }
 
 /// Every recorded attempt of one message, in attempt order: what a redelivered decision
@@ -130,6 +133,7 @@ type Row = (
     Option<String>,
     Option<String>,
     Option<BTreeMap<i32, String>>,
+    Option<CqlTimestamp>,
 );
 
 impl DispatchState {
@@ -149,7 +153,8 @@ impl DispatchState {
         };
         Ok(Self {
             get: prep(format!(
-                "SELECT attempt, carrier_id, state, error_code, segment_ids FROM {t} WHERE message_id = ?"
+                "SELECT attempt, carrier_id, state, error_code, segment_ids, updated_at FROM {t} \
+                 WHERE message_id = ?"
             ))
             .await?,
             writes: ByPriority {
@@ -165,13 +170,14 @@ impl DispatchState {
         let rows: Vec<Row> = self.store.rows(WHAT, &self.get, (m.as_uuid(),)).await?;
         Ok(History::new(
             rows.into_iter()
-                .filter_map(|(attempt, carrier, state, error_code, ids)| {
+                .filter_map(|(attempt, carrier, state, error_code, ids, at)| {
                     Some(AttemptRow {
                         attempt,
                         carrier_id: carrier.unwrap_or_default(),
                         state: AttemptState::parse(state.as_deref()?)?,
                         error_code,
                         segment_ids: ids.unwrap_or_default(),
+                        updated_at: at.map(|CqlTimestamp(ms)| Timestamp::from_micros(ms * 1000)),
                     })
                 })
                 .collect(),
@@ -214,6 +220,7 @@ mod tests {
             state,
             error_code: None,
             segment_ids: ids.iter().map(|(i, s)| (*i, (*s).to_owned())).collect(),
+            updated_at: None,
         }
     }
 
