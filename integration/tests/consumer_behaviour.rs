@@ -1,8 +1,9 @@
 //! The consumer loop's promises to every service, on the real broker, with a scripted
 //! handler: records of one key are handled one after the other in offset order while others
 //! run concurrently; never more than `max_in_flight` at once; a `Retry` runs the record again
-//! (and holds back the records of its key); a `DeadLetter` parks it on the dead-letter topic
-//! with its code and the partition moves on.
+//! (and holds back the records of its key); a `DeadLetter` (or a panic) parks it on the
+//! dead-letter topic with its code, after the events that end its message, and the partition
+//! moves on.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,6 +38,8 @@ struct Scripted {
     running: AtomicUsize,
     most_at_once: AtomicUsize,
     handled: AtomicUsize,
+    /// Where the terminal status of a dead-lettered record goes (set by `run`).
+    ends: std::sync::OnceLock<String>,
 }
 
 impl Scripted {
@@ -49,6 +52,7 @@ impl Scripted {
             running: AtomicUsize::new(0),
             most_at_once: AtomicUsize::new(0),
             handled: AtomicUsize::new(0),
+            ends: std::sync::OnceLock::new(),
         })
     }
 }
@@ -81,6 +85,30 @@ impl Handler for Scripted {
         self.running.fetch_sub(1, Ordering::SeqCst);
         result.map(|()| vec![])
     }
+
+    fn dead_lettered(&self, event: &Event, code: &'static str, reason: &str) -> Vec<Outgoing> {
+        let Event::SendRequested(r) = event else {
+            return vec![];
+        };
+        let ended = MessageRejected {
+            meta: EventMeta::derived(
+                Producer {
+                    name: "consumer-test",
+                    version: "0",
+                },
+                &r.meta,
+                "dead-lettered",
+            ),
+            message_id: r.message_id,
+            tenant_id: r.tenant_id.clone(),
+            to: r.to.clone(),
+            lane: r.lane,
+            reason_code: DEAD_LETTERED_CODE.into(),
+            reason: format!("{code}: {reason}"),
+        };
+        let topic = self.ends.get().expect("set by run").clone();
+        vec![Outgoing::new(topic, r.to.as_str(), ended)]
+    }
 }
 
 /// Produces `count` records over `keys` keys (record `n` to key `n % keys`) on a topic of
@@ -101,6 +129,7 @@ async fn run(
     stack.require_registry().await;
     let k = stack.isolated_kafka(partitions).await;
     let t = k.topics();
+    handler.ends.set(t.routing_bulk.clone()).unwrap();
     let producer = EventProducer::new(&k, Arc::new(k.codec().unwrap()), "consumer-test").unwrap();
     for n in 0..count {
         let (to, e) = request(n % keys, n);
@@ -218,35 +247,59 @@ async fn a_retry_runs_the_record_again_and_holds_back_its_key() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dead_lettered_record_is_parked_with_its_code_and_the_partition_moves_on() {
+async fn a_dead_lettered_record_is_parked_with_its_code_after_its_terminal_status() {
     let handler = Scripted::new(
-        Box::new(|n, _| {
-            if n == 7 {
-                Err(HandlerError::dead_letter(
-                    "SCRIPTED_POISON",
-                    "record 7 is poison",
-                ))
-            } else {
-                Ok(())
-            }
+        Box::new(|n, _| match n {
+            7 => Err(HandlerError::dead_letter(
+                "SCRIPTED_POISON",
+                "record 7 is poison",
+            )),
+            9 => panic!("record 9 makes the handler panic"),
+            _ => Ok(()),
         }),
         jitter,
     );
     let count = 30;
     let (k, stop, task) = run(1, count, 3, |_| {}, handler.clone()).await;
-    until_handled(&handler, count - 1).await;
-    let dead = read_topic(&k, &k.topics().dlq, 1, Duration::from_secs(20));
+    until_handled(&handler, count - 2).await;
+    let dead = read_topic(&k, &k.topics().dlq, 2, Duration::from_secs(20));
+    let ends = read_topic(&k, &k.topics().routing_bulk, 2, Duration::from_secs(20));
     stop.cancel();
     task.await.unwrap().unwrap();
-    assert_eq!(dead.len(), 1);
+    // Records 7 and 9 have different keys: they may end in either order.
+    let mut codes: Vec<_> = dead
+        .iter()
+        .map(|d| {
+            (
+                h::get_owned(d.headers(), h::DLQ_OFFSET).map(str::to_owned),
+                h::get_owned(d.headers(), h::DLQ_ERROR_CODE).map(str::to_owned),
+            )
+        })
+        .collect();
+    codes.sort();
     assert_eq!(
-        h::get_owned(dead[0].headers(), h::DLQ_ERROR_CODE),
-        Some("SCRIPTED_POISON")
+        codes,
+        vec![
+            (Some("7".into()), Some("SCRIPTED_POISON".into())),
+            (Some("9".into()), Some("HANDLER_PANIC".into())),
+        ]
     );
-    assert_eq!(h::get_owned(dead[0].headers(), h::DLQ_OFFSET), Some("7"));
+    // Each dead letter's message got its terminal status first.
+    let codec = k.codec().unwrap();
+    let mut ended = Vec::new();
+    for m in &ends {
+        let Event::MessageRejected(r) = codec.decode(m.payload().unwrap()).await.unwrap() else {
+            panic!("not a rejection");
+        };
+        assert_eq!(r.reason_code, DEAD_LETTERED_CODE);
+        ended.push(r.reason.split(':').next().unwrap().to_owned());
+    }
+    ended.sort();
+    assert_eq!(ended, vec!["HANDLER_PANIC", "SCRIPTED_POISON"]);
     assert_eq!(handler.calls.lock().unwrap()[&7], 1, "not retried");
+    assert_eq!(handler.calls.lock().unwrap()[&9], 1, "not retried");
     let handled: usize = handler.order.lock().unwrap().values().map(Vec::len).sum();
-    assert_eq!(handled, count - 1, "every other record was handled");
+    assert_eq!(handled, count - 2, "every other record was handled");
 }
 
 /// Records the time each record (by `client_ref`) was handled.

@@ -11,13 +11,16 @@
 //!   recorded carrier id, flagged ambiguous;
 //! - an attempt that wrote nothing (NOT_SENT) is sent as if new, not flagged ambiguous;
 //! - a carrier that is not connected: the handler retries in place, and the attempt is
-//!   recorded NOT_SENT (nothing written), run after run.
+//!   recorded NOT_SENT (nothing written), run after run; once its breaker calls it down, the
+//!   decision fails over to the next carrier of its route at once, or, with none, waits on a
+//!   retry tier (it no longer holds the handler).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dispatcher::attempt::Dispatcher;
+use dispatcher::attempt::{CARRIER_UNAVAILABLE, Dispatcher};
+use dispatcher::breaker::{Breaker, BreakerOptions};
 use dispatcher::config::UnknownOutcomePolicy;
 use dispatcher::state::{AttemptState, DispatchState};
 use smsflow_events::arbitrary::sample_decision;
@@ -69,7 +72,7 @@ async fn bench(connected: bool) -> Bench {
     // Port 1: nothing listens there (a port bound and released could be taken meanwhile by
     // another test's simulator, with the same credentials).
     let port = if connected { sim.smpp_addr().port() } else { 1 };
-    let carrier = CarrierConfig {
+    let carrier_cfg = CarrierConfig {
         name: "sim".into(),
         host: "127.0.0.1".into(),
         port,
@@ -78,15 +81,30 @@ async fn bench(connected: bool) -> Bench {
         sessions: 1,
         ..Default::default()
     };
-    let (client, _inbound) = SmppClient::start(carrier).unwrap();
+    let (client, _inbound) = SmppClient::start(carrier_cfg.clone()).unwrap();
     if connected {
         assert!(client.wait_until_bound(1, Duration::from_secs(30)).await);
     }
+    // A second carrier that never binds, with a breaker that calls it down at once.
+    let (down, _down_inbound) = SmppClient::start(CarrierConfig {
+        name: "down".into(),
+        port: 1,
+        ..carrier_cfg.clone()
+    })
+    .unwrap();
+    let breaker = Breaker::new(BreakerOptions {
+        down_after: Duration::ZERO,
+        ..BreakerOptions::default()
+    });
     let producer =
         EventProducer::new(&kafka, Arc::new(kafka.codec().unwrap()), "redelivery").unwrap();
     let dispatcher = Dispatcher {
         state: DispatchState::new(store).await.unwrap(),
-        carriers: HashMap::from([(CarrierId::parse("sim").unwrap(), client)]),
+        carriers: HashMap::from([
+            (CarrierId::parse("sim").unwrap(), client),
+            (CarrierId::parse("down").unwrap(), down),
+        ]),
+        breakers: HashMap::from([(CarrierId::parse("down").unwrap(), breaker)]),
         producers: LaneProducers::beside(&kafka, producer, "redelivery").unwrap(),
         topics: kafka.topics(),
         max_attempts: 4,
@@ -279,5 +297,48 @@ async fn a_decision_past_its_validity_is_never_sent() {
         assert!(!f.will_retry);
     }
     assert!(b.at_carrier("447700900351").is_empty());
+    b.sim.shutdown().await;
+}
+
+/// Issue 9, item 5: a decision for a down carrier (no bind past the grace, or its breaker
+/// open) is not attempted there: it fails over to the next carrier at once, which gets it;
+/// with no carrier left it is parked on a retry tier instead of retrying in place.
+#[tokio::test]
+async fn a_down_carriers_decision_fails_over_at_once_or_waits_on_a_tier() {
+    let b = bench(true).await;
+    let mut d = decision("+447700900361", MessageType::Otp, "code 1234");
+    d.carrier_id = CarrierId::parse("down").unwrap();
+    d.failover = vec![CarrierId::parse("sim").unwrap()];
+    let out = b.dispatcher.dispatch(&d, true, None).await.unwrap();
+    let f = failed(&out);
+    assert_eq!(f.error_code, CARRIER_UNAVAILABLE);
+    assert!(f.will_retry);
+    let next = only(&out, |e| match e {
+        Event::RoutingDecided(n) => Some(n),
+        _ => None,
+    });
+    assert_eq!(next.carrier_id.as_str(), "sim");
+    assert_eq!(next.attempt, 2);
+    assert!(next.failover.is_empty());
+    assert!(b.at_carrier("447700900361").is_empty(), "nothing sent yet");
+    let out = b.dispatcher.dispatch(next, true, None).await.unwrap();
+    assert_eq!(submitted(&out).carrier_message_ids.len(), 1);
+    assert_eq!(
+        b.at_carrier("447700900361"),
+        vec![1],
+        "sent once, by the next carrier"
+    );
+
+    let mut alone = decision("+447700900362", MessageType::Marketing, "hello");
+    alone.carrier_id = CarrierId::parse("down").unwrap();
+    alone.failover = vec![];
+    let out = b.dispatcher.dispatch(&alone, true, None).await.unwrap();
+    assert_eq!(failed(&out).error_code, CARRIER_UNAVAILABLE);
+    let retry = only(&out, |e| match e {
+        Event::RetryScheduled(r) => Some(r),
+        _ => None,
+    });
+    assert_eq!(retry.delay_tier, "5s");
+    assert!(b.at_carrier("447700900362").is_empty());
     b.sim.shutdown().await;
 }

@@ -12,7 +12,9 @@
 //!   at once would make librdkafka drop its prefetched records and fetch them again at every
 //!   resume: at a few thousand records/s that refetching cost more than the handlers.
 //! - **Poison never stalls a partition.** Undecodable records and handler dead-letters go to
-//!   `sms.dlq` with headers saying topic, partition, offset, error and service.
+//!   `sms.dlq` with headers saying topic, partition, offset, error and service; a handler
+//!   panic is a dead letter too. For a decoded record the handler may first publish the
+//!   events that end its message ([`Handler::dead_lettered`]), so none ends silently there.
 //! - **Transient failures are retried**, with capped exponential backoff, never dropped.
 //! - **Graceful shutdown**: stop taking records, let in-flight ones finish (retries give up at
 //!   shutdown without storing their offset), commit synchronously.
@@ -90,6 +92,14 @@ pub trait Handler: Send + Sync + 'static {
         &self,
         msg: &Incoming<'_>,
     ) -> impl Future<Output = Result<Vec<Outgoing>, HandlerError>> + Send;
+
+    /// The events that end the message of a record this handler dead-letters, or panicked
+    /// on: a terminal status, so that an accepted message never ends silently in the DLQ
+    /// (issue 9, item 6). Published, acknowledged, before the dead letter; none by default.
+    fn dead_lettered(&self, event: &Event, code: &'static str, reason: &str) -> Vec<Outgoing> {
+        let _ = (event, code, reason);
+        vec![]
+    }
 
     /// Called by the loop when `partition` of `topic` was revoked, after the bounded wait for
     /// its running records (a record still running then sees the partition revoked: see
@@ -840,12 +850,17 @@ async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage, assignment:
         event,
     };
     let outputs = loop {
-        match shared
-            .handler
-            .handle(&incoming)
-            .instrument(span.clone())
+        // A panic is the handler's verdict on this record: dead-lettered, its message ended.
+        let handled = AssertUnwindSafe(shared.handler.handle(&incoming).instrument(span.clone()))
+            .catch_unwind()
             .await
-        {
+            .unwrap_or_else(|_| {
+                Err(HandlerError::dead_letter(
+                    "HANDLER_PANIC",
+                    "the handler panicked",
+                ))
+            });
+        match handled {
             Ok(outs) => break outs,
             Err(HandlerError::Retry(reason)) => {
                 warn!(parent: &span, %event_id, reason = %reason, "handler failed transiently, retrying");
@@ -854,6 +869,13 @@ async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage, assignment:
                 }
             }
             Err(HandlerError::DeadLetter { code, reason }) => {
+                let ends = shared.handler.dead_lettered(&incoming.event, code, &reason);
+                while let Err(e) = shared.parts.producer.send_all(&ends).await {
+                    warn!(parent: &span, %event_id, error = %e, "terminal status of a dead letter not acknowledged, retrying");
+                    if !backoff(shared, &mut attempt).await {
+                        return Outcome::Abandoned;
+                    }
+                }
                 return dead_letter(shared, msg, code, &reason).await;
             }
             Err(HandlerError::Abandon(reason)) => {

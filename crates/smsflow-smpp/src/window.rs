@@ -6,6 +6,7 @@
 //! `(deadline, seq)` gives the next expiry without scanning.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -103,6 +104,42 @@ impl<T> Window<T> {
         self.deadlines.front().map(|(deadline, _)| *deadline)
     }
 
+    /// Gives the requests whose deadline passed more than `late` before `now` a new deadline,
+    /// `now + grace`, instead of letting them expire; returns how many. Woken that late, the
+    /// session did not run for a while (the process was stopped, or starved): their answers
+    /// may be in the socket unread, and a timer can fire before the read is seen, which would
+    /// call an accepted submit "outcome unknown".
+    pub(crate) fn postpone_overdue(
+        &mut self,
+        now: Instant,
+        late: Duration,
+        grace: Duration,
+    ) -> usize {
+        let Some(cutoff) = now.checked_sub(late) else {
+            return 0;
+        };
+        let until = now + grace;
+        let mut moved = Vec::new();
+        while let Some(&(deadline, seq)) = self.deadlines.front() {
+            if deadline > cutoff {
+                break;
+            }
+            self.deadlines.pop_front();
+            if let Some(entry) = self.entries.get_mut(&seq)
+                && entry.deadline == deadline
+            {
+                entry.deadline = until;
+                moved.push(seq);
+            }
+        }
+        // Kept in deadline order: after every deadline at or before `until`.
+        let at = self.deadlines.partition_point(|(d, _)| *d <= until);
+        for (i, seq) in moved.iter().enumerate() {
+            self.deadlines.insert(at + i, (until, *seq));
+        }
+        moved.len()
+    }
+
     /// Removes and returns every request whose deadline is at or before `now`.
     pub(crate) fn take_expired(&mut self, now: Instant) -> Vec<(u32, Entry<T>)> {
         let mut out = Vec::new();
@@ -145,7 +182,52 @@ impl<T> Window<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    #[test]
+    fn requests_overdue_after_a_stall_get_a_grace_others_expire() {
+        let mut w: Window<&str> = Window::new(1);
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let stalled = w.insert("sent before the stall", t0, t0 + s(10));
+        let fresh = w.insert("sent just now", t0 + s(14), t0 + s(24));
+        // Woken 5 s after the first deadline: it may have its answer unread.
+        let now = t0 + s(15);
+        assert_eq!(w.postpone_overdue(now, Duration::from_millis(500), s(1)), 1);
+        assert!(
+            w.take_expired(now).is_empty(),
+            "not expired on the late wake-up"
+        );
+        assert_eq!(
+            w.next_deadline(),
+            Some(now + s(1)),
+            "deadlines stay in order"
+        );
+        let expired: Vec<u32> = w
+            .take_expired(now + s(1))
+            .into_iter()
+            .map(|(q, _)| q)
+            .collect();
+        assert_eq!(
+            expired,
+            vec![stalled],
+            "still unanswered after the grace: expired"
+        );
+        // Woken on time (late by less than `late`): expires at once, as before.
+        assert_eq!(
+            w.postpone_overdue(
+                t0 + s(24) + Duration::from_millis(100),
+                Duration::from_millis(500),
+                s(1)
+            ),
+            0
+        );
+        let expired: Vec<u32> = w
+            .take_expired(t0 + s(25))
+            .into_iter()
+            .map(|(q, _)| q)
+            .collect();
+        assert_eq!(expired, vec![fresh]);
+    }
 
     #[test]
     fn sequence_wraps_to_one() {

@@ -26,6 +26,7 @@ use smsflow_smpp::{PartFailure, PartOutcome, SmppClient, SubmitRequest, concat_r
 use tracing::{debug, warn};
 
 use crate::PRODUCER;
+use crate::breaker::{Breaker, Verdict};
 use crate::config::UnknownOutcomePolicy;
 use crate::followup::{FailureKind, Next, plan};
 use crate::lease::Held;
@@ -39,6 +40,8 @@ pub struct Dispatcher {
     pub state: DispatchState,
     /// SMPP clients by carrier id.
     pub carriers: HashMap<CarrierId, SmppClient>,
+    /// Circuit breakers by carrier id (a carrier without one is never held down).
+    pub breakers: HashMap<CarrierId, Breaker>,
     /// Producers of the write-ahead `AttemptStarted`, by lane.
     pub producers: LaneProducers,
     /// Topic names.
@@ -91,11 +94,36 @@ where
     }
 }
 
+/// What a submit's outcomes say of the carrier: `Some(true)` it answered (accepted, or
+/// refused for the message's own sake), `Some(false)` it failed us (never connected, link
+/// lost, no answer, a transient refusal), `None` nothing about it (not sent for our reasons).
+fn carrier_health(outcomes: &[PartOutcome]) -> Option<bool> {
+    use smsflow_smpp::NotSentReason as R;
+    let mut failed = false;
+    for o in outcomes {
+        match &o.result {
+            Ok(_) => return Some(true),
+            Err(f) => match f {
+                PartFailure::NotSent {
+                    reason: R::NotConnected | R::LinkLostBeforeWrite,
+                } => failed = true,
+                PartFailure::NotSent { .. } => {}
+                f if f.class() == smsflow_smpp::ErrorClass::Permanent => return Some(true),
+                _ => failed = true,
+            },
+        }
+    }
+    failed.then_some(false)
+}
+
 /// How long ago `t` was, by this machine's clock (zero if ahead of it).
 fn age_of(t: Timestamp) -> Duration {
     let us = Timestamp::now().as_micros().saturating_sub(t.as_micros());
     Duration::from_micros(u64::try_from(us).unwrap_or(0))
 }
+
+/// Error code of an attempt not made because its carrier was down (no bind, breaker open).
+pub const CARRIER_UNAVAILABLE: &str = "CARRIER_UNAVAILABLE";
 
 /// A failure of this attempt.
 struct Failure {
@@ -210,6 +238,23 @@ impl Dispatcher {
             };
             return self.finish_failed(d, f, &done).await;
         }
+        // A down carrier gets no attempt: fail over at once (or wait on a tier), holding no
+        // slot. Only when nothing of the message is at this carrier (a failover resends all).
+        let verdict = self.breakers.get(&d.carrier_id).map_or(Verdict::Up, |b| {
+            b.allow(client.bound_sessions(), Instant::now())
+        });
+        if verdict != Verdict::Up && done.is_empty() && !was_started {
+            metrics::carrier_down(carrier);
+            let f = Failure {
+                class: ErrorClass::Transient,
+                code: CARRIER_UNAVAILABLE.into(),
+                reason: match verdict {
+                    Verdict::Unbound => format!("carrier {carrier} has no bind"),
+                    _ => format!("carrier {carrier}'s breaker is open (its attempts kept failing)"),
+                },
+            };
+            return self.finish_failed(d, f, &done).await;
+        }
         let remaining: Vec<_> = prepared
             .parts
             .into_iter()
@@ -302,6 +347,15 @@ impl Dispatcher {
         ambiguous: bool,
     ) -> Result<Vec<Outgoing>, HandlerError> {
         let (m, a, carrier) = (d.message_id, d.attempt, d.carrier_id.as_str());
+        if let Some(b) = self.breakers.get(&d.carrier_id) {
+            match carrier_health(&outcomes) {
+                Some(true) => b.success(),
+                Some(false) if b.failure(Instant::now()) => {
+                    warn!(carrier, "carrier breaker opened: its attempts keep failing");
+                }
+                Some(false) | None => {}
+            }
+        }
         let mut worst: Option<Failure> = None;
         let mut not_sent = false;
         for o in &outcomes {
@@ -409,6 +463,7 @@ impl Dispatcher {
         let kind = FailureKind {
             class: f.class,
             resubmit_unknown: self.may_resubmit(d.message_type),
+            carrier_down: f.code == CARRIER_UNAVAILABLE,
         };
         let next = if f.code == EXPIRED_CODE {
             None

@@ -57,6 +57,40 @@ impl Default for UnknownOutcomePolicy {
     }
 }
 
+/// When a carrier counts as down, so that its decisions fail over (ADR 12, decision 11).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerConfig {
+    /// Seconds without a bound session after which a carrier is down.
+    pub down_after_secs: u64,
+    /// Attempts failing in a row for reasons of the carrier that open its breaker.
+    pub failures_to_open: u32,
+    /// Seconds an open breaker waits before letting a probe through.
+    pub open_secs: u64,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        let d = crate::breaker::BreakerOptions::default();
+        Self {
+            down_after_secs: d.down_after.as_secs(),
+            failures_to_open: d.failures_to_open,
+            open_secs: d.open_for.as_secs(),
+        }
+    }
+}
+
+impl BreakerConfig {
+    /// As the breaker takes it.
+    pub fn options(&self) -> crate::breaker::BreakerOptions {
+        crate::breaker::BreakerOptions {
+            down_after: std::time::Duration::from_secs(self.down_after_secs),
+            failures_to_open: self.failures_to_open.max(1),
+            open_for: std::time::Duration::from_secs(self.open_secs),
+        }
+    }
+}
+
 /// Dispatcher settings.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -92,6 +126,8 @@ pub struct Config {
     /// found STARTED, its parts unanswered, is awaited before it counts as outcome unknown
     /// (for types that do not resubmit unknown outcomes; ADR 12, decision 10).
     pub unknown_settle_margin_secs: u64,
+    /// When a carrier counts as down.
+    pub breaker: BreakerConfig,
 }
 
 impl Config {
@@ -124,6 +160,7 @@ impl Default for Config {
             fresh_recent: crate::fresh::DEFAULT_RECENT,
             lease_secs: 15,
             unknown_settle_margin_secs: 15,
+            breaker: BreakerConfig::default(),
         }
     }
 }

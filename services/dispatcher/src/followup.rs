@@ -32,6 +32,9 @@ pub struct FailureKind {
     pub class: ErrorClass,
     /// For `OutcomeUnknown`: whether this message type may be resubmitted.
     pub resubmit_unknown: bool,
+    /// The carrier was down (no bind, or its breaker open) and nothing was sent: fail over
+    /// at once rather than wait for it, else wait on a retry tier.
+    pub carrier_down: bool,
 }
 
 /// Plans what follows `failed` (attempt `failed.attempt`) given `max_attempts`.
@@ -45,16 +48,22 @@ pub fn plan(failed: &RoutingDecided, kind: FailureKind, max_attempts: i32) -> Op
                 rest: rest.to_vec(),
             })
     };
+    let retry = || {
+        let idx = usize::try_from(failed.attempt - 1)
+            .unwrap_or(0)
+            .min(RETRY_TIERS.len() - 1);
+        let (tier, delay) = RETRY_TIERS[idx];
+        Next::Retry { tier, delay }
+    };
+    if kind.carrier_down && kind.class == ErrorClass::Transient {
+        return failover().or_else(|| (failed.attempt < max_attempts).then(retry));
+    }
     match kind.class {
         ErrorClass::Permanent => failover(),
         ErrorClass::OutcomeUnknown if !kind.resubmit_unknown => None,
         ErrorClass::Transient | ErrorClass::OutcomeUnknown => {
             if failed.attempt < max_attempts {
-                let idx = usize::try_from(failed.attempt - 1)
-                    .unwrap_or(0)
-                    .min(RETRY_TIERS.len() - 1);
-                let (tier, delay) = RETRY_TIERS[idx];
-                Some(Next::Retry { tier, delay })
+                Some(retry())
             } else {
                 failover()
             }
@@ -87,6 +96,7 @@ mod tests {
         let k = FailureKind {
             class: ErrorClass::Transient,
             resubmit_unknown: false,
+            carrier_down: false,
         };
         assert_eq!(
             plan(&decision(1, vec![]), k, 4),
@@ -117,6 +127,7 @@ mod tests {
         let k = FailureKind {
             class: ErrorClass::Permanent,
             resubmit_unknown: true,
+            carrier_down: false,
         };
         let fo = carriers(2);
         assert_eq!(
@@ -129,16 +140,42 @@ mod tests {
         assert_eq!(plan(&decision(1, vec![]), k, 4), None);
     }
 
+    #[test]
+    fn a_down_carrier_fails_over_at_once_else_waits_on_a_tier() {
+        let k = FailureKind {
+            class: ErrorClass::Transient,
+            resubmit_unknown: false,
+            carrier_down: true,
+        };
+        let fo = carriers(2);
+        assert_eq!(
+            plan(&decision(1, fo.clone()), k, 4),
+            Some(Next::Failover {
+                carrier: fo[0].clone(),
+                rest: vec![fo[1].clone()]
+            }),
+            "not after the retries: at once"
+        );
+        assert_eq!(
+            plan(&decision(2, vec![]), k, 4),
+            Some(Next::Retry {
+                tier: "1m",
+                delay: Duration::from_secs(60)
+            })
+        );
+        assert_eq!(plan(&decision(4, vec![]), k, 4), None);
+    }
+
     proptest! {
         /// An unknown outcome is never followed by another submit unless the policy allows it.
         #[test]
         fn unknown_outcomes_follow_the_policy(attempt in 1i32..10, n in 0usize..3, max in 1i32..6, resubmit: bool) {
-            let k = FailureKind { class: ErrorClass::OutcomeUnknown, resubmit_unknown: resubmit };
+            let k = FailureKind { class: ErrorClass::OutcomeUnknown, resubmit_unknown: resubmit, carrier_down: false };
             let d = decision(attempt, carriers(n));
             let p = plan(&d, k, max);
             if resubmit {
                 // Allowed: planned like a transient failure (retry, then failover).
-                let transient = FailureKind { class: ErrorClass::Transient, resubmit_unknown: true };
+                let transient = FailureKind { class: ErrorClass::Transient, resubmit_unknown: true, carrier_down: false };
                 prop_assert_eq!(p, plan(&d, transient, max));
             } else {
                 prop_assert_eq!(p, None);
@@ -147,9 +184,9 @@ mod tests {
 
         /// Retries stop at `max_attempts`; failover always consumes the head of the list.
         #[test]
-        fn retries_are_bounded(attempt in 1i32..10, n in 0usize..3, max in 1i32..6, class in proptest::sample::select(ErrorClass::ALL)) {
+        fn retries_are_bounded(attempt in 1i32..10, n in 0usize..3, max in 1i32..6, class in proptest::sample::select(ErrorClass::ALL), carrier_down: bool) {
             let fo = carriers(n);
-            let k = FailureKind { class, resubmit_unknown: true };
+            let k = FailureKind { class, resubmit_unknown: true, carrier_down };
             match plan(&decision(attempt, fo.clone()), k, max) {
                 Some(Next::Retry { .. }) => prop_assert!(attempt < max && class != ErrorClass::Permanent),
                 Some(Next::Failover { carrier, rest }) => {

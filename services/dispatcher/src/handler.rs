@@ -10,7 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smsflow_events::topics::RETRY_TIERS;
-use smsflow_events::{Event, EventKind, EventMeta, RoutingDecided, Timestamp};
+use smsflow_events::{
+    AttemptFailed, DEAD_LETTERED_CODE, ErrorClass, Event, EventKind, EventMeta, RoutingDecided,
+    Timestamp,
+};
 use smsflow_kafka::{Handler, HandlerError, Incoming, Outgoing};
 use smsflow_runtime::CancellationToken;
 
@@ -94,6 +97,30 @@ impl Handler for Dispatch {
         self.dispatcher
             .dispatch(d, !may_have_history, Some(&lease))
             .await
+    }
+
+    /// A decision the dispatcher failed on for good (its store refused it, or a panic) ends
+    /// its attempt failed, without a retry, so the message's status ends `failed`. Whether
+    /// the carrier got it is not known; a receipt that still comes reports it, and wins.
+    fn dead_lettered(&self, event: &Event, code: &'static str, reason: &str) -> Vec<Outgoing> {
+        let Event::RoutingDecided(d) = event else {
+            return vec![];
+        };
+        let failed = AttemptFailed {
+            meta: EventMeta::derived(PRODUCER, &d.meta, "dead-lettered"),
+            message_id: d.message_id,
+            tenant_id: d.tenant_id.clone(),
+            to: d.to.clone(),
+            attempt: d.attempt,
+            carrier_id: d.carrier_id.clone(),
+            error_class: ErrorClass::Permanent,
+            error_code: DEAD_LETTERED_CODE.into(),
+            reason: format!("{code}: {reason}"),
+            carrier_message_ids: vec![],
+            will_retry: false,
+        };
+        let topic = self.dispatcher.topics.attempts.clone();
+        vec![Outgoing::new(topic, d.to.as_str(), failed)]
     }
 
     fn revoked(&self, topic: &str, partition: i32) {

@@ -12,6 +12,7 @@
 //! |---|---|
 //! | [`config`] | [`Config`]: carriers, lane concurrency, retry and unknown-outcome policy |
 //! | [`attempt`] | one attempt: write-ahead, segment bookkeeping, no duplicate submits |
+//! | [`breaker`] | per-carrier circuit breaker: a down carrier's decisions fail over at once |
 //! | [`followup`] | retry tier / failover / give up after a failure |
 //! | [`state`] | the `dispatch_state` table: attempts and accepted segments per message |
 //! | [`fresh`] | which decisions skip reading their history (`dispatch_progress`) |
@@ -21,6 +22,7 @@
 //! | [`metrics`] | metric names |
 
 pub mod attempt;
+pub mod breaker;
 pub mod config;
 pub mod followup;
 pub mod fresh;
@@ -165,9 +167,14 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
 
     let producers =
         smsflow_kafka::LaneProducers::beside(&config.kafka, links.producer.clone(), "dispatcher")?;
+    let breakers = carriers
+        .keys()
+        .map(|id| (id.clone(), breaker::Breaker::new(config.breaker.options())))
+        .collect();
     let dispatcher = Arc::new(attempt::Dispatcher {
         state: state::DispatchState::new(links.store.clone()).await?,
         carriers,
+        breakers,
         producers: producers.clone(),
         topics: topics.clone(),
         max_attempts: config.max_attempts,

@@ -43,6 +43,14 @@ pub(crate) fn awaited() {
     counter!(UNKNOWN_AWAITED).increment(1);
 }
 
+/// `smsflow_dispatcher_carrier_down_total{carrier}`: decisions not attempted because their
+/// carrier had no bind or an open breaker (failed over, or parked on a retry tier).
+pub const CARRIER_DOWN: &str = "smsflow_dispatcher_carrier_down_total";
+
+pub(crate) fn carrier_down(carrier: &str) {
+    counter!(CARRIER_DOWN, "carrier" => carrier.to_owned()).increment(1);
+}
+
 pub(crate) fn write_ahead(lane: Lane, took: Duration) {
     histogram!(WRITE_AHEAD_SECONDS, "lane" => lane.as_str()).record(took.as_secs_f64());
 }

@@ -1,10 +1,11 @@
 //! The consumer handler: `SendRequested` in, `RoutingDecided` or `MessageRejected` out, on the
 //! topic of the message's lane, keyed by destination.
 
-use smsflow_events::{Event, Timestamp, Topics};
+use smsflow_events::{Event, EventMeta, MessageRejected, Timestamp, Topics};
 use smsflow_kafka::{Handler, HandlerError, Incoming, Outgoing};
 use tracing::debug;
 
+use crate::PRODUCER;
 use crate::config::ValidityConfig;
 use crate::decide::{Decision, decide};
 use crate::metrics;
@@ -45,5 +46,58 @@ impl Handler for Router {
                 vec![Outgoing::new(topic, key, *r)]
             }
         })
+    }
+
+    /// A request that cannot be routed at all (the handler failed on it for good) is
+    /// rejected, so its status ends `rejected` rather than never changing.
+    fn dead_lettered(&self, event: &Event, code: &'static str, reason: &str) -> Vec<Outgoing> {
+        let Event::SendRequested(req) = event else {
+            return vec![];
+        };
+        let rejected = MessageRejected {
+            meta: EventMeta::derived(PRODUCER, &req.meta, "dead-lettered"),
+            message_id: req.message_id,
+            tenant_id: req.tenant_id.clone(),
+            to: req.to.clone(),
+            lane: req.lane,
+            reason_code: smsflow_events::DEAD_LETTERED_CODE.into(),
+            reason: format!("{code}: {reason}"),
+        };
+        vec![Outgoing::new(
+            self.topics.lane(req.lane).to_owned(),
+            req.to.as_str(),
+            rejected,
+        )]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use smsflow_events::arbitrary::sample_request;
+    use smsflow_events::*;
+
+    use super::*;
+    use crate::config::RouteTableConfig;
+
+    #[test]
+    fn a_dead_lettered_request_ends_rejected_on_its_lane_and_nothing_else_does() {
+        let topics = Topics::with_prefix("t.");
+        let router = Router {
+            table: RouteTable::from_config(&RouteTableConfig::default()).unwrap(),
+            validity: ValidityConfig::DEFAULT,
+            topics: topics.clone(),
+        };
+        let req = sample_request("+447700900123");
+        let out = router.dead_lettered(&Event::SendRequested(req.clone()), "HANDLER_PANIC", "boom");
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].topic, topics.lane(req.lane));
+        let Event::MessageRejected(r) = &out[0].event else {
+            panic!("{:?}", out[0].event);
+        };
+        assert_eq!(r.message_id, req.message_id);
+        assert_eq!(r.reason_code, DEAD_LETTERED_CODE);
+        assert_eq!(r.reason, "HANDLER_PANIC: boom");
+        let other = Event::MessageRejected(r.clone());
+        assert!(router.dead_lettered(&other, "X", "y").is_empty());
     }
 }

@@ -9,6 +9,11 @@ use crate::ids::{EventId, Timestamp};
 /// message whose validity ended before it could be sent: its terminal status is EXPIRED.
 pub const EXPIRED_CODE: &str = "EXPIRED";
 
+/// Reason / error code of a message whose event a service dead-lettered (it could never be
+/// handled): its terminal status is REJECTED (router) or FAILED (dispatcher); the reason
+/// names the dead letter's own code.
+pub const DEAD_LETTERED_CODE: &str = "DEAD_LETTERED";
+
 /// Who produced an event: a service name and its version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Producer {
