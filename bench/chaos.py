@@ -14,7 +14,7 @@ Standard library only; reuses bench/run.py's platform handling. Knobs (defaults 
 
     CHAOS_TARGETS   ingest,router,dispatcher,dlr-ingester,analytics,kafka,cassandra,dispatchers
                     (dispatchers: two dispatcher processes in one group, on a carrier that
-                    refuses 5 % of submits for a moment, so retries are pending; each round
+                    refuses 2 % of submits for a moment, so retries are pending; each round
                     stalls one of them past its session (SIGSTOP 12-16 s, then SIGCONT), kills
                     it (SIGKILL, restart) or stops it (SIGTERM, restart), in turn: every round
                     is at least two rebalances, the stall one with a member that resumes
@@ -302,7 +302,7 @@ def write_report(rows, started, enforce):
         f"- load: {env('CHAOS_RATE', 200)} msg/s, mix {env('CHAOS_MIX', 'otp=1,transactional=1,bulk=2')}, "
         f"every {env('CHAOS_MULTIPART', 5)}th message two segments; each target on a platform of its own",
         "- each round: SIGKILL at a random moment, 0.2–1.5 s down, restarted as `make up` starts it "
-        "(`dispatchers`: two dispatchers in one group on a carrier refusing 5 % of submits for a moment; "
+        "(`dispatchers`: two dispatchers in one group on a carrier refusing 2 % of submits for a moment; "
         "each round stalls one past its session with SIGSTOP 12–16 s, kills or stops it, in turn: "
         "at least two rebalances a round)",
         "- right = reads `delivered` in the view (the simulated carrier delivers everything) and "
