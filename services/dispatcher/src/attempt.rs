@@ -17,8 +17,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use smsflow_events::{
-    AttemptFailed, AttemptStarted, AttemptSubmitted, CarrierId, EXPIRED_CODE, ErrorClass,
-    EventMeta, Lane, MessageId, MessageType, RetryScheduled, RoutingDecided, Timestamp, Topics,
+    AttemptFailed, AttemptStarted, AttemptSubmitted, CarrierId, DEAD_LETTERED_CODE, EXPIRED_CODE,
+    ErrorClass, EventMeta, Lane, MessageId, MessageType, RetryScheduled, RoutingDecided, Timestamp,
+    Topics,
 };
 use smsflow_kafka::{HandlerError, LaneProducers, Outgoing};
 use smsflow_runtime::CancellationToken;
@@ -453,6 +454,18 @@ impl Dispatcher {
         Ok(self.failed(d, &f, done))
     }
 
+    /// The end of a decision the dispatcher dead-letters (its store refused it, or a panic):
+    /// the attempt failed for good, no retry, nothing recorded (a receipt that still comes
+    /// reports it, and wins).
+    pub fn dead_lettered(&self, d: &RoutingDecided, code: &str, reason: &str) -> Vec<Outgoing> {
+        let f = Failure {
+            class: ErrorClass::Permanent,
+            code: DEAD_LETTERED_CODE.into(),
+            reason: format!("{code}: {reason}"),
+        };
+        self.failed(d, &f, &BTreeMap::new())
+    }
+
     /// `AttemptFailed`, and what follows it (retry or failover), deterministically from `d`.
     fn failed(
         &self,
@@ -465,7 +478,8 @@ impl Dispatcher {
             resubmit_unknown: self.may_resubmit(d.message_type),
             carrier_down: f.code == CARRIER_UNAVAILABLE,
         };
-        let next = if f.code == EXPIRED_CODE {
+        // A message whose validity ended, or whose decision was dead-lettered, ends here.
+        let next = if f.code == EXPIRED_CODE || f.code == DEAD_LETTERED_CODE {
             None
         } else {
             plan(d, kind, self.max_attempts)

@@ -10,10 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smsflow_events::topics::RETRY_TIERS;
-use smsflow_events::{
-    AttemptFailed, DEAD_LETTERED_CODE, ErrorClass, Event, EventKind, EventMeta, RoutingDecided,
-    Timestamp,
-};
+use smsflow_events::{Event, EventKind, EventMeta, RoutingDecided, Timestamp};
 use smsflow_kafka::{Handler, HandlerError, Incoming, Outgoing};
 use smsflow_runtime::CancellationToken;
 
@@ -106,21 +103,7 @@ impl Handler for Dispatch {
         let Event::RoutingDecided(d) = event else {
             return vec![];
         };
-        let failed = AttemptFailed {
-            meta: EventMeta::derived(PRODUCER, &d.meta, "dead-lettered"),
-            message_id: d.message_id,
-            tenant_id: d.tenant_id.clone(),
-            to: d.to.clone(),
-            attempt: d.attempt,
-            carrier_id: d.carrier_id.clone(),
-            error_class: ErrorClass::Permanent,
-            error_code: DEAD_LETTERED_CODE.into(),
-            reason: format!("{code}: {reason}"),
-            carrier_message_ids: vec![],
-            will_retry: false,
-        };
-        let topic = self.dispatcher.topics.attempts.clone();
-        vec![Outgoing::new(topic, d.to.as_str(), failed)]
+        self.dispatcher.dead_lettered(d, code, reason)
     }
 
     fn revoked(&self, topic: &str, partition: i32) {

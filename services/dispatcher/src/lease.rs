@@ -303,14 +303,7 @@ impl Leases {
 
     /// Releases every lease held (at shutdown, once the consumers have drained).
     pub async fn release_all(&self) {
-        let all: Vec<Arc<Lease>> = self
-            .inner
-            .leases
-            .lock()
-            .values()
-            .flat_map(|p| p.values().cloned())
-            .collect();
-        let releases = all.into_iter().filter_map(|l| {
+        let releases = self.inner.all().into_iter().filter_map(|l| {
             let token = l.state.lock().token.clone()?;
             Some(self.inner.release(l, token))
         });
@@ -351,6 +344,15 @@ impl Inner {
                 })
             })
             .clone()
+    }
+
+    /// Every lease known here.
+    fn all(&self) -> Vec<Arc<Lease>> {
+        self.leases
+            .lock()
+            .values()
+            .flat_map(|p| p.values().cloned())
+            .collect()
     }
 
     fn find(&self, topic: &str, partition: i32) -> Option<Arc<Lease>> {
@@ -485,13 +487,7 @@ async fn renew_until(inner: Arc<Inner>, shutdown: CancellationToken) {
             _ = tick.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        let all: Vec<Arc<Lease>> = inner
-            .leases
-            .lock()
-            .values()
-            .flat_map(|p| p.values().cloned())
-            .collect();
-        futures::future::join_all(all.into_iter().map(|l| inner.renew(l))).await;
+        futures::future::join_all(inner.all().into_iter().map(|l| inner.renew(l))).await;
     }
 }
 

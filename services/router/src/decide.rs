@@ -22,8 +22,10 @@ pub enum Decision {
     Rejected(Box<MessageRejected>),
 }
 
-fn reject(req: &SendRequested, code: &str, reason: String) -> Decision {
-    Decision::Rejected(Box::new(MessageRejected {
+/// The rejection of `req`, with this code and reason (also the end of a request the router
+/// dead-letters).
+pub(crate) fn rejection(req: &SendRequested, code: &str, reason: String) -> MessageRejected {
+    MessageRejected {
         meta: EventMeta::derived(PRODUCER, &req.meta, "rejected"),
         message_id: req.message_id,
         tenant_id: req.tenant_id.clone(),
@@ -31,7 +33,11 @@ fn reject(req: &SendRequested, code: &str, reason: String) -> Decision {
         lane: req.lane,
         reason_code: code.to_owned(),
         reason,
-    }))
+    }
+}
+
+fn reject(req: &SendRequested, code: &str, reason: String) -> Decision {
+    Decision::Rejected(Box::new(rejection(req, code, reason)))
 }
 
 /// Decides what happens to `req` with `table`, at `now`. A request without an expiry gets

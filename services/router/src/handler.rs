@@ -1,13 +1,12 @@
 //! The consumer handler: `SendRequested` in, `RoutingDecided` or `MessageRejected` out, on the
 //! topic of the message's lane, keyed by destination.
 
-use smsflow_events::{Event, EventMeta, MessageRejected, Timestamp, Topics};
+use smsflow_events::{Event, Timestamp, Topics};
 use smsflow_kafka::{Handler, HandlerError, Incoming, Outgoing};
 use tracing::debug;
 
-use crate::PRODUCER;
 use crate::config::ValidityConfig;
-use crate::decide::{Decision, decide};
+use crate::decide::{Decision, decide, rejection};
 use crate::metrics;
 use crate::routes::RouteTable;
 
@@ -54,15 +53,11 @@ impl Handler for Router {
         let Event::SendRequested(req) = event else {
             return vec![];
         };
-        let rejected = MessageRejected {
-            meta: EventMeta::derived(PRODUCER, &req.meta, "dead-lettered"),
-            message_id: req.message_id,
-            tenant_id: req.tenant_id.clone(),
-            to: req.to.clone(),
-            lane: req.lane,
-            reason_code: smsflow_events::DEAD_LETTERED_CODE.into(),
-            reason: format!("{code}: {reason}"),
-        };
+        let rejected = rejection(
+            req,
+            smsflow_events::DEAD_LETTERED_CODE,
+            format!("{code}: {reason}"),
+        );
         vec![Outgoing::new(
             self.topics.lane(req.lane).to_owned(),
             req.to.as_str(),
