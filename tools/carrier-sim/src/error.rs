@@ -33,6 +33,9 @@ pub enum SimError {
     /// MO injection found no bound receiver or transceiver session for the system_id.
     #[error("no receiver session bound for system_id {0:?}")]
     NoReceiver(String),
+    /// An outage named a system_id that is not a configured account.
+    #[error("unknown system_id {0:?}: not a configured account")]
+    UnknownAccount(String),
     /// An MO could not be turned into a deliver_sm (address too long, text too long...).
     #[error("invalid mo: {0}")]
     InvalidMo(String),

@@ -8,7 +8,8 @@
 //!
 //! Each segment also keeps the wall-clock time (Unix µs) of its first and last submit, as
 //! received, so a benchmark can measure accept → carrier submit latency per destination
-//! ([`Ledger::submit_times`]).
+//! ([`Ledger::submit_times`]). Each destination keeps the system_ids (accounts) that had a
+//! submit accepted for it, so a test with two carrier accounts can tell which one took it.
 //!
 //! Updates are a sharded map entry plus relaxed atomics: cheap enough for every submit.
 
@@ -274,6 +275,11 @@ pub struct DestinationSubmits {
     /// Latest first submit over its segments (Unix µs): when the whole message had reached
     /// the carrier once.
     pub last_first_submit_us: u64,
+    /// The distinct system_ids (SMPP) or usernames (HTTP) that had a submit accepted for this
+    /// destination, in first-accepted order: which carrier account took the message, and
+    /// whether a failover sent it through a second one too.
+    #[serde(default)]
+    pub system_ids: Vec<String>,
 }
 
 /// Simulator totals.
@@ -346,13 +352,30 @@ pub(crate) fn inc(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
 
+/// What the ledger keeps per destination besides its segments.
+#[derive(Debug, Default)]
+struct DestinationIndex {
+    /// The keys of its segments in `Inner::segments`.
+    keys: Vec<Arc<SegmentKey>>,
+    /// Distinct system_ids with an accepted submit, in first-accepted order (usually one).
+    accepted_by: Vec<Arc<str>>,
+}
+
+impl DestinationIndex {
+    fn note_acceptor(&mut self, system_id: &Arc<str>) {
+        if !self.accepted_by.contains(system_id) {
+            self.accepted_by.push(Arc::clone(system_id));
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     segments: DashMap<Arc<SegmentKey>, Record>,
-    /// The keys of `segments` by destination (without a leading `+`), so a lookup by
-    /// destination never walks the whole ledger: a walk holds each shard's lock in turn and
-    /// would stall the sessions recording submits (the benchmark asks every second).
-    by_destination: DashMap<Box<str>, Vec<Arc<SegmentKey>>>,
+    /// Segment keys and accepting system_ids by destination (without a leading `+`), so a
+    /// lookup by destination never walks the whole ledger: a walk holds each shard's lock in
+    /// turn and would stall the sessions recording submits (the benchmark asks every second).
+    by_destination: DashMap<Box<str>, DestinationIndex>,
     counters: Counters,
     max_segments: usize,
     order: AtomicU64,
@@ -426,8 +449,8 @@ impl Ledger {
     /// Segments sent to `destination` (a leading `+` is ignored on both sides), in order of
     /// first appearance.
     pub fn segments(&self, destination: &str) -> Vec<SegmentEntry> {
-        let mut out: Vec<SegmentEntry> = self
-            .keys_of(strip_plus(destination))
+        let (keys, _) = self.index_of(strip_plus(destination));
+        let mut out: Vec<SegmentEntry> = keys
             .iter()
             .filter_map(|k| self.inner.segments.get(k).map(|r| r.snapshot(k)))
             .collect();
@@ -446,12 +469,14 @@ impl Ledger {
             if !seen.insert(bare) {
                 continue;
             }
+            let (keys, accepted_by) = self.index_of(bare);
             let mut d = DestinationSubmits {
                 destination: asked.clone(),
                 first_submit_us: u64::MAX,
+                system_ids: accepted_by.iter().map(|s| s.to_string()).collect(),
                 ..DestinationSubmits::default()
             };
-            for key in self.keys_of(bare) {
+            for key in keys {
                 let Some(r) = self.inner.segments.get(&key) else {
                     continue;
                 };
@@ -476,13 +501,28 @@ impl Ledger {
         out
     }
 
-    /// The keys recorded for `bare` (a destination without its `+`), copied out of the index.
-    fn keys_of(&self, bare: &str) -> Vec<Arc<SegmentKey>> {
+    /// The segment keys and accepting system_ids recorded for `bare` (a destination without
+    /// its `+`), copied out of the index.
+    fn index_of(&self, bare: &str) -> (Vec<Arc<SegmentKey>>, Vec<Arc<str>>) {
         self.inner
             .by_destination
             .get(bare)
-            .map(|keys| keys.clone())
+            .map(|i| (i.keys.clone(), i.accepted_by.clone()))
             .unwrap_or_default()
+    }
+
+    /// Adds `system_id` to the accepting system_ids of `key`'s destination; a read lock
+    /// only when it is there already (the usual case: every part through one account).
+    fn note_acceptor(&self, key: &SegmentKey, system_id: &Arc<str>) {
+        let bare = strip_plus(key.destination());
+        let new_acceptor = self
+            .inner
+            .by_destination
+            .get(bare)
+            .is_some_and(|i| !i.accepted_by.contains(system_id));
+        if new_acceptor && let Some(mut i) = self.inner.by_destination.get_mut(bare) {
+            i.note_acceptor(system_id);
+        }
     }
 
     /// Every stored segment, in order of first appearance.
@@ -534,6 +574,7 @@ impl Ledger {
         outcome: &SubmitOutcome,
     ) {
         let c = &self.inner.counters;
+        let accepted = matches!(outcome, SubmitOutcome::Accepted(_));
         inc(&c.submits_received);
         match outcome {
             SubmitOutcome::Accepted(_) => inc(&c.accepted),
@@ -565,6 +606,10 @@ impl Ledger {
         };
         if let Some(mut e) = self.inner.segments.get_mut(key.as_ref()) {
             apply(&mut e);
+            drop(e);
+            if accepted {
+                self.note_acceptor(key, &info.system_id);
+            }
             return;
         }
         if c.unique_segments.load(Ordering::Relaxed) >= self.inner.max_segments as u64 {
@@ -572,7 +617,13 @@ impl Ledger {
             return;
         }
         match self.inner.segments.entry(Arc::clone(key)) {
-            Entry::Occupied(mut e) => apply(e.get_mut()),
+            Entry::Occupied(mut e) => {
+                apply(e.get_mut());
+                drop(e);
+                if accepted {
+                    self.note_acceptor(key, &info.system_id);
+                }
+            }
             Entry::Vacant(v) => {
                 inc(&c.unique_segments);
                 let mut record = Record {
@@ -595,11 +646,15 @@ impl Ledger {
                 };
                 apply(&mut record);
                 v.insert(record);
-                self.inner
+                let mut index = self
+                    .inner
                     .by_destination
                     .entry(strip_plus(key.destination()).into())
-                    .or_default()
-                    .push(Arc::clone(key));
+                    .or_default();
+                index.keys.push(Arc::clone(key));
+                if accepted {
+                    index.note_acceptor(&info.system_id);
+                }
             }
         }
     }
@@ -749,6 +804,46 @@ mod tests {
         let seg = &l.segments("447000000001")[0];
         assert_eq!(seg.first_submit_us, a.first_submit_us);
         assert!(seg.last_submit_us >= seg.first_submit_us);
+    }
+
+    #[test]
+    fn accepting_system_ids_per_destination_in_first_accepted_order() {
+        let l = Ledger::new(100);
+        let by = |system_id: &str| SubmitInfo {
+            system_id: system_id.into(),
+            ..info()
+        };
+        let part = |seq| {
+            Arc::new(SegmentKey::new(
+                "447000000001",
+                Some(Concat {
+                    reference: 1,
+                    total: 2,
+                    seq,
+                }),
+                b"x",
+            ))
+        };
+        let other = Arc::new(SegmentKey::new("447000000002", None, b"z"));
+        l.record_submit(&part(1), &by("c"), &SubmitOutcome::Throttled);
+        l.record_submit(&part(1), &by("b"), &SubmitOutcome::Accepted("1".into()));
+        l.record_submit(&part(2), &by("a"), &SubmitOutcome::Accepted("2".into()));
+        l.record_submit(&part(1), &by("b"), &SubmitOutcome::Accepted("3".into()));
+        l.record_submit(&part(2), &by("c"), &SubmitOutcome::Failed);
+        l.record_submit(&other, &by("c"), &SubmitOutcome::Dropped);
+
+        let got = l.submit_times(&["447000000001".into(), "447000000002".into()]);
+        assert_eq!(
+            got[0].system_ids,
+            vec!["b", "a"],
+            "rejected submits do not count"
+        );
+        assert!(got[1].system_ids.is_empty(), "submitted, never accepted");
+        assert_eq!(
+            l.segments("447000000001")[0].system_id,
+            "c",
+            "segment keeps its first submitter"
+        );
     }
 
     #[test]

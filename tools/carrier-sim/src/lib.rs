@@ -32,6 +32,7 @@
 //! | [`ids`] | carrier message id formats |
 //! | [`text`] | GSM-7 / UCS-2 / UDH helpers, number masking |
 //! | `mo` | MO injection and scripted MOs |
+//! | `outage` | per-account carrier outages (binds refused, sessions closed) |
 
 pub mod config;
 pub mod error;
@@ -44,6 +45,7 @@ pub mod text;
 mod engine;
 mod http;
 mod mo;
+mod outage;
 mod sim;
 mod smsc;
 
@@ -159,6 +161,26 @@ impl RunningSim {
     /// waits (up to 2 s) until their sessions have ended.
     pub async fn drop_connections(&self) {
         let ids = self.shared.drop_connections();
+        self.wait_closed(&ids).await;
+    }
+
+    /// Plays a carrier that is down for `system_id` (every account when `None`) during
+    /// `duration`: closes that account's sessions at once (waiting up to 2 s until they have
+    /// ended) and refuses its binds with ESME_RBINDFAIL until the outage is over. A zero
+    /// duration ends the outage. The ledger is kept. [`SimError::UnknownAccount`] when
+    /// accounts are configured and `system_id` is not one of them. Same as `POST /outage`.
+    pub async fn outage(
+        &self,
+        system_id: Option<&str>,
+        duration: Duration,
+    ) -> Result<(), SimError> {
+        let target = system_id.map_or(outage::OutageTarget::All, outage::OutageTarget::Account);
+        let ids = self.shared.start_outage(target, duration)?;
+        self.wait_closed(&ids).await;
+        Ok(())
+    }
+
+    async fn wait_closed(&self, ids: &[u64]) {
         let deadline = Instant::now() + Duration::from_secs(2);
         while ids.iter().any(|id| self.shared.router.is_tracked(*id)) && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;

@@ -263,6 +263,7 @@ async fn ledger_health_and_metrics_endpoints() -> anyhow::Result<()> {
         ),
         (2, 3, 1)
     );
+    assert_eq!(times[0].system_ids, vec!["smsflow"], "the HTTP username");
     assert_eq!(times[0].first_submit_us, segs[0].first_submit_us);
     assert_eq!(times[0].last_first_submit_us, segs[1].first_submit_us);
     let metrics = client

@@ -38,6 +38,11 @@ fn scenario_contents() {
     let h = SimConfig::from_toml_file(scenario("hex-dec-ids.toml")).unwrap();
     assert_eq!(h.scenario.ids.response_format, IdFormat::HexUpper);
     assert_eq!(h.scenario.ids.receipt_format, Some(IdFormat::Decimal));
+    let two = SimConfig::from_toml_file(scenario("two-carriers.toml")).unwrap();
+    let ids: Vec<&str> = two.accounts.iter().map(|a| a.system_id.as_str()).collect();
+    assert_eq!(ids, ["smsflow", "smsflow-b"]);
+    assert!(two.accounts.iter().all(|a| a.password == "secret"));
+    assert_eq!(two.scenario, d.scenario, "default.toml's carrier, twice");
     // listeners are not in the files: port 0 in-process, 2775/8090 for the binary
     assert_eq!(d.smpp_listen.port(), 0);
 }

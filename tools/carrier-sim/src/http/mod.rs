@@ -9,10 +9,12 @@
 //! | `POST /ledger/reset` | clear the ledger (204) |
 //! | `POST /mo` | `{"system_id"?, "from", "to", "text"}` → deliver_sm to a bound receiver (202, 409 if none) |
 //! | `POST /connections/drop` | close every SMPP connection at once (204) |
+//! | `POST /outage` | `{"system_id"?, "secs"}` → carrier down for that account (every account without `system_id`) for `secs`: its sessions closed, its binds refused (0x0D); `secs: 0` ends it (204; 400 bad body or secs; 404 unknown system_id; see `outage`) |
 //! | `GET /healthz` | `ok` |
-//! | `GET /metrics` | ledger totals in Prometheus text format |
+//! | `GET /metrics` | ledger totals and outage state in Prometheus text format |
 
 pub(crate) mod dlr;
+pub(crate) mod outage;
 pub(crate) mod params;
 pub(crate) mod sendsms;
 
@@ -48,6 +50,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/ledger/reset", post(reset))
         .route("/mo", post(inject_mo))
         .route("/connections/drop", post(drop_connections))
+        .route("/outage", post(outage::outage))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .with_state(shared)
@@ -228,5 +231,25 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         "generic_nack sent.",
         s.generic_nacks,
     );
+    let _ = writeln!(
+        out,
+        "# HELP smsflow_carrier_sim_outage_active 1 while the carrier is down for the account."
+    );
+    let _ = writeln!(out, "# TYPE smsflow_carrier_sim_outage_active gauge");
+    for (system_id, down) in shared.outage_states() {
+        let _ = writeln!(
+            out,
+            "smsflow_carrier_sim_outage_active{{system_id=\"{}\"}} {}",
+            label_value(&system_id),
+            u8::from(down)
+        );
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// Escapes a Prometheus label value (backslash, quote, newline).
+fn label_value(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

@@ -106,8 +106,8 @@ impl SessionHandle {
 pub(crate) struct Router {
     /// Receiver/transceiver sessions by system_id.
     receivers: RwLock<HashMap<String, Vec<Arc<SessionHandle>>>>,
-    /// Every connection, bound or not (for `drop_connections`).
-    all: DashMap<u64, CancellationToken>,
+    /// Every connection, bound or not (for `drop_connections` and outages).
+    all: DashMap<u64, Arc<SessionHandle>>,
     pending: Mutex<HashMap<String, VecDeque<Outgoing>>>,
     max_pending: usize,
     rr: AtomicUsize,
@@ -124,8 +124,8 @@ impl Router {
         }
     }
 
-    pub(crate) fn track(&self, id: u64, cancel: CancellationToken) {
-        self.all.insert(id, cancel);
+    pub(crate) fn track(&self, handle: Arc<SessionHandle>) {
+        self.all.insert(handle.id, handle);
     }
 
     pub(crate) fn untrack(&self, id: u64) {
@@ -134,10 +134,20 @@ impl Router {
 
     /// Cancels every connection; returns their ids.
     pub(crate) fn cancel_all(&self) -> Vec<u64> {
+        self.cancel_where(|_| true)
+    }
+
+    /// Cancels the bound sessions whose system_id satisfies `down`; returns their ids.
+    pub(crate) fn cancel_bound(&self, down: impl Fn(&str) -> bool) -> Vec<u64> {
+        self.cancel_where(|h| !h.system_id().is_empty() && down(h.system_id()))
+    }
+
+    fn cancel_where(&self, pick: impl Fn(&SessionHandle) -> bool) -> Vec<u64> {
         self.all
             .iter()
+            .filter(|e| pick(e.value()))
             .map(|e| {
-                e.value().cancel();
+                e.value().cancel.cancel();
                 *e.key()
             })
             .collect()

@@ -85,8 +85,18 @@ enum Stop {
     Eof,
     /// Unbind answered: let the writer flush, then close.
     Unbind,
-    /// Scenario or `drop_connections`: close now, unanswered.
+    /// Scenario, `drop_connections` or an outage: close now, unanswered.
     Drop,
+    /// Bind refused because the carrier is down for the account: flush the bind_resp, then
+    /// close.
+    Outage,
+}
+
+impl Stop {
+    /// Whether the writer may flush what is queued before the socket closes.
+    fn flushes(self) -> bool {
+        matches!(self, Stop::Unbind | Stop::Outage)
+    }
 }
 
 struct Session {
@@ -102,7 +112,6 @@ struct Session {
 pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let id = shared.next_session_id();
     let cancel = shared.shutdown.child_token();
-    shared.router.track(id, cancel.clone());
     inc(&shared.ledger.counters().connections);
     let _ = stream.set_nodelay(true);
     tracing::debug!(session = id, %peer, "connection accepted");
@@ -110,6 +119,7 @@ pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr
     let (rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::channel(smsc.outbound_queue.max(16));
     let handle = Arc::new(SessionHandle::new(id, tx.clone(), cancel.clone()));
+    shared.router.track(Arc::clone(&handle));
     let writer = tokio::spawn(write_loop(
         Arc::clone(&shared),
         Arc::clone(&handle),
@@ -144,7 +154,7 @@ pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr
             None => break Stop::Eof,
         }
     };
-    if stop != Stop::Unbind {
+    if !stop.flushes() {
         cancel.cancel();
     }
     drop(reader);
@@ -210,34 +220,37 @@ impl Session {
         match (id, command.pdu()) {
             (CommandId::SubmitSm, Some(Pdu::SubmitSm(sm))) => return self.on_submit(seq, sm).await,
             (CommandId::BindTransmitter, Some(Pdu::BindTransmitter(b))) => {
-                self.on_bind(
-                    BindKind::Transmitter,
-                    seq,
-                    &b.system_id,
-                    &b.password,
-                    b.interface_version,
-                )
-                .await;
+                return self
+                    .on_bind(
+                        BindKind::Transmitter,
+                        seq,
+                        &b.system_id,
+                        &b.password,
+                        b.interface_version,
+                    )
+                    .await;
             }
             (CommandId::BindReceiver, Some(Pdu::BindReceiver(b))) => {
-                self.on_bind(
-                    BindKind::Receiver,
-                    seq,
-                    &b.system_id,
-                    &b.password,
-                    b.interface_version,
-                )
-                .await;
+                return self
+                    .on_bind(
+                        BindKind::Receiver,
+                        seq,
+                        &b.system_id,
+                        &b.password,
+                        b.interface_version,
+                    )
+                    .await;
             }
             (CommandId::BindTransceiver, Some(Pdu::BindTransceiver(b))) => {
-                self.on_bind(
-                    BindKind::Transceiver,
-                    seq,
-                    &b.system_id,
-                    &b.password,
-                    b.interface_version,
-                )
-                .await;
+                return self
+                    .on_bind(
+                        BindKind::Transceiver,
+                        seq,
+                        &b.system_id,
+                        &b.password,
+                        b.interface_version,
+                    )
+                    .await;
             }
             (CommandId::DeliverSmResp, _) => self.on_deliver_resp(seq, command.status()),
             (CommandId::EnquireLink, _) => {
@@ -270,6 +283,10 @@ impl Session {
         None
     }
 
+    /// Answers a bind; during an outage of the account the bind is refused with
+    /// ESME_RBINDFAIL and the connection closed after the response, as an SMSC that cannot
+    /// serve the account does (a bind_resp with an error status, not a generic_nack: the PDU
+    /// itself was fine).
     async fn on_bind(
         &mut self,
         kind: BindKind,
@@ -277,8 +294,9 @@ impl Session {
         system_id: &COctetString<1, 16>,
         password: &COctetString<1, 9>,
         version: InterfaceVersion,
-    ) {
+    ) -> Option<Stop> {
         let counters = self.shared.ledger.counters();
+        let mut stop = None;
         let status = if self.bound.is_some() {
             RALYBND
         } else {
@@ -287,7 +305,11 @@ impl Session {
                 .config
                 .authenticate(system_id.as_str(), password.as_str())
             {
-                AuthResult::Ok => 0,
+                AuthResult::Ok if self.shared.admit_bind(&self.handle, system_id.as_str()) => 0,
+                AuthResult::Ok => {
+                    stop = Some(Stop::Outage);
+                    RBINDFAIL
+                }
                 AuthResult::UnknownSystemId => RBINDFAIL,
                 AuthResult::BadPassword => RINVPASWD,
             }
@@ -298,11 +320,15 @@ impl Session {
                 session = self.handle.id,
                 system_id = system_id.as_str(),
                 status,
+                outage = stop.is_some(),
                 "bind refused"
             );
             self.respond(self.error_resp(kind.resp_id(), status, seq))
                 .await;
-            return;
+            if stop.is_some() {
+                self.enqueue(Outbound::Close).await;
+            }
+            return stop;
         }
         let version_byte = u8::from(version);
         let sc_version = match version_byte {
@@ -321,7 +347,6 @@ impl Session {
                 Pdu::BindTransceiverResp(BindTransceiverResp::new(our_id, sc_version))
             }
         };
-        self.handle.set_system_id(system_id.as_str());
         self.bound = Some((kind, Arc::from(system_id.as_str())));
         inc(&counters.binds);
         inc(&counters.current_sessions);
@@ -339,6 +364,7 @@ impl Session {
             interface_version = version_byte,
             "bound"
         );
+        None
     }
 
     async fn on_submit(&mut self, seq: u32, sm: &SubmitSm) -> Option<Stop> {

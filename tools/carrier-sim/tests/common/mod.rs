@@ -60,8 +60,13 @@ impl Esme {
     }
 
     pub async fn bound(addr: SocketAddr, kind: Bind) -> anyhow::Result<Self> {
+        Self::bound_as(addr, kind, "smsflow").await
+    }
+
+    /// Connects and binds as `system_id` with password `secret`.
+    pub async fn bound_as(addr: SocketAddr, kind: Bind, system_id: &str) -> anyhow::Result<Self> {
         let mut e = Self::connect(addr).await?;
-        let r = e.bind(kind, "smsflow", "secret", 0x34).await?;
+        let r = e.bind(kind, system_id, "secret", 0x34).await?;
         if r.status() != CommandStatus::EsmeRok {
             bail!("bind failed: {:?}", r.status());
         }
@@ -163,12 +168,14 @@ impl Esme {
         self.response(seq).await
     }
 
-    /// True when the peer closes the connection before `TIMEOUT`.
+    /// True when the peer closes (or resets) the connection before `TIMEOUT`; false when it
+    /// is still open then.
     pub async fn closed(&mut self) -> bool {
         loop {
-            match self.read().await {
-                Ok(None) | Err(_) => return true,
-                Ok(Some(c)) => self.backlog.push_back(c),
+            match tokio::time::timeout(TIMEOUT, self.framed.next()).await {
+                Err(_) => return false,
+                Ok(None | Some(Err(_))) => return true,
+                Ok(Some(Ok(c))) => self.backlog.push_back(c),
             }
         }
     }
