@@ -6,28 +6,36 @@
 //! view (analytics) shows `delivered` over time; reads CPU time and memory of the platform's
 //! processes from `/proc`; reads the carrier simulator's ledger for submits, duplicates and
 //! accept → submit latency; checks every accepted id at the end; and writes one JSON result.
-//! Numbers and texts go only to the ids file (`--ids-out`), never to the terminal.
+//! The result's `answers` holds the answer time of every POST, whatever the answer, against
+//! the SLO thresholds (`--answer-slo-ms`); `--refused-out` lists every POST not accepted, with
+//! whether its 503 said the outcome is unknown.
+//! Numbers go only to the ids file (`--ids-out`) and the refused file (`--refused-out`), texts
+//! nowhere: never to the terminal.
 //!
 //! | module | role |
 //! | --- | --- |
 //! | [`plan`] | destinations, priority mix, open-loop schedule |
 //! | [`send`] | the sender |
-//! | [`book`] | accepted messages and failures of a run |
+//! | [`book`] | accepted messages, failures and answer times of a run |
+//! | [`answers`] | answer times against the SLO; a 503 that said the outcome is unknown |
 //! | [`view`] | delivered-in-view sampling and the final check |
 //! | [`procs`] | CPU and RSS from `/proc` |
 //! | [`sim`] | the simulator's ledger API |
 //! | [`latency`] | accept → submit latency per priority |
 //! | [`ids`] | the ids file |
+//! | [`refused`] | the refused file |
 //! | [`run`] | one measured run, its phases and its result |
 //! | [`stats`] | percentiles |
 //! | [`topics`] | deleting a benchmark run's topics |
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod answers;
 mod book;
 mod ids;
 mod latency;
 mod plan;
 mod procs;
+mod refused;
 mod run;
 mod send;
 mod sim;
@@ -171,6 +179,18 @@ struct RunArgs {
     /// Write the accepted ids (with destination, priority and times) here.
     #[arg(long)]
     ids_out: Option<PathBuf>,
+    /// Write every POST not accepted (TSV: index, to, priority, status, told_unknown,
+    /// retry_after, answer_ms, sent_us) here.
+    #[arg(long)]
+    refused_out: Option<PathBuf>,
+    /// Answer-time thresholds, ms (comma-separated or repeated): the result's
+    /// `answers.over_ms` counts the POSTs slower than each.
+    #[arg(long, value_delimiter = ',', default_value = "5000")]
+    answer_slo_ms: Vec<u64>,
+    /// How long a POST waits for its whole answer, ms; one still pending then counts as a
+    /// `timeout` with the time it waited. Keep it above the SLO to see how slow answers are.
+    #[arg(long, default_value_t = 30_000)]
+    post_timeout_ms: u64,
     /// Write the time series (CSV) here.
     #[arg(long)]
     series_out: Option<PathBuf>,
@@ -230,6 +250,8 @@ fn client(connections: usize) -> anyhow::Result<reqwest::Client> {
         .pool_max_idle_per_host(connections)
         .pool_idle_timeout(Duration::from_secs(30))
         .connect_timeout(Duration::from_secs(5))
+        // For the GETs; a POST carries its own (`--post-timeout-ms`), and one that reaches it
+        // is recorded as a `timeout` with the time it waited, never dropped.
         .timeout(Duration::from_secs(30))
         .build()
         .context("http client")
@@ -245,6 +267,7 @@ async fn run_command(a: RunArgs) -> anyhow::Result<ExitCode> {
         "give --duration or --count"
     );
     anyhow::ensure!(a.connections > 0, "--connections must be > 0");
+    anyhow::ensure!(a.post_timeout_ms > 0, "--post-timeout-ms must be > 0");
     let view_url = blank(&a.view_url);
     anyhow::ensure!(
         a.wait_for != WaitFor::View || view_url.is_some(),
@@ -276,6 +299,7 @@ async fn run_command(a: RunArgs) -> anyhow::Result<ExitCode> {
                 .map_or_else(Destinations::random, Destinations::new),
             tag,
             multipart_every: a.multipart_every,
+            post_timeout: Duration::from_millis(a.post_timeout_ms),
         },
         view_url,
         probes: a.probes,
@@ -290,6 +314,8 @@ async fn run_command(a: RunArgs) -> anyhow::Result<ExitCode> {
         latency_priorities: priorities(&a.latency)?,
         watched: a.procs.clone(),
         ids_out: a.ids_out.clone(),
+        refused_out: a.refused_out.clone(),
+        answer_slo_ms: a.answer_slo_ms.clone(),
         series_out: a.series_out.clone(),
         progress_every: a.progress,
     };

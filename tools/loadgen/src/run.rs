@@ -10,6 +10,13 @@
 //! 3. CPU end reading (so the final check's GETs are not in the CPU numbers), ledger totals.
 //! 4. **verify**: every accepted id read back from the view.
 //!
+//! Besides the throughput, the result holds `answers` ([`crate::answers::Answers`]): the
+//! answer time of every POST, whatever the answer, as `count`, `p50_ms`, `p90_ms`, `p99_ms`,
+//! `max_ms`, `mean_ms` and `over_ms` (POSTs slower than each `--answer-slo-ms` threshold,
+//! keyed by it), the same per way of ending in `by_status` (`"202"`, `"503"`, `"timeout"`...),
+//! `told_unknown` (503s that said the outcome is unknown) and `timeout_ms` (the POST
+//! timeout, beyond which no answer time is measured).
+//!
 //! View lag: with A(t) the number of messages accepted by time t and D(t) the number the view
 //! shows delivered at t, the lag at t is how long ago the D(t)-th message was accepted:
 //! `t − A⁻¹(D(t))`, the horizontal distance between the two curves. For a view that keeps
@@ -22,11 +29,13 @@ use serde_json::json;
 use tokio::time::{Instant, MissedTickBehavior, interval};
 
 use crate::{
+    answers,
     book::{Book, now_us},
     ids::{self, Line},
     latency,
     plan::Priority,
     procs::{Monitor, Watched},
+    refused,
     send::{self, SendPlan},
     sim::{self, Ledger},
     stats::Percentiles,
@@ -77,6 +86,10 @@ pub struct Options {
     pub watched: Vec<Watched>,
     /// Where to write the ids.
     pub ids_out: Option<PathBuf>,
+    /// Where to write the POSTs that did not end in an accepted message.
+    pub refused_out: Option<PathBuf>,
+    /// Answer-time thresholds, ms: the result counts the POSTs slower than each.
+    pub answer_slo_ms: Vec<u64>,
     /// Where to write the time series (CSV).
     pub series_out: Option<PathBuf>,
     /// Progress on stderr every this many ticks (0: never).
@@ -297,6 +310,34 @@ pub async fn run(
     if let Some(p) = &opts.ids_out {
         ids::write(p, lines.iter().cloned())?;
     }
+    if let Some(p) = &opts.refused_out {
+        refused::write(
+            p,
+            book.refused()
+                .iter()
+                .map(|r| refused::Line::of(r, &opts.plan.destinations)),
+        )?;
+    }
+    let answers = answers::summarize(
+        &book.answers(),
+        &opts.answer_slo_ms,
+        u64::try_from(opts.plan.post_timeout.as_millis()).unwrap_or(u64::MAX),
+    );
+    eprintln!(
+        "[loadgen] {} answers: {} max {:.0} ms p99 {:.0} ms over {} told unknown {}",
+        opts.label,
+        answers.all.count,
+        answers.all.max_ms,
+        answers.all.p99_ms,
+        answers
+            .all
+            .over_ms
+            .iter()
+            .map(|(t, n)| format!("{t} ms: {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        answers.told_unknown,
+    );
     let mut accept_ms: Vec<f64> = accepted_all
         .iter()
         .map(|a| a.accept_us.saturating_sub(a.intended_us) as f64 / 1000.0)
@@ -386,6 +427,7 @@ pub async fn run(
         "accepted_per_sec": if load_secs > 0.0 { accepted_all.len() as f64 / load_secs } else { 0.0 },
         "max_behind_schedule_ms": send_stats.max_behind_schedule_ms,
         "accept_latency_ms": accept_latency,
+        "answers": answers,
         "wait_for": format!("{:?}", opts.wait_for).to_lowercase(),
         "drained": drained,
         "drain_secs": load_end.map(|e| end_instant.saturating_duration_since(e).as_secs_f64()),

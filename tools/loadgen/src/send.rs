@@ -3,6 +3,9 @@
 //! connection is busy the next request waits for one, and its latency still counts from
 //! when it was due (no coordinated omission): the report shows how far behind the schedule
 //! the sender fell.
+//!
+//! Every POST's answer time is recorded whatever the answer (see [`crate::answers`]), and
+//! every POST that does not end in an accepted message is kept in full for the refused file.
 
 use std::{
     sync::{Arc, atomic::Ordering},
@@ -17,7 +20,8 @@ use tokio::{
 use uuid::Uuid;
 
 use crate::{
-    book::{Accepted, Book, now_us},
+    answers::{self, AnswerKind, Answered},
+    book::{Accepted, Book, Refused, now_us},
     plan::{Destinations, Mix, Schedule},
 };
 
@@ -48,6 +52,10 @@ pub struct SendPlan {
     pub tag: String,
     /// Every n-th message (from the first) gets a text of two GSM-7 segments; 0: none.
     pub multipart_every: u64,
+    /// How long a POST may wait for its whole answer: the longest answer time measured. It
+    /// replaces the client's 30 s timeout for POSTs; one still pending then ends as a
+    /// `timeout` with the time it waited.
+    pub post_timeout: Duration,
 }
 
 /// How the sending went.
@@ -72,6 +80,51 @@ struct Body<'a> {
 #[derive(Debug, Deserialize)]
 struct Answer {
     id: Uuid,
+}
+
+/// What one POST got back.
+#[derive(Debug)]
+struct Reply {
+    kind: AnswerKind,
+    /// The message id of a 202 whose body had one: the only accepted answer.
+    id: Option<Uuid>,
+    told_unknown: bool,
+    retry_after: Option<String>,
+}
+
+/// Sends one request and reads its whole answer: the answer time ends with the body's last
+/// byte, and a 503's body says whether the outcome is unknown.
+async fn post(request: reqwest::RequestBuilder) -> Reply {
+    let r = match request.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            return Reply {
+                kind: AnswerKind::of_error(&e),
+                id: None,
+                told_unknown: false,
+                retry_after: None,
+            };
+        }
+    };
+    let status = r.status().as_u16();
+    let retry_after = r
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    // A body cut short (timeout, reset) keeps the status: a 202 without an id, a 503 that
+    // did not say the outcome is unknown.
+    let body = r.bytes().await.unwrap_or_default();
+    let id = if status == 202 {
+        serde_json::from_slice::<Answer>(&body).ok().map(|a| a.id)
+    } else {
+        None
+    };
+    Reply {
+        kind: AnswerKind::Status(status),
+        id,
+        told_unknown: answers::told_unknown(status, &body),
+        retry_after,
+    }
 }
 
 /// Sends the plan; returns when every request has its answer.
@@ -133,30 +186,39 @@ pub async fn run(plan: &SendPlan, client: &reqwest::Client, book: &Arc<Book>) ->
             .post(&plan.url)
             .bearer_auth(&plan.api_key)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .timeout(plan.post_timeout)
             .body(body);
         let book = Arc::clone(book);
         let index = i;
         tokio::spawn(async move {
             let sent_us = now_us();
+            let sent = Instant::now();
             book.sent.fetch_add(1, Ordering::Relaxed);
-            match request.send().await {
-                Ok(r) if r.status() == reqwest::StatusCode::ACCEPTED => {
-                    match r.json::<Answer>().await {
-                        Ok(a) => book.accept(Accepted {
-                            id: a.id,
-                            index,
-                            priority,
-                            intended_us,
-                            sent_us,
-                            accept_us: now_us(),
-                        }),
-                        Err(_) => book.fail("202 without an id".into()),
-                    }
-                }
-                Ok(r) => book.fail(r.status().as_u16().to_string()),
-                Err(e) if e.is_timeout() => book.fail("timeout".into()),
-                Err(e) if e.is_connect() => book.fail("connect".into()),
-                Err(_) => book.fail("transport".into()),
+            let reply = post(request).await;
+            let answer_ms = sent.elapsed().as_secs_f64() * 1000.0;
+            book.answered(Answered {
+                kind: reply.kind,
+                told_unknown: reply.told_unknown,
+                ms: answer_ms,
+            });
+            match reply.id {
+                Some(id) => book.accept(Accepted {
+                    id,
+                    index,
+                    priority,
+                    intended_us,
+                    sent_us,
+                    accept_us: now_us(),
+                }),
+                None => book.refuse(Refused {
+                    index,
+                    priority,
+                    kind: reply.kind,
+                    told_unknown: reply.told_unknown,
+                    retry_after: reply.retry_after,
+                    sent_us,
+                    answer_ms,
+                }),
             }
             drop(permit);
         });

@@ -18,8 +18,15 @@ use uuid::Uuid;
 
 use crate::book::{Book, now_us};
 
-/// Statuses after which nothing changes (docs/adr/0009-api-conventions.md).
-const TERMINAL: [&str; 5] = ["delivered", "undelivered", "expired", "rejected", "failed"];
+/// Final statuses (docs/adr/0009-api-conventions.md; `unknown`: the carrier may have it).
+const TERMINAL: [&str; 6] = [
+    "delivered",
+    "undelivered",
+    "expired",
+    "rejected",
+    "failed",
+    "unknown",
+];
 
 /// Status of one message in the view: its `status`, `not_found` (not in the view yet) or
 /// `error` (the view did not answer).
