@@ -63,3 +63,50 @@ async fn a_request_the_log_cannot_confirm_gets_503_with_an_unknown_outcome() {
     );
     ingest.stop().await;
 }
+
+/// The broker gone silent: a listener that takes connections and never answers (a hung or
+/// half-dead broker). `POST` still answers by its accept timeout, whatever the producer does
+/// with the record: in the chaos suite's broker outage the producer failed records up to
+/// 9 s after their delivery timeout, and ingest now stops waiting at the deadline itself.
+#[tokio::test]
+async fn a_post_answers_by_its_deadline_when_the_broker_never_answers() {
+    let stack = Stack::from_env();
+    stack.require_registry().await;
+    // The OS completes the handshakes; nothing ever reads or answers them.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut kafka = stack.kafka.clone();
+    kafka.bootstrap_servers = silent.local_addr().unwrap().to_string();
+    kafka.topic_prefix = format!("{}.", unique("silent"));
+    let ingest = start_ingest_with(ingest::Config {
+        accept_timeout_ms: 1_000,
+        ..ingest_config(kafka)
+    })
+    .await;
+    let url = format!("http://{}/v1/messages", ingest.addr);
+    let client = reqwest::Client::new();
+    for i in 0..3 {
+        let asked = tokio::time::Instant::now();
+        let r = client
+            .post(&url)
+            .bearer_auth(API_KEY)
+            .json(&json!({"to": "+447700900124", "from": "ITEST", "text": "hello", "priority": "otp"}))
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .expect("ingest answers");
+        let took = asked.elapsed();
+        assert_eq!(r.status(), 503, "request {i}");
+        // The deadline plus the request's own work, on a loaded 2-core machine.
+        assert!(
+            took < Duration::from_millis(1_600),
+            "request {i} answered after {took:?}"
+        );
+        let body: Value = r.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("may or may not have been accepted"),
+            "the outcome is unknown: {message}"
+        );
+    }
+    ingest.stop().await;
+}
