@@ -14,7 +14,7 @@ import urllib.request
 
 BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8080"
 KEY = sys.argv[2] if len(sys.argv) > 2 else "sk_local_demo"
-FINAL = {"delivered", "undelivered", "expired", "rejected", "failed"}
+FINAL = {"delivered", "undelivered", "expired", "rejected", "failed", "unknown"}
 
 
 def call(method, path, body=None):

@@ -3,7 +3,7 @@
 //! is a row of `message_status`, clustered by (rank, time) descending, so the store applies
 //! the rule itself whatever order the events arrive in: the current status is the first row.
 
-use smsflow_events::{EXPIRED_CODE, Event, TerminalStatus};
+use smsflow_events::{EXPIRED_CODE, ErrorClass, Event, TerminalStatus};
 
 /// A status an event proposes for its message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -12,7 +12,8 @@ pub struct Proposal {
     pub status: &'static str,
     /// Why (reason code or error code), when there is one.
     pub reason: Option<String>,
-    /// 1 queued, 2 routed, 3 sending/retrying, 4 submitted, 9 terminal.
+    /// 1 queued, 2 routed, 3 sending/retrying, 4 submitted, 9 final (a terminal status, or
+    /// `unknown`: the carrier may have it).
     pub rank: i32,
 }
 
@@ -45,6 +46,11 @@ pub fn propose(event: &Event) -> Option<Proposal> {
         Event::AttemptFailed(f) if f.error_code == EXPIRED_CODE => {
             p("expired", 9, Some(f.error_code.clone()))
         }
+        // The carrier may have it (the submit's answer was lost): not `failed`, which would
+        // say it was not sent. Final, but a receipt that still comes settles it (ADR 12, decision 15).
+        Event::AttemptFailed(f) if f.error_class == ErrorClass::OutcomeUnknown => {
+            p("unknown", 9, Some(f.error_code.clone()))
+        }
         Event::AttemptFailed(f) => p("failed", 9, Some(f.error_code.clone())),
         Event::MessageRejected(r) if r.reason_code == EXPIRED_CODE => {
             p("expired", 9, Some(r.reason_code.clone()))
@@ -66,6 +72,10 @@ mod tests {
     use smsflow_events::*;
 
     fn failed(will_retry: bool, code: &str) -> Event {
+        failed_as(ErrorClass::Transient, will_retry, code)
+    }
+
+    fn failed_as(class: ErrorClass, will_retry: bool, code: &str) -> Event {
         AttemptFailed {
             meta: EventMeta::new(
                 Producer {
@@ -79,7 +89,7 @@ mod tests {
             to: Msisdn::parse("+447700900123").unwrap(),
             attempt: 1,
             carrier_id: CarrierId::parse("sim").unwrap(),
-            error_class: ErrorClass::Transient,
+            error_class: class,
             error_code: code.into(),
             reason: String::new(),
             carrier_message_ids: vec![],
@@ -101,6 +111,20 @@ mod tests {
         assert_eq!(
             propose(&failed(false, EXPIRED_CODE)).map(|p| p.status),
             Some("expired")
+        );
+    }
+
+    #[test]
+    fn an_unknown_outcome_is_final_but_not_failed_and_a_retry_of_it_is_retrying() {
+        let unknown = |retry| failed_as(ErrorClass::OutcomeUnknown, retry, "OUTCOME_UNKNOWN");
+        assert_eq!(
+            propose(&unknown(false)).map(|p| (p.status, p.rank)),
+            Some(("unknown", 9))
+        );
+        assert_eq!(propose(&unknown(true)).map(|p| p.status), Some("retrying"));
+        assert_eq!(
+            propose(&failed_as(ErrorClass::Permanent, false, "SMPP_0x0000000B")).map(|p| p.status),
+            Some("failed")
         );
     }
 }
