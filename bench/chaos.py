@@ -19,6 +19,17 @@ Standard library only; reuses bench/run.py's platform handling. Knobs (defaults 
                     it (SIGKILL, restart) or stops it (SIGTERM, restart), in turn: every round
                     is at least two rebalances, the stall one with a member that resumes
                     mid-submit after the group gave its partitions away)
+                    (cassandra: Cassandra is first restarted to acknowledge writes only
+                    after its commit log is synced, as a replicated cluster loses no
+                    acknowledged write to one node's kill; periodic again afterwards)
+                    kafka-outage: the broker SIGKILLed once and kept down CHAOS_OUTAGE_SECS
+                    (60) while sending: every POST must answer within 5 s (202 or 503), and a
+                    503 that does not say the outcome is unknown must not reach the carrier;
+                    carrier-outage (not in the default list' rounds: one outage): two carriers
+                    (config/two-carriers: OTP and transactional on `sim` failing over to
+                    `sim-b`, bulk on `sim-b`), `sim` down CHAOS_CARRIER_DOWN_SECS (120): the
+                    report shows each lane's carrier submits per 10 s and how long the OTPs
+                    accepted during the outage took to reach a carrier
     CHAOS_ROUNDS    20       kills per target
     CHAOS_RATE      200      messages per second
     CHAOS_MIX       otp=1,transactional=1,bulk=2
@@ -53,8 +64,18 @@ STACK_TARGETS = ["kafka", "cassandra"]
 PAIR_TARGETS = ["dispatchers"]
 PAIR_ENV = {"SMSFLOW_DISPATCHERS": "2", "SMSFLOW_SIM_SCENARIO": "retrying.toml"}
 PAIR_ACTIONS = ["stall", "kill", "stop"]
+# One long outage each, not rounds of kills.
+OUTAGE_TARGETS = ["kafka-outage", "carrier-outage"]
+CARRIERS_ENV = {"SMSFLOW_PLATFORM_CONFIG": str(bench.ROOT / "config/two-carriers"),
+                "SMSFLOW_SIM_SCENARIO": "two-carriers.toml"}
+SIM = "http://127.0.0.1:8090"
+# What an answer may take, whatever the broker does (issue 9, item 7).
+ANSWER_SLO_MS = 5000
 # Ids that are not `delivered` and not terminal either: stuck.
 TERMINAL_NOT_DELIVERED = {"failed", "undelivered", "expired", "rejected", "canceled"}
+# Final, but neither delivered nor failed: the dispatcher died mid-submit and the carrier may
+# have it (ADR 12, decision 15). Counted apart, with how many the carrier accepted.
+UNKNOWN = "unknown"
 
 
 def say(msg):
@@ -155,7 +176,30 @@ class Chaos:
             self.restart("dispatchers")
         return f"{action} {victim}", time.time() - at
 
+    def cassandra_sync(self, mode):
+        """Restarts Cassandra acknowledging writes `periodic`ally or after a `group` sync of
+        its commit log (scripts/stack.sh; ADR 12, decision 14)."""
+        os.environ["SMSFLOW_STACK_CASSANDRA_COMMITLOG_SYNC"] = mode
+        only = self.b.work / "only-cassandra"
+        only.write_text("cassandra\n")
+        self.b.run(["scripts/stack.sh", "stop", "--only", str(only)], log=self.log)
+        self.b.run(["scripts/stack.sh", "start"], log=self.log)
+        say(f"cassandra restarted with commitlog_sync: {mode}")
+
     def one(self, target):
+        if target in OUTAGE_TARGETS:
+            return self.outage(target)
+        if target == "cassandra":
+            # Production loses no acknowledged write to one node's kill (RF 3, LOCAL_QUORUM);
+            # this single node stands in for that only when it syncs before acknowledging.
+            self.cassandra_sync("group")
+            try:
+                return self.rounds_of(target)
+            finally:
+                self.cassandra_sync("periodic")
+        return self.rounds_of(target)
+
+    def rounds_of(self, target):
         self.b.fresh(f"chaos-{target}", extra_env=PAIR_ENV if target in PAIR_TARGETS else None)
         # Enough sending for every round: the gap, the restart, a margin.
         per_round = {"kafka": 45, "cassandra": 110, "dispatchers": 30}.get(target, 12)
@@ -206,8 +250,127 @@ class Chaos:
         row = {"target": target, "kills": len(kills), "restart_secs": restart_secs, "result": r,
                "dups": dups}
         row["not_delivered"] = explain(ids) if sum(verdict(row)[k] for k in
-                                                   ("lost", "stuck", "failed")) else []
+                                                   ("lost", "stuck", "failed", "unknown")) else []
         return row
+
+    def outage(self, target):
+        """One long outage under load: the broker (kafka-outage) or one of two carriers
+        (carrier-outage), `before` s into the run, for `down` s."""
+        carriers = target == "carrier-outage"
+        self.b.fresh(f"chaos-{target}", extra_env=CARRIERS_ENV if carriers else None)
+        down = float(env("CHAOS_CARRIER_DOWN_SECS" if carriers else "CHAOS_OUTAGE_SECS",
+                         120 if carriers else 60))
+        before, after = 20.0, 40.0
+        refused = self.b.work / f"chaos-{target}.refused.tsv"
+        out = {}
+
+        def load():
+            out["r"] = self.b.loadgen(
+                f"chaos-{target}", self.rate, duration=before + down + after, mix=self.mix,
+                drain_timeout=600, latency="",
+                extra=["--refused-out", str(refused), "--answer-slo-ms", str(ANSWER_SLO_MS)]
+                + (["--multipart-every", str(self.multipart)] if self.multipart else []))
+
+        t = threading.Thread(target=load)
+        t.start()
+        time.sleep(before)
+        at = time.time()
+        if carriers:
+            post(f"{SIM}/outage", {"system_id": "smsflow", "secs": down})
+            say(f"{target}: carrier sim down for {down:.0f} s")
+            time.sleep(down)
+        else:
+            pid = pid_of("kafka")
+            os.kill(pid, signal.SIGKILL)
+            gone(pid, "kafka")
+            say(f"{target}: broker killed, down for {down:.0f} s")
+            time.sleep(down)
+            self.restart("kafka")
+        back = time.time() - at
+        say(f"{target}: back after {back:.1f} s")
+        t.join()
+        r = out.get("r")
+        if r is None:
+            raise SystemExit(f"[chaos] no loadgen result for {target}")
+        ids = self.b.work / f"chaos-{target}.ids.tsv"
+        row = {"target": target, "kills": 1, "restart_secs": [back], "result": r,
+               "dups": duplicates_by_priority(ids), "outage": (at, at + back),
+               "refused": refused_sent(refused)}
+        if carriers:
+            row["lanes"] = lane_rates(ids, at, at + back)
+        row["not_delivered"] = explain(ids) if sum(verdict(row)[k] for k in
+                                                   ("lost", "stuck", "failed", "unknown")) else []
+        return row
+
+
+def post(url, body, timeout=60):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        raw = resp.read()
+    return json.loads(raw) if raw else None
+
+
+def ledger(dests):
+    """The simulator's ledger entry of each destination, 5,000 at a time."""
+    out = []
+    for i in range(0, len(dests), 5000):
+        out += post(f"{SIM}/ledger/submit-times", {"destinations": dests[i:i + 5000]})
+    return out
+
+
+def ids_rows(ids_file):
+    """(index, id, priority, to, intended_us, sent_us, accept_us) per accepted message."""
+    return [line.split("\t") for line in Path(ids_file).read_text().splitlines()[1:]]
+
+
+def refused_sent(refused_file):
+    """The POSTs not answered 202, by answer, and how many of them reached the carrier all
+    the same: those told the outcome is unknown may; the others must not."""
+    try:
+        rows = [line.split("\t") for line in Path(refused_file).read_text().splitlines()[1:]]
+    except OSError:
+        return None
+    # index, destination, priority, status, told_unknown, retry_after, answer_ms
+    by_status, told = {}, {}
+    for r in rows:
+        by_status[r[3]] = by_status.get(r[3], 0) + 1
+        told[r[1]] = r[4] == "1"
+    sent = {"told_unknown": 0, "not_told": 0}
+    for d in ledger(list(told)) if told else []:
+        if d.get("accepted", 0) > 0:
+            sent["told_unknown" if told.get(d["destination"]) else "not_told"] += 1
+    return {"count": len(rows), "by_status": by_status,
+            "told_unknown": sum(told.values()), "sent": sent}
+
+
+def lane_rates(ids_file, start, end, bucket=10):
+    """Carrier submits per second of each priority through each carrier account, per
+    `bucket` s (from the ledger's first submit of each message), and the accept → first
+    carrier submit time of the OTPs accepted during the outage."""
+    rows = ids_rows(ids_file)
+    prio = {r[3]: (r[2], int(r[6])) for r in rows}
+    series, otp_waits = {}, []
+    t0 = min((v[1] for v in prio.values()), default=0)
+    for d in ledger(list(prio)):
+        p, accept_us = prio.get(d["destination"], ("?", 0))
+        first = d.get("first_submit_us") or 0
+        if not first:
+            continue
+        via = "+".join(d.get("system_ids") or ["?"])
+        b = int((first - t0) / 1e6 // bucket)
+        key = (p, via)
+        series.setdefault(key, {})
+        series[key][b] = series[key].get(b, 0) + 1
+        if p == "otp" and start * 1e6 <= accept_us <= end * 1e6:
+            otp_waits.append((first - accept_us) / 1e6)
+    otp_waits.sort()
+    q = (lambda f: otp_waits[min(len(otp_waits) - 1, int(f * len(otp_waits)))]) if otp_waits else None
+    return {"t0_us": t0, "bucket": bucket, "outage_s": ((start * 1e6 - t0) / 1e6, (end * 1e6 - t0) / 1e6),
+            "series": {f"{p} via {v}": {b: n / bucket for b, n in sorted(c.items())}
+                       for (p, v), c in sorted(series.items())},
+            "otp_during": {"count": len(otp_waits), "p50": q and q(0.5), "p99": q and q(0.99),
+                           "max": otp_waits[-1] if otp_waits else None}}
 
 
 def duplicates_by_priority(ids_file):
@@ -272,6 +435,7 @@ def verdict(row):
     r = row["result"]
     nd = dict((r.get("verify") or {}).get("not_delivered") or {})
     lost = nd.pop("not_found", 0)
+    unknown = nd.pop(UNKNOWN, 0)
     stuck = sum(v for k, v in nd.items() if k not in TERMINAL_NOT_DELIVERED)
     failed = sum(v for k, v in nd.items() if k in TERMINAL_NOT_DELIVERED)
     dups = row.get("dups")
@@ -281,8 +445,15 @@ def verdict(row):
     else:
         otp = dups.get("otp", 0)
         dup = sum(n for p, n in dups.items() if p != "otp")
-    return {"lost": lost, "stuck": stuck, "failed": failed, "duplicates": dup,
-            "otp_resent": otp, "statuses": nd}
+    out = {"lost": lost, "stuck": stuck, "failed": failed, "unknown": unknown, "duplicates": dup,
+           "otp_resent": otp, "statuses": nd}
+    answers = r.get("answers") or {}
+    if "outage" in row:
+        # Every POST answered within the SLO, and no refusal that did not say the outcome is
+        # unknown reached the carrier.
+        out["slow_answers"] = (answers.get("over_ms") or {}).get(str(ANSWER_SLO_MS), 0)
+        out["refused_sent"] = ((row.get("refused") or {}).get("sent") or {}).get("not_told", 0)
+    return out
 
 
 def write_report(rows, started, enforce):
@@ -310,20 +481,26 @@ def write_report(rows, started, enforce):
         "counted apart: the OTP policy resends an unknown outcome (flagged `ambiguous`)",
         f"- enforced: {', '.join(enforce)}; took {(time.time() - started) / 60:.0f} min",
         "",
-        "| target | kills | restart (s, median) | accepted (202) | refused (503 / no answer) | delivered | lost | stuck | failed | duplicates (not OTP) | OTPs resent (policy) | other statuses | verdict |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "- `unknown` = final, the carrier may have it (a dispatcher died mid-submit; ADR 12, decision 15): "
+        "not `failed`; counted apart, and listed below with what the carrier's ledger says",
+        "",
+        "| target | kills | restart (s, median) | accepted (202) | refused (503 / no answer) | delivered | lost | stuck | failed | unknown | duplicates (not OTP) | OTPs resent (policy) | other statuses | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         r, v = row["result"], verdict(row)
         rs = sorted(row["restart_secs"])
         med = f"{rs[len(rs) // 2]:.1f}" if rs else "-"
-        bad = [k for k in enforce if v[k]]
+        bad = [k for k in enforce if v.get(k)]
         lines.append(
             f"| {row['target']} | {row['kills']} | {med} | {r['accepted']:,} | {r['failed']:,} | "
-            f"{r['delivered']:,} | {v['lost']} | {v['stuck']} | {v['failed']} | {v['duplicates']} | "
+            f"{r['delivered']:,} | {v['lost']} | {v['stuck']} | {v['failed']} | {v['unknown']} | {v['duplicates']} | "
             f"{v['otp_resent']} | "
             f"{', '.join(f'{k}: {n}' for k, n in sorted(v['statuses'].items())) or '-'} | "
             f"{'**FAIL** (' + ', '.join(bad) + ')' if bad else 'ok'} |")
+    for row in rows:
+        if "outage" in row:
+            lines += outage_lines(row)
     details = [(row["target"], d) for row in rows for d in row.get("not_delivered") or []]
     if details:
         lines += ["", "Messages not delivered (from the view; the carrier's acceptances from the ledger):", "",
@@ -338,16 +515,54 @@ def write_report(rows, started, enforce):
     return path
 
 
+def outage_lines(row):
+    """The answers during a broker outage, or the lanes' rates around a carrier's."""
+    r, v = row["result"], verdict(row)
+    a = r.get("answers") or {}
+    ref = row.get("refused") or {}
+    out = ["", f"### {row['target']}: one outage of {row['restart_secs'][0]:.0f} s", "",
+           f"- POST answers: {a.get('count', 0):,}, p50 {a.get('p50_ms', 0):.0f} ms, "
+           f"p99 {a.get('p99_ms', 0):.0f} ms, max {a.get('max_ms', 0):.0f} ms; "
+           f"**{v['slow_answers']} slower than {ANSWER_SLO_MS} ms**",
+           f"- not answered 202: {ref.get('count', 0):,} "
+           f"({', '.join(f'{k}: {n:,}' for k, n in sorted((ref.get('by_status') or {}).items())) or '-'}); "
+           f"told the outcome is unknown: {ref.get('told_unknown', 0):,}",
+           f"- of those, reached the carrier all the same: told unknown "
+           f"{(ref.get('sent') or {}).get('told_unknown', 0)}, **not told {v['refused_sent']}** (must be 0)"]
+    lanes = row.get("lanes")
+    if lanes:
+        o = lanes["otp_during"]
+        f = (lambda x: "-" if x is None else f"{x:.1f} s")
+        lo, hi = lanes["outage_s"]
+        out += [f"- OTPs accepted during the outage: {o['count']:,}; accept → first carrier submit "
+                f"p50 {f(o['p50'])}, p99 {f(o['p99'])}, max {f(o['max'])}",
+                f"- carrier submits per second, by priority and carrier account (`smsflow` = `sim`, "
+                f"`smsflow-b` = `sim-b`), per {lanes['bucket']} s from the first accept; the outage "
+                f"is {lo:.0f}–{hi:.0f} s", ""]
+        names = list(lanes["series"])
+        buckets = sorted({int(b) for c in lanes["series"].values() for b in c})
+        out += ["| t (s) | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        for b in buckets:
+            t = b * lanes["bucket"]
+            mark = " (down)" if t + lanes["bucket"] > lo and t < hi else ""
+            out.append(f"| {t}{mark} | " + " | ".join(
+                f"{lanes['series'][n].get(b, lanes['series'][n].get(str(b), 0)):.0f}" for n in names) + " |")
+    return out
+
+
 def main():
     if any(a in ("-h", "--help") for a in sys.argv[1:]):
         print(__doc__)
         return 0
     started = time.time()
-    targets = bench.env_list("CHAOS_TARGETS", ",".join(SERVICE_TARGETS + STACK_TARGETS + PAIR_TARGETS))
-    unknown = [t for t in targets if t not in SERVICE_TARGETS + STACK_TARGETS + PAIR_TARGETS]
+    every = SERVICE_TARGETS + STACK_TARGETS + PAIR_TARGETS + OUTAGE_TARGETS
+    targets = bench.env_list("CHAOS_TARGETS", ",".join(every))
+    unknown = [t for t in targets if t not in every]
     if unknown:
         raise SystemExit(f"[chaos] unknown targets: {', '.join(unknown)}")
     enforce = bench.env_list("CHAOS_ENFORCE", "lost,duplicates,stuck,failed")
+    # The outage targets' own checks (absent from the other targets' verdicts).
+    enforce += [k for k in ("slow_answers", "refused_sent") if k not in enforce]
     c = Chaos()
     c.b.build()
     c.b.prepare()
@@ -363,7 +578,7 @@ def main():
         c.b.finish()
     path = write_report(rows, started, enforce)
     say(f"report: {path}")
-    failed = [r["target"] for r in rows if any(verdict(r)[k] for k in enforce)]
+    failed = [r["target"] for r in rows if any(verdict(r).get(k) for k in enforce)]
     if failed:
         say(f"FAILED: {', '.join(failed)}")
         return 1

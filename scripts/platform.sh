@@ -8,8 +8,8 @@
 #
 # Binaries come from $CARGO_TARGET_DIR/debug (built by `make build`), or from
 # $CARGO_TARGET_DIR/$SMSFLOW_PROFILE with SMSFLOW_PROFILE=release (`cargo build --release`;
-# `make bench` does this); configs from config/local (or SMSFLOW_PLATFORM_CONFIG, a folder of
-# the same files). SMSFLOW_* variables in the environment
+# `make bench` does this); configs from config/local, or from SMSFLOW_PLATFORM_CONFIG, a folder
+# of the files it changes (config/two-carriers: two carriers with failover). SMSFLOW_* variables in the environment
 # (e.g. SMSFLOW_KAFKA__TOPIC_PREFIX) reach every service.
 #
 # SMSFLOW_DISPATCHERS=2 runs a second dispatcher (`dispatcher-2`, ops port 8093) in the same
@@ -19,7 +19,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STACK_DIR=${SMSFLOW_STACK_DIR:-$ROOT/.stack}
 PROFILE=${SMSFLOW_PROFILE:-debug}
-CONF=${SMSFLOW_PLATFORM_CONFIG:-$ROOT/config/local}
+LOCAL_CONF=$ROOT/config/local
+CONF=${SMSFLOW_PLATFORM_CONFIG:-$LOCAL_CONF}
 DISPATCHERS=${SMSFLOW_DISPATCHERS:-1}
 SCENARIO=${SMSFLOW_SIM_SCENARIO:-default.toml}
 # Not for the services: they read every SMSFLOW_* variable as config and refuse unknown keys.
@@ -27,19 +28,23 @@ unset SMSFLOW_PROFILE SMSFLOW_PLATFORM_CONFIG SMSFLOW_DISPATCHERS SMSFLOW_SIM_SC
 BIN=${CARGO_TARGET_DIR:-$HOME/.cache/smsflow/target}/$PROFILE
 mkdir -p "$STACK_DIR"/{logs,pids}
 
+# A service's config file: from $CONF if it has one, else config/local's (a folder such as
+# config/two-carriers holds only the files it changes).
+conf() { if [ -f "$CONF/$1" ]; then echo "$CONF/$1"; else echo "$LOCAL_CONF/$1"; fi; }
+
 # name | binary and arguments | readiness URL | environment of its own (optional)
 SERVICES=(
   "carrier-sim|carrier-sim --config $ROOT/tools/carrier-sim/scenarios/$SCENARIO|http://127.0.0.1:8090/healthz"
-  "analytics|analytics --config $CONF/analytics.toml|http://127.0.0.1:8085/readyz"
-  "dlr-ingester|dlr-ingester --config $CONF/dlr-ingester.toml|http://127.0.0.1:8084/readyz"
-  "dispatcher|dispatcher --config $CONF/dispatcher.toml|http://127.0.0.1:8083/readyz"
+  "analytics|analytics --config $(conf analytics.toml)|http://127.0.0.1:8085/readyz"
+  "dlr-ingester|dlr-ingester --config $(conf dlr-ingester.toml)|http://127.0.0.1:8084/readyz"
+  "dispatcher|dispatcher --config $(conf dispatcher.toml)|http://127.0.0.1:8083/readyz"
 )
 if [ "$DISPATCHERS" = 2 ]; then SERVICES+=(
-  "dispatcher-2|dispatcher --config $CONF/dispatcher.toml|http://127.0.0.1:8093/readyz|SMSFLOW_HTTP__LISTEN=127.0.0.1:8093"
+  "dispatcher-2|dispatcher --config $(conf dispatcher.toml)|http://127.0.0.1:8093/readyz|SMSFLOW_HTTP__LISTEN=127.0.0.1:8093"
 ); fi
 SERVICES+=(
-  "router|router --config $CONF/router.toml|http://127.0.0.1:8082/readyz"
-  "ingest|ingest --config $CONF/ingest.toml|http://127.0.0.1:8080/readyz"
+  "router|router --config $(conf router.toml)|http://127.0.0.1:8082/readyz"
+  "ingest|ingest --config $(conf ingest.toml)|http://127.0.0.1:8080/readyz"
 )
 
 say() { printf '[platform] %s\n' "$*"; }

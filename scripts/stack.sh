@@ -29,6 +29,12 @@ CASSANDRA_JMX_PORT=${SMSFLOW_STACK_CASSANDRA_JMX_PORT:-7199}
 REGISTRY_PORT=${SMSFLOW_STACK_REGISTRY_PORT:-8081}
 REGISTRY_MGMT_PORT=${SMSFLOW_STACK_REGISTRY_MGMT_PORT:-9001}
 READY_TIMEOUT=${SMSFLOW_STACK_READY_TIMEOUT:-240}
+# When Cassandra acknowledges a write (ADR 12, decision 14): periodic (Cassandra's and
+# ScyllaDB's default: before its commit log is synced, so a SIGKILL of this one node loses the
+# last acknowledged writes; production's RF 3 with LOCAL_QUORUM does not lose them to one
+# node) or group (after the sync, 2 ms windows: the chaos suite's `cassandra` target, where
+# this node stands in for a replicated cluster; ~2.5x the benchmark's cost per message).
+CASSANDRA_COMMITLOG_SYNC=${SMSFLOW_STACK_CASSANDRA_COMMITLOG_SYNC:-periodic}
 DEP=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 NAMES=(kafka cassandra registry)
 
@@ -134,6 +140,12 @@ logger.req.name = kafka.request.logger
 logger.req.level = WARN
 P
   local d=$STACK_DIR/cassandra/data
+  local sync_line
+  case $CASSANDRA_COMMITLOG_SYNC in
+    periodic) sync_line="commitlog_sync_period: 10s" ;;
+    group) sync_line="commitlog_sync_group_window: 2ms" ;;
+    *) die "SMSFLOW_STACK_CASSANDRA_COMMITLOG_SYNC must be periodic or group" ;;
+  esac
   cat >"$STACK_DIR/cassandra/cassandra.yaml" <<Y
 cluster_name: 'smsflow-local'
 partitioner: org.apache.cassandra.dht.Murmur3Partitioner
@@ -153,8 +165,8 @@ commitlog_directory: $d/commitlog
 saved_caches_directory: $d/saved_caches
 hints_directory: $d/hints
 cdc_raw_directory: $d/cdc_raw
-commitlog_sync: periodic
-commitlog_sync_period: 10s
+commitlog_sync: $CASSANDRA_COMMITLOG_SYNC
+$sync_line
 commitlog_segment_size: 8MiB
 auto_snapshot: false
 # Trie memtables (Cassandra 5's own) with their cells off the heap, and room for them: less GC
