@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dispatcher::attempt::{CARRIER_UNAVAILABLE, Dispatcher};
+use dispatcher::attempt::{CARRIER_UNAVAILABLE, Dispatcher, Unwritten};
 use dispatcher::breaker::{Breaker, BreakerOptions};
 use dispatcher::config::UnknownOutcomePolicy;
 use dispatcher::state::{AttemptState, DispatchState};
@@ -111,6 +111,7 @@ async fn bench(connected: bool) -> Bench {
         resubmit_unknown: UnknownOutcomePolicy::default(),
         shutdown: smsflow_runtime::CancellationToken::new(),
         settle: SETTLE,
+        unwritten: Unwritten::default(),
     };
     Bench { dispatcher, sim }
 }
@@ -225,6 +226,34 @@ async fn a_started_attempt_that_may_not_duplicate_is_awaited_then_ends_outcome_u
     assert!(!f.will_retry, "marketing never risks a duplicate");
     assert!(b.at_carrier("447700900311").is_empty());
     assert!(b.at_carrier("447700900312").is_empty());
+    b.sim.shutdown().await;
+}
+
+/// ADR 12, decision 16: a STARTED row whose write this instance could not confirm (the
+/// store timed out, yet the row landed) stands for nothing at the carrier: the retry sends
+/// it, once, instead of awaiting it and ending it unknown. Another instance's STARTED row
+/// (no mark) is still awaited.
+#[tokio::test]
+async fn a_started_attempt_this_instance_never_wrote_is_sent_on_its_retry() {
+    let b = bench(true).await;
+    let d = decision("+447700900315", MessageType::Marketing, "hello");
+    b.seed(&d, AttemptState::Started, &[]).await;
+    // What a failed write-ahead leaves in this instance (and nothing at the carrier).
+    b.dispatcher.unwritten.mark(d.message_id, 1);
+    let out = b.redeliver(&d).await.unwrap();
+    let s = submitted(&out);
+    assert!(!s.ambiguous, "nothing of it had been written");
+    assert_eq!(b.at_carrier("447700900315"), vec![1], "sent once");
+    // A revoke forgets the marks: another owner may have sent it since.
+    let other = decision("+447700900316", MessageType::Marketing, "hello");
+    b.seed(&other, AttemptState::Started, &[]).await;
+    b.dispatcher.unwritten.mark(other.message_id, 1);
+    b.dispatcher.unwritten.forget_all();
+    assert!(
+        matches!(b.redeliver(&other).await, Err(HandlerError::Retry(_))),
+        "without the mark, a STARTED attempt is awaited"
+    );
+    assert!(b.at_carrier("447700900316").is_empty());
     b.sim.shutdown().await;
 }
 

@@ -12,8 +12,11 @@
 //! 4. A STARTED attempt found on entry crashed mid-submit: its unrecorded segments have an
 //!    unknown outcome, resolved by the per-message-type policy.
 //! 5. Segments that were never written (link down) make the handler retry in place.
+//! 6. An attempt whose STARTED write this instance could not confirm (the store failed) was
+//!    not submitted: if the row landed all the same, a retry here sends it as new instead of
+//!    counting it unknown ([`Unwritten`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use smsflow_events::{
@@ -33,6 +36,32 @@ use crate::followup::{FailureKind, Next, plan};
 use crate::lease::Held;
 use crate::metrics;
 use crate::state::{AttemptState, DispatchState, History};
+
+/// Attempts whose write-ahead this instance began but could not confirm (a store timeout):
+/// the STARTED row may have landed all the same, yet nothing of the attempt was written to
+/// the carrier, which only this instance can know. A retry that finds the row STARTED sends
+/// it as new instead of awaiting it and ending it `unknown` (ADR 12, decision 16). Forgotten
+/// on a revoke: another owner may have sent it since. Lost with the process, as is the
+/// knowledge it stands for.
+#[derive(Debug, Default)]
+pub struct Unwritten(parking_lot::Mutex<HashSet<(MessageId, i32)>>);
+
+impl Unwritten {
+    /// Attempt `a` of `m` wrote nothing to the carrier, its STARTED row unconfirmed.
+    pub fn mark(&self, m: MessageId, a: i32) {
+        self.0.lock().insert((m, a));
+    }
+
+    /// Whether attempt `a` of `m` was marked; forgets it.
+    pub fn take(&self, m: MessageId, a: i32) -> bool {
+        self.0.lock().remove(&(m, a))
+    }
+
+    /// Forgets every mark (a partition was revoked).
+    pub fn forget_all(&self) {
+        self.0.lock().clear();
+    }
+}
 
 /// Everything an attempt needs.
 #[derive(Debug)]
@@ -57,6 +86,8 @@ pub struct Dispatcher {
     /// recorded by the instance that started it (a lease's length, plus the carrier's
     /// response timeout, plus clock skew): until then it is awaited, not concluded unknown.
     pub settle: Duration,
+    /// Attempts this instance knows it never wrote (rule 6).
+    pub unwritten: Unwritten,
 }
 
 /// Writes state that records what the carrier already has, retrying a failing store until
@@ -163,7 +194,9 @@ impl Dispatcher {
         let prior = history.attempt(a);
         // Only segments this carrier accepted count: a failover resubmits the whole message.
         let done: BTreeMap<i32, String> = history.accepted_by(carrier);
-        let was_started = matches!(prior.map(|r| r.state), Some(AttemptState::Started));
+        // Rule 6: a STARTED row this instance wrote without confirmation, nothing sent.
+        let was_started = matches!(prior.map(|r| r.state), Some(AttemptState::Started))
+            && !(self.unwritten.take(m, a) && done.is_empty());
         match prior.map(|r| r.state) {
             Some(AttemptState::Submitted) => return Ok(vec![self.submitted(d, &done, false)]),
             Some(AttemptState::Failed(class)) => {
@@ -315,7 +348,9 @@ impl Dispatcher {
             announce
                 .await
                 .map_err(|e| HandlerError::retry(format!("write-ahead not acknowledged: {e}")))?;
-            write_ahead.await?;
+            write_ahead
+                .await
+                .inspect_err(|_| self.unwritten.mark(m, a))?;
             let outcomes = submit.await;
             return self.conclude(d, outcomes, done, total, ambiguous).await;
         }

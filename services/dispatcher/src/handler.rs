@@ -108,6 +108,7 @@ impl Handler for Dispatch {
 
     fn revoked(&self, topic: &str, partition: i32) {
         self.leases.revoked(topic, partition);
+        self.dispatcher.unwritten.forget_all();
     }
 }
 

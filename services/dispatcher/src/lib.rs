@@ -181,6 +181,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         resubmit_unknown: config.resubmit_unknown.clone(),
         shutdown: shutdown.clone(),
         settle: config.unknown_settle(),
+        unwritten: attempt::Unwritten::default(),
     });
     let freshness = fresh::Freshness::new(
         links.store.clone(),
