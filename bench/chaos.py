@@ -385,16 +385,10 @@ def duplicates_by_priority(ids_file):
     except (OSError, IndexError):
         return None
     out = {}
-    dests = list(prio)
-    for i in range(0, len(dests), 5000):
-        body = json.dumps({"destinations": dests[i:i + 5000]}).encode()
-        req = urllib.request.Request("http://127.0.0.1:8090/ledger/submit-times", data=body,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            for d in json.load(resp):
-                if d.get("duplicate_segments", 0) > 0:
-                    p = prio.get(d["destination"], "?")
-                    out[p] = out.get(p, 0) + 1
+    for d in ledger(list(prio)):
+        if d.get("duplicate_segments", 0) > 0:
+            p = prio.get(d["destination"], "?")
+            out[p] = out.get(p, 0) + 1
     return out
 
 
@@ -403,7 +397,7 @@ def explain(ids_file, limit=20):
     view, and how many times the carrier accepted their segments (no number, no text)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    rows = [line.split("\t") for line in Path(ids_file).read_text().splitlines()[1:]]
+    rows = ids_rows(ids_file)
 
     def view(row):
         try:
@@ -417,11 +411,7 @@ def explain(ids_file, limit=20):
         bad = [(row, v) for row, v in pool.map(view, rows) if v.get("status") != "delivered"]
     out = []
     for row, v in bad[:limit]:
-        body = json.dumps({"destinations": [row[3]]}).encode()
-        req = urllib.request.Request("http://127.0.0.1:8090/ledger/submit-times", data=body,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            led = json.load(resp)
+        led = ledger([row[3]])
         accepted = led[0]["accepted"] if led else 0
         segments = led[0]["segments"] if led else 0
         out.append({"id": row[1], "priority": row[2], "status": v.get("status"),
