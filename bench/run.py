@@ -19,6 +19,7 @@ environment variables (defaults in brackets):
     BENCH_CONNECTIONS    128                        HTTP connections of the generator
     BENCH_DRAIN_TIMEOUT  300                        seconds to wait for the view after sending
     BENCH_VERIFY_TIMEOUT 60                         seconds to keep re-checking ids not delivered
+    BENCH_VERIFY_RETRYING_TIMEOUT 0                 and ids still `retrying` (a retry tier waits up to 600 s)
     BENCH_BACKLOG        1000000                    bulk messages queued before the OTPs
     BENCH_OTP_RATE       5                          OTPs per second during the backlog
     BENCH_OTP_DURATION   60                         seconds of OTPs
@@ -326,6 +327,7 @@ class Bench:
                "--wait-for", wait_for,
                "--drain-timeout", str(drain_timeout or env_int("BENCH_DRAIN_TIMEOUT", 300)),
                "--verify-timeout", str(env_int("BENCH_VERIFY_TIMEOUT", 60)),
+               "--verify-retrying-timeout", str(env_int("BENCH_VERIFY_RETRYING_TIMEOUT", 0)),
                "--connections", str(connections or env_int("BENCH_CONNECTIONS", 128)),
                "--latency", latency,
                "--ids-out", str(self.work / f"{label}.ids.tsv"),

@@ -66,7 +66,12 @@ start() {
     # not its config, and it refuses keys it does not know.
     local drop=()
     [ "$name" = ingest ] && for v in $(compgen -e | grep '^SMSFLOW_STORE__' || true); do drop+=(-u "$v"); done
-    nohup env "${drop[@]}" ${own:+"$own"} "$BIN/${argv[0]}" "${argv[@]:1}" >"$STACK_DIR/logs/$name.log" 2>&1 </dev/null &
+    # Appended to, so a restart (the chaos suite's) keeps what the killed process said; one
+    # older generation kept past 64 MB.
+    local log=$STACK_DIR/logs/$name.log
+    if [ "$(stat -c %s "$log" 2>/dev/null || echo 0)" -gt 67108864 ]; then mv -f "$log" "$log.1"; fi
+    printf '=== %s started %s\n' "$name" "$(date -u +%FT%T.%3NZ)" >>"$log"
+    nohup env "${drop[@]}" ${own:+"$own"} "$BIN/${argv[0]}" "${argv[@]:1}" >>"$log" 2>&1 </dev/null &
     echo $! >"$STACK_DIR/pids/$name"
     local t=0
     until ready "$url"; do

@@ -167,6 +167,10 @@ struct RunArgs {
     /// How long ids that are not final are checked again, seconds.
     #[arg(long, default_value_t = 30.0)]
     verify_timeout: f64,
+    /// How long ids still `retrying` then are checked again, seconds (a retry may wait on
+    /// the 10-minute tier); no longer than --verify-timeout if shorter.
+    #[arg(long, default_value_t = 0.0)]
+    verify_retrying_timeout: f64,
     /// Carrier simulator base URL ("" to skip the ledger).
     #[arg(long, default_value = "http://127.0.0.1:8090")]
     sim_url: String,
@@ -219,6 +223,9 @@ struct VerifyArgs {
     /// How long ids that are not final are checked again, seconds.
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
+    /// How long ids still `retrying` then are checked again, seconds.
+    #[arg(long, default_value_t = 0.0)]
+    retrying_timeout: f64,
 }
 
 #[derive(Debug, Args)]
@@ -310,6 +317,7 @@ async fn run_command(a: RunArgs) -> anyhow::Result<ExitCode> {
         verify: !a.no_verify,
         verify_concurrency: a.verify_concurrency,
         verify_timeout: Duration::from_secs_f64(a.verify_timeout),
+        verify_retrying_timeout: Duration::from_secs_f64(a.verify_retrying_timeout),
         sim_url,
         latency_priorities: priorities(&a.latency)?,
         watched: a.procs.clone(),
@@ -371,7 +379,10 @@ async fn main() -> anyhow::Result<ExitCode> {
                 &a.view_url,
                 lines.iter().map(|l| l.id).collect(),
                 a.concurrency,
-                tokio::time::Instant::now() + Duration::from_secs_f64(a.timeout),
+                view::Deadlines::after(
+                    Duration::from_secs_f64(a.timeout),
+                    Duration::from_secs_f64(a.retrying_timeout),
+                ),
             )
             .await;
             println!("{}", serde_json::to_string_pretty(&v)?);

@@ -78,6 +78,8 @@ pub struct Options {
     pub verify_concurrency: usize,
     /// How long ids that are not final yet are checked again.
     pub verify_timeout: Duration,
+    /// How long ids still `retrying` then are checked again (when longer).
+    pub verify_retrying_timeout: Duration,
     /// Carrier simulator base URL.
     pub sim_url: Option<String>,
     /// Priorities whose accept → submit latency is measured.
@@ -294,7 +296,7 @@ pub async fn run(
                     u,
                     accepted_all.iter().map(|a| a.id).collect(),
                     opts.verify_concurrency,
-                    Instant::now() + opts.verify_timeout,
+                    view::Deadlines::after(opts.verify_timeout, opts.verify_retrying_timeout),
                 )
                 .await,
             )

@@ -202,14 +202,44 @@ impl Verified {
     }
 }
 
+/// How long the check waits for ids that are not final yet.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadlines {
+    /// For every id.
+    pub all: Instant,
+    /// For ids still `retrying` at `all`: a retry parked on a delay tier (up to 10 minutes)
+    /// is scheduled, not stuck, and is waited for until here (no earlier than `all`).
+    pub retrying: Instant,
+}
+
+impl Deadlines {
+    /// `all` from now, and `retrying` (when longer) for ids still retrying.
+    pub fn after(all: Duration, retrying: Duration) -> Self {
+        let now = Instant::now();
+        Deadlines {
+            all: now + all,
+            retrying: now + all.max(retrying),
+        }
+    }
+
+    /// Whether an id whose last status is `status` is checked again at `now`.
+    fn again(&self, status: &str, now: Instant) -> bool {
+        !TERMINAL.contains(&status)
+            && (now < self.all || (status == RETRYING && now < self.retrying))
+    }
+}
+
+/// A failed attempt waiting on a delay tier for its next one.
+const RETRYING: &str = "retrying";
+
 /// Checks every id (bounded concurrency); ids not yet final are checked again every second
-/// until `deadline`.
+/// until their deadline.
 pub async fn verify(
     client: &reqwest::Client,
     base: &str,
     ids: Vec<Uuid>,
     concurrency: usize,
-    deadline: Instant,
+    deadline: Deadlines,
 ) -> Verified {
     let base = base.trim_end_matches('/');
     let started = Instant::now();
@@ -229,6 +259,7 @@ pub async fn verify(
             .await;
         v.gets += round.len() as u64;
         let now = now_us();
+        let at = Instant::now();
         pending.clear();
         for (id, s) in round {
             if s == "delivered" {
@@ -238,13 +269,13 @@ pub async fn verify(
                 }
                 last.remove(&id);
             } else {
-                if !TERMINAL.contains(&s.as_str()) {
+                if deadline.again(&s, at) {
                     pending.push(id);
                 }
                 last.insert(id, s);
             }
         }
-        if pending.is_empty() || Instant::now() >= deadline {
+        if pending.is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -254,4 +285,32 @@ pub async fn verify(
     }
     v.secs = started.elapsed().as_secs_f64();
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retrying_id_is_waited_for_past_the_deadline_of_the_others_and_no_longer() {
+        let d = Deadlines::after(Duration::from_secs(60), Duration::from_secs(660));
+        let before = d.all - Duration::from_secs(1);
+        let between = d.all + Duration::from_secs(1);
+        for s in ["submitted", "not_found", "error", RETRYING] {
+            assert!(d.again(s, before), "{s} before the deadline");
+        }
+        assert!(d.again(RETRYING, between));
+        assert!(!d.again("submitted", between), "stuck, not scheduled");
+        assert!(!d.again(RETRYING, d.retrying));
+        for s in TERMINAL {
+            assert!(!d.again(s, before), "{s} is final");
+        }
+    }
+
+    #[test]
+    fn a_retrying_deadline_shorter_than_the_others_changes_nothing() {
+        let d = Deadlines::after(Duration::from_secs(60), Duration::ZERO);
+        assert_eq!(d.all, d.retrying);
+        assert!(!d.again(RETRYING, d.all));
+    }
 }
