@@ -398,3 +398,84 @@ async fn records_due_later_wait_without_holding_a_handler_slot() {
     }
     assert_eq!(all.len(), 5, "each handled once: {all:?}");
 }
+
+/// A partition taken away while the loop had paused its whole assignment (full for
+/// `PAUSE_AFTER`) is read again when a rebalance gives it back: librdkafka keeps a partition
+/// paused across revoke and assign, and the loop, resumed meanwhile with what it still held,
+/// never read it again. The chaos suite's broker kills found a dispatcher that way: alive,
+/// bound, and reading nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_revoked_while_paused_is_read_again_when_it_comes_back() {
+    // Record 0 holds the single slot for 8 s, past PAUSE_AFTER (5 s): the loop pauses its
+    // assignment, and a second member joins while it is paused.
+    let handler = Scripted::new(Box::new(|_, _| Ok(())), |n| if n == 0 { 8_000 } else { 0 });
+    let (first, keys) = (16, 8);
+    let mut group = String::new();
+    let (k, stop, task) = run(
+        2,
+        first,
+        keys,
+        |o| {
+            o.max_in_flight = 1;
+            group = o.group_id.clone();
+        },
+        handler.clone(),
+    )
+    .await;
+    let t = k.topics();
+    let started = eventually(Duration::from_secs(30), || async {
+        handler.calls.lock().unwrap().contains_key(&0).then_some(())
+    })
+    .await;
+    assert!(started.is_some(), "record 0 never started");
+    tokio::time::sleep(consumer::PAUSE_AFTER + Duration::from_secs(1)).await;
+
+    // A second member takes a partition away, and leaves after record 0 is done.
+    let producer = EventProducer::new(&k, Arc::new(k.codec().unwrap()), "consumer-test").unwrap();
+    let other = ConsumerOptions::new(group, vec![t.requests.clone()], t.dlq.clone());
+    let parts = ConsumerParts {
+        producer: producer.clone(),
+        dedupe: Arc::new(NoDedupe),
+        observer: None,
+    };
+    let other_stop = CancellationToken::new();
+    let (kc, s, h) = (k.clone(), other_stop.clone(), handler.clone());
+    let other_task = tokio::spawn(async move { consumer::run(&kc, other, parts, h, s).await });
+    until_handled(&handler, first).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    other_stop.cancel();
+    other_task.await.unwrap().unwrap();
+
+    // Records written now, to both partitions, are all read by the one member left.
+    let second: Vec<usize> = (first..2 * first).collect();
+    for &n in &second {
+        let (to, e) = request(n % keys, n);
+        producer
+            .send(&Outgoing::new(t.requests.clone(), to, e))
+            .await
+            .unwrap();
+    }
+    let seen = || -> Vec<usize> {
+        let order = handler.order.lock().unwrap();
+        let mut all: Vec<usize> = order
+            .values()
+            .flatten()
+            .copied()
+            .filter(|n| *n >= first)
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    };
+    let done = eventually(Duration::from_secs(40), || async {
+        (seen() == second).then_some(())
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    assert!(
+        done.is_some(),
+        "records written after the rebalance not read: handled {:?} of {second:?}",
+        seen()
+    );
+}

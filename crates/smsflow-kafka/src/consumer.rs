@@ -24,7 +24,8 @@
 //! - **Rebalance**: before partitions are revoked, their running records are let finish
 //!   (bounded wait) and stored offsets are committed, so the next owner never runs a record
 //!   the old owner is still running; queued records of revoked partitions are dropped (their
-//!   offsets were never stored, so the next owner gets them).
+//!   offsets were never stored, so the next owner gets them). A partition assigned is
+//!   resumed at once: one paused before it was revoked would otherwise stay paused.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -330,6 +331,18 @@ impl ConsumerContext for LoopContext {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .extend(parts);
+        }
+    }
+
+    /// A partition assigned is read, whatever it was before: librdkafka keeps a partition
+    /// paused across revoke and assign, so one the loop paused (full, or holding a record not
+    /// yet due) and lost in a rebalance would come back paused, and never be read again. A
+    /// loop still full pauses it again on its next turn.
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance
+            && let Err(e) = consumer.resume(tpl)
+        {
+            warn!(error = %e, "assigned partitions not resumed");
         }
     }
 }
