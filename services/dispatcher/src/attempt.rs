@@ -393,14 +393,14 @@ impl Dispatcher {
             }
         }
         let mut worst: Option<Failure> = None;
-        let mut not_sent = false;
+        let mut not_sent = None;
         for o in &outcomes {
             match &o.result {
                 Ok(acc) => {
                     // Recorded with the attempt's outcome below, whatever that is.
                     done.insert(i32::from(o.seq), acc.message_id.as_str().to_owned());
                 }
-                Err(PartFailure::NotSent { .. }) => not_sent = true,
+                Err(PartFailure::NotSent { reason }) => not_sent = Some(*reason),
                 Err(f) => {
                     let class = match f.class() {
                         smsflow_smpp::ErrorClass::Permanent => ErrorClass::Permanent,
@@ -430,7 +430,7 @@ impl Dispatcher {
         if let Some(f) = worst {
             return self.finish_failed(d, f, &done).await;
         }
-        if not_sent {
+        if let Some(reason) = not_sent {
             // Parts the carrier accepted are recorded even if the store hiccups.
             persist(m, &self.shutdown, || {
                 self.state
@@ -438,8 +438,9 @@ impl Dispatcher {
             })
             .await?;
             metrics::attempt(carrier, "not_sent");
+            // Not connected, or the lease's write deadline passed in the queue: say which.
             return Err(HandlerError::retry(format!(
-                "carrier {carrier} not connected; nothing was sent"
+                "carrier {carrier}: nothing was sent ({reason})"
             )));
         }
         persist(m, &self.shutdown, || {
