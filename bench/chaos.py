@@ -12,7 +12,8 @@ bench/reports/chaos-<date>.md; exits 1 if any check in CHAOS_ENFORCE failed.
 
 Standard library only; reuses bench/run.py's platform handling. Knobs (defaults in brackets):
 
-    CHAOS_TARGETS   ingest,router,dispatcher,dlr-ingester,analytics,kafka,cassandra,dispatchers
+    CHAOS_TARGETS   ingest,router,dispatcher,dlr-ingester,analytics,kafka,cassandra,dispatchers,
+                    link-drops
                     (dispatchers: two dispatcher processes in one group, on a carrier that
                     refuses 2 % of submits for a moment, so retries are pending; each round
                     stalls one of them past its session (SIGSTOP 12-16 s, then SIGCONT), kills
@@ -30,6 +31,9 @@ Standard library only; reuses bench/run.py's platform handling. Knobs (defaults 
                     `sim-b`, bulk on `sim-b`), `sim` down CHAOS_CARRIER_DOWN_SECS (120): the
                     report shows each lane's carrier submits per 10 s and how long the OTPs
                     accepted during the outage took to reach a carrier
+                    link-drops: every SMPP link dropped by the carrier at once, unanswered
+                    (carrier-sim `POST /connections/drop`), on a carrier answering in
+                    20-200 ms: the submits whose answers were lost have an unknown outcome
     CHAOS_ROUNDS    20       kills per target
     CHAOS_RATE      200      messages per second
     CHAOS_MIX       otp=1,transactional=1,bulk=2
@@ -66,6 +70,9 @@ STACK_TARGETS = ["kafka", "cassandra"]
 PAIR_TARGETS = ["dispatchers"]
 PAIR_ENV = {"SMSFLOW_DISPATCHERS": "2", "SMSFLOW_SIM_SCENARIO": "retrying.toml"}
 PAIR_ACTIONS = ["stall", "kill", "stop"]
+# The carrier drops every SMPP link at once (unanswered), on a carrier answering in 20-200 ms.
+LINK_TARGETS = ["link-drops"]
+LINK_ENV = {"SMSFLOW_SIM_SCENARIO": "link-drops.toml"}
 # One long outage each, not rounds of kills.
 OUTAGE_TARGETS = ["kafka-outage", "carrier-outage"]
 CARRIERS_ENV = {"SMSFLOW_PLATFORM_CONFIG": str(bench.ROOT / "config/two-carriers"),
@@ -202,7 +209,8 @@ class Chaos:
         return self.rounds_of(target)
 
     def rounds_of(self, target):
-        self.b.fresh(f"chaos-{target}", extra_env=PAIR_ENV if target in PAIR_TARGETS else None)
+        self.b.fresh(f"chaos-{target}", extra_env=PAIR_ENV if target in PAIR_TARGETS
+                     else LINK_ENV if target in LINK_TARGETS else None)
         # Enough sending for every round: the gap, the restart, a margin.
         per_round = {"kafka": 45, "cassandra": 110, "dispatchers": 30}.get(target, 12)
         duration = max(20, self.rounds * per_round)
@@ -226,6 +234,15 @@ class Chaos:
                 kills.append(time.time() - started)
                 restart_secs.append(back)
                 say(f"{target}: round {len(kills)}: {what}, both back after {back:.1f} s")
+                continue
+            if target in LINK_TARGETS:
+                before = bound_sessions()
+                at = time.time()
+                post(f"{SIM}/connections/drop", {})
+                kills.append(at - started)
+                restart_secs.append(rebound(before))
+                say(f"{target}: round {len(kills)}: links dropped at {kills[-1]:.1f} s, "
+                    f"{before} sessions bound again after {restart_secs[-1]:.1f} s")
                 continue
             pid = pid_of(target)
             if not pid:
@@ -311,6 +328,28 @@ def post(url, body, timeout=60):
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         raw = resp.read()
     return json.loads(raw) if raw else None
+
+
+def bound_sessions():
+    """SMPP sessions the dispatcher has bound to the simulator now (its metrics)."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:8083/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("smsflow_smpp_sessions_bound_sessions{"):
+            return int(float(line.rsplit(" ", 1)[1]))
+    return 0
+
+
+def rebound(sessions, timeout=60):
+    """Seconds until the dispatcher has `sessions` bound again (at most `timeout`)."""
+    at = time.time()
+    time.sleep(0.2)
+    while time.time() - at < timeout and bound_sessions() < sessions:
+        time.sleep(0.1)
+    return time.time() - at
 
 
 def ledger(dests):
@@ -473,13 +512,15 @@ def write_report(rows, started, enforce):
         "- each round: SIGKILL at a random moment, 0.2–1.5 s down, restarted as `make up` starts it "
         "(`dispatchers`: two dispatchers in one group on a carrier refusing 2 % of submits for a moment; "
         "each round stalls one past its session with SIGSTOP 12–16 s, kills or stops it, in turn: "
-        "at least two rebalances a round)",
+        "at least two rebalances a round; `link-drops`: the carrier drops every SMPP link at once, "
+        "unanswered, on a carrier answering in 20–200 ms; the time is until the dispatcher is bound again)",
         "- right = reads `delivered` in the view (the simulated carrier delivers everything) and "
         "accepted by the carrier once per segment (simulator ledger); an OTP accepted twice is "
         "counted apart: the OTP policy resends an unknown outcome (flagged `ambiguous`)",
         f"- enforced: {', '.join(enforce)}; took {(time.time() - started) / 60:.0f} min",
         "",
-        "- `unknown` = final, the carrier may have it (a dispatcher died mid-submit; ADR 12, decision 15): "
+        "- `unknown` = final, the carrier may have it (a dispatcher died mid-submit, or a link dropped "
+        "with its answer; ADR 12, decision 15): "
         "not `failed`; counted apart, and listed below with what the carrier's ledger says",
         "",
         "| target | kills | restart (s, median) | accepted (202) | refused (503 / no answer) | delivered | lost | stuck | failed | unknown | duplicates (not OTP) | OTPs resent (policy) | other statuses | verdict |",
@@ -559,7 +600,7 @@ def main():
         print(__doc__)
         return 0
     started = time.time()
-    every = SERVICE_TARGETS + STACK_TARGETS + PAIR_TARGETS + OUTAGE_TARGETS
+    every = SERVICE_TARGETS + STACK_TARGETS + PAIR_TARGETS + LINK_TARGETS + OUTAGE_TARGETS
     targets = bench.env_list("CHAOS_TARGETS", ",".join(every))
     unknown = [t for t in targets if t not in every]
     if unknown:
