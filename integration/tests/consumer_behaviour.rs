@@ -38,6 +38,8 @@ struct Scripted {
     running: AtomicUsize,
     most_at_once: AtomicUsize,
     handled: AtomicUsize,
+    /// How long each call of record `n` took, from its start to its end.
+    took: Mutex<HashMap<usize, Vec<Duration>>>,
     /// Where the terminal status of a dead-lettered record goes (set by `run`).
     ends: std::sync::OnceLock<String>,
 }
@@ -52,6 +54,7 @@ impl Scripted {
             running: AtomicUsize::new(0),
             most_at_once: AtomicUsize::new(0),
             handled: AtomicUsize::new(0),
+            took: Mutex::default(),
             ends: std::sync::OnceLock::new(),
         })
     }
@@ -63,6 +66,7 @@ impl Handler for Scripted {
             return Ok(vec![]);
         };
         let n: usize = r.client_ref.as_deref().unwrap().parse().unwrap();
+        let began = std::time::Instant::now();
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.most_at_once.fetch_max(now, Ordering::SeqCst);
         let call = {
@@ -73,6 +77,12 @@ impl Handler for Scripted {
         };
         tokio::time::sleep(Duration::from_millis((self.pause_ms)(n))).await;
         let result = (self.script)(n, call);
+        self.took
+            .lock()
+            .unwrap()
+            .entry(n)
+            .or_default()
+            .push(began.elapsed());
         if result.is_ok() {
             self.order
                 .lock()
@@ -478,4 +488,61 @@ async fn a_partition_revoked_while_paused_is_read_again_when_it_comes_back() {
         "records written after the rebalance not read: handled {:?} of {second:?}",
         seen()
     );
+}
+
+/// A revoke waits for the revoked partitions' running records without holding the worker
+/// thread they run on. On a runtime of one worker (the dispatcher's OTP and transactional
+/// lanes share one) the wait held it, so the records could not finish, nor could anything
+/// else on the runtime, until the wait gave up after 20 s. Here 8 records of 12 s run on such
+/// a runtime when a second member joins and takes a partition: each must still take about
+/// its 12 s, not 12 s plus the 20 s the wait froze it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_revoke_waits_for_its_running_records_without_freezing_their_runtime() {
+    let slow = Duration::from_secs(12);
+    let handler = Scripted::new(Box::new(|_, _| Ok(())), |n| if n < 8 { 12_000 } else { 0 });
+    let (count, keys) = (16, 8);
+    let mut group = String::new();
+    let (k, stop, task) = run(
+        2,
+        count,
+        keys,
+        |o| {
+            o.max_in_flight = 8;
+            group = o.group_id.clone();
+        },
+        handler.clone(),
+    )
+    .await;
+    let t = k.topics();
+    let started = eventually(Duration::from_secs(30), || async {
+        (handler.calls.lock().unwrap().len() >= 8).then_some(())
+    })
+    .await;
+    assert!(started.is_some(), "the 8 slow records never all started");
+
+    // A second member joins at once: the partition it takes has slow records running.
+    let producer = EventProducer::new(&k, Arc::new(k.codec().unwrap()), "consumer-test").unwrap();
+    let other = ConsumerOptions::new(group, vec![t.requests.clone()], t.dlq.clone());
+    let parts = ConsumerParts {
+        producer,
+        dedupe: Arc::new(NoDedupe),
+        observer: None,
+    };
+    let other_stop = CancellationToken::new();
+    let (kc, s, h) = (k.clone(), other_stop.clone(), handler.clone());
+    let other_task = tokio::spawn(async move { consumer::run(&kc, other, parts, h, s).await });
+    until_handled(&handler, count).await;
+    other_stop.cancel();
+    other_task.await.unwrap().unwrap();
+    stop.cancel();
+    task.await.unwrap().unwrap();
+
+    let took = handler.took.lock().unwrap();
+    for n in 0..8 {
+        let first = took[&n][0];
+        assert!(
+            first < slow + Duration::from_secs(6),
+            "record {n} took {first:?} for its {slow:?}: the revoke froze its runtime"
+        );
+    }
 }

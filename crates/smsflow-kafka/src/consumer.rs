@@ -22,7 +22,8 @@
 //!   records handled no sooner than their timestamp plus the delay; one read early is held
 //!   and its partition paused until then (`due.rs`), so no handler sleeps.
 //! - **Rebalance**: before partitions are revoked, their running records are let finish
-//!   (bounded wait) and stored offsets are committed, so the next owner never runs a record
+//!   (bounded wait, the worker thread handed over meanwhile; none when the assignment was
+//!   lost) and stored offsets are committed, so the next owner never runs a record
 //!   the old owner is still running; queued records of revoked partitions are dropped (their
 //!   offsets were never stored, so the next owner gets them). A partition assigned is
 //!   resumed at once: one paused before it was revoked would otherwise stay paused.
@@ -300,6 +301,20 @@ pub const PAUSE_AFTER: Duration = Duration::from_secs(5);
 /// How long a revoke waits for the revoked partitions' running records.
 const REVOKE_DRAIN: Duration = Duration::from_secs(20);
 
+/// Runs `f`, which blocks, without holding up the runtime's other tasks. The rebalance
+/// callback runs inside the loop's poll, on a worker thread, and the records it waits for may
+/// need that very thread: on a runtime of one worker (the dispatcher's priority lanes) the
+/// wait froze them, and every other consumer of the runtime, until it gave up after
+/// [`REVOKE_DRAIN`].
+fn off_the_runtime<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 /// Rebalance hook: before partitions go, let their running records finish and commit what
 /// is stored, so the next owner neither runs a record twice at once nor redoes finished work
 /// it can't recognise; then tell the loop.
@@ -318,14 +333,24 @@ impl ConsumerContext for LoopContext {
                 .iter()
                 .map(|e| (e.topic().to_owned(), e.partition()))
                 .collect();
-            if !self.running.wait_idle(&parts, REVOKE_DRAIN) {
+            if consumer.assignment_lost() {
+                // The session ended (the broker was away): the group has already given the
+                // partitions to whoever rejoined, and the coordinator refuses our commits.
+                // Waiting would only keep this loop from rejoining.
                 warn!(
                     partitions = parts.len(),
-                    "revoking partitions with records still running"
+                    "assignment lost; records still running are given up"
                 );
-            }
-            if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
-                debug!(error = %e, "nothing to commit before revoke");
+            } else {
+                if !off_the_runtime(|| self.running.wait_idle(&parts, REVOKE_DRAIN)) {
+                    warn!(
+                        partitions = parts.len(),
+                        "revoking partitions with records still running"
+                    );
+                }
+                if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+                    debug!(error = %e, "nothing to commit before revoke");
+                }
             }
             self.revoked
                 .lock()
