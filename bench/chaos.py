@@ -212,7 +212,9 @@ class Chaos:
         self.b.fresh(f"chaos-{target}", extra_env=PAIR_ENV if target in PAIR_TARGETS
                      else LINK_ENV if target in LINK_TARGETS else None)
         # Enough sending for every round: the gap, the restart, a margin.
-        per_round = {"kafka": 45, "cassandra": 110, "dispatchers": 30}.get(target, 12)
+        # link-drops: the SMPP client's reconnect backoff doubles up to 30 s while links keep
+        # dropping within 30 s of their bind (crates/smsflow-smpp, session.rs).
+        per_round = {"kafka": 45, "cassandra": 110, "dispatchers": 30, "link-drops": 40}.get(target, 12)
         duration = max(20, self.rounds * per_round)
         out = {}
 
