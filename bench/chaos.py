@@ -495,14 +495,23 @@ def verdict(row):
     return out
 
 
-def write_report(rows, started, enforce):
+def source():
+    """The commit the run's binaries were built from (taken when it starts), and whether
+    the tree had changes."""
+    return (bench.git("rev-parse", "--short=12", "HEAD"),
+            " (uncommitted changes)" if bench.git("status", "--porcelain") else "")
+
+
+def write_report(rows, started, enforce, src, path=None):
+    """Writes the report of the targets done so far (again after each target, to the same
+    `path` once chosen, so an interrupted run keeps what it found); returns its path."""
     d = Path(env("CHAOS_REPORT_DIR", bench.ROOT / "bench/reports"))
     d.mkdir(parents=True, exist_ok=True)
-    path = d / f"chaos-{dt.date.today().isoformat()}.md"
-    if path.exists():
-        path = d / f"chaos-{dt.datetime.now().strftime('%Y-%m-%d-%H%M')}.md"
-    commit = bench.git("rev-parse", "--short=12", "HEAD")
-    dirty = " (uncommitted changes)" if bench.git("status", "--porcelain") else ""
+    if path is None:
+        path = d / f"chaos-{dt.date.today().isoformat()}.md"
+        if path.exists():
+            path = d / f"chaos-{dt.datetime.now().strftime('%Y-%m-%d-%H%M')}.md"
+    commit, dirty = src
     lines = [
         f"# Chaos run, {dt.date.today().isoformat()}",
         "",
@@ -611,9 +620,10 @@ def main():
     # The outage targets' own checks (absent from the other targets' verdicts).
     enforce += [k for k in ("slow_answers", "refused_sent") if k not in enforce]
     c = Chaos()
+    src = source()
     c.b.build()
     c.b.prepare()
-    rows = []
+    rows, path = [], None
     try:
         for target in targets:
             say(f"target {target}: {c.rounds} rounds at {c.rate:.0f} msg/s")
@@ -621,9 +631,10 @@ def main():
             v = verdict(rows[-1])
             say(f"target {target}: {rows[-1]['result']['accepted']} accepted, "
                 f"{rows[-1]['result']['delivered']} delivered, {v}")
+            path = write_report(rows, started, enforce, src, path)
     finally:
         c.b.finish()
-    path = write_report(rows, started, enforce)
+    path = write_report(rows, started, enforce, src, path)
     say(f"report: {path}")
     failed = [r["target"] for r in rows if any(verdict(r).get(k) for k in enforce)]
     if failed:
