@@ -333,7 +333,7 @@ async fn a_decision_past_its_validity_is_never_sent() {
 /// open) is not attempted there: it fails over to the next carrier at once, which gets it;
 /// with no carrier left it is parked on a retry tier instead of retrying in place.
 #[tokio::test]
-async fn a_down_carriers_decision_fails_over_at_once_or_waits_on_a_tier() {
+async fn a_down_carriers_decision_fails_over_at_once_or_waits_for_it_unspent() {
     let b = bench(true).await;
     let mut d = decision("+447700900361", MessageType::Otp, "code 1234");
     d.carrier_id = CarrierId::parse("down").unwrap();
@@ -358,16 +358,30 @@ async fn a_down_carriers_decision_fails_over_at_once_or_waits_on_a_tier() {
         "sent once, by the next carrier"
     );
 
-    let mut alone = decision("+447700900362", MessageType::Marketing, "hello");
-    alone.carrier_id = CarrierId::parse("down").unwrap();
-    alone.failover = vec![];
-    let out = b.dispatcher.dispatch(&alone, true, None).await.unwrap();
-    assert_eq!(failed(&out).error_code, CARRIER_UNAVAILABLE);
-    let retry = only(&out, |e| match e {
-        Event::RetryScheduled(r) => Some(r),
-        _ => None,
-    });
-    assert_eq!(retry.delay_tier, "5s");
-    assert!(b.at_carrier("447700900362").is_empty());
+    // Nowhere to fail over: the decision waits on a tier for its carrier, its attempt
+    // unspent and nothing recorded (OTP and transactional look again in 5 s, bulk in 1 min).
+    for (to, t, tier) in [
+        ("+447700900362", MessageType::Marketing, "1m"),
+        ("+447700900363", MessageType::Otp, "5s"),
+    ] {
+        let mut alone = decision(to, t, "hello");
+        alone.carrier_id = CarrierId::parse("down").unwrap();
+        alone.failover = vec![];
+        let out = b.dispatcher.dispatch(&alone, true, None).await.unwrap();
+        assert_eq!(out.len(), 1, "{out:#?}");
+        assert_eq!(out[0].topic, b.dispatcher.topics.retry(tier));
+        let Event::RoutingDecided(again) = &out[0].event else {
+            panic!("not the decision again: {out:#?}");
+        };
+        assert_eq!(
+            (again.message_id, again.attempt),
+            (alone.message_id, alone.attempt),
+            "the same attempt waits"
+        );
+        assert_ne!(again.meta.event_id, alone.meta.event_id);
+        let history = b.dispatcher.state.history(alone.message_id).await.unwrap();
+        assert!(history.attempt(alone.attempt).is_none(), "no attempt spent");
+        assert!(b.at_carrier(&to[1..]).is_empty());
+    }
     b.sim.shutdown().await;
 }

@@ -19,6 +19,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use smsflow_events::topics::RETRY_TIERS;
 use smsflow_events::{
     AttemptFailed, AttemptStarted, AttemptSubmitted, CarrierId, DEAD_LETTERED_CODE, EXPIRED_CODE,
     ErrorClass, EventMeta, Lane, MessageId, MessageType, RetryScheduled, RoutingDecided, Timestamp,
@@ -157,6 +158,18 @@ fn age_of(t: Timestamp) -> Duration {
 /// Error code of an attempt not made because its carrier was down (no bind, breaker open).
 pub const CARRIER_UNAVAILABLE: &str = "CARRIER_UNAVAILABLE";
 
+/// The delay tier a decision waits on while its carrier is down and it has nowhere to fail
+/// over: OTP and transactional look again every 5 s, bulk every minute (fewer records going
+/// round while a carrier stays down).
+pub fn carrier_wait(lane: Lane) -> &'static str {
+    let (short, _) = RETRY_TIERS[0];
+    let (minute, _) = RETRY_TIERS[1];
+    match lane {
+        Lane::Otp | Lane::Transactional => short,
+        Lane::Bulk => minute,
+    }
+}
+
 /// A failure of this attempt.
 struct Failure {
     class: ErrorClass,
@@ -279,6 +292,14 @@ impl Dispatcher {
         });
         if verdict != Verdict::Up && done.is_empty() && !was_started {
             metrics::carrier_down(carrier);
+            if d.failover.is_empty() {
+                // Nowhere to fail over: the decision waits for its carrier, its attempt
+                // unspent (nothing sent, nothing recorded), until the carrier is back or the
+                // validity ends (ADR 12, decision 19). Failing it instead spent an attempt per
+                // look, so a carrier down for a while moved its messages up the tiers to
+                // 10 minutes, past an OTP's validity.
+                return Ok(vec![self.parked(d, carrier_wait(d.lane))]);
+            }
             let f = Failure {
                 class: ErrorClass::Transient,
                 code: CARRIER_UNAVAILABLE.into(),
@@ -451,6 +472,14 @@ impl Dispatcher {
         metrics::attempt(carrier, "submitted");
         debug!(message_id = %m, to = %d.to, attempt = a, carrier, segments = total, ambiguous, "submitted");
         Ok(vec![self.submitted(d, &done, ambiguous)])
+    }
+
+    /// `d` again, on the delay topic of `tier`, under a derived id (handled twice, it parks
+    /// one copy, which the attempt state recognises when it comes out twice).
+    pub fn parked(&self, d: &RoutingDecided, tier: &str) -> Outgoing {
+        let mut again = d.clone();
+        again.meta = EventMeta::derived(PRODUCER, &d.meta, "parked");
+        Outgoing::new(self.topics.retry(tier), d.to.as_str(), again)
     }
 
     fn submitted(

@@ -10,11 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smsflow_events::topics::RETRY_TIERS;
-use smsflow_events::{Event, EventKind, EventMeta, RoutingDecided, Timestamp};
+use smsflow_events::{Event, EventKind, Timestamp};
 use smsflow_kafka::{Handler, HandlerError, Incoming, Outgoing};
 use smsflow_runtime::CancellationToken;
 
-use crate::PRODUCER;
 use crate::attempt::Dispatcher;
 use crate::fresh::Freshness;
 use crate::lease::Leases;
@@ -49,17 +48,6 @@ pub fn park_on(wait: Duration) -> Option<&'static str> {
         .map(|(t, _)| *t)
 }
 
-impl Dispatch {
-    /// `d` again, on the delay topic of `tier` (a derived id: handled twice, it parks one
-    /// copy, which the dispatcher's attempt state recognises when it comes out twice).
-    fn parked(&self, d: &RoutingDecided, tier: &str) -> Outgoing {
-        let mut again = d.clone();
-        again.meta = EventMeta::derived(PRODUCER, &d.meta, "parked");
-        let topic = self.dispatcher.topics.retry(tier);
-        Outgoing::new(topic, d.to.as_str(), again)
-    }
-}
-
 impl Handler for Dispatch {
     fn wants(&self, kind: EventKind) -> bool {
         kind == EventKind::RoutingDecided
@@ -78,7 +66,7 @@ impl Handler for Dispatch {
             let wait = nb.as_micros() - Timestamp::now().as_micros();
             let wait = Duration::from_micros(u64::try_from(wait).unwrap_or(0));
             if let Some(tier) = park_on(wait) {
-                return Ok(vec![self.parked(d, tier)]);
+                return Ok(vec![self.dispatcher.parked(d, tier)]);
             }
             if !wait.is_zero() {
                 tokio::select! {
