@@ -111,11 +111,11 @@ fuzz-lint: deps ## rustfmt check and clippy -D warnings of the fuzz crate (its o
 # The chaos suite of issue 9 (bench/chaos.py, bench/README.md): SIGKILL under load, then every
 # 202-accepted message reconciled. `make test` runs chaos-smoke (2 rounds per service, debug).
 .PHONY: chaos chaos-smoke
-chaos: deps stack-up ## kill every service, Kafka and Cassandra 20 times each under load, and 20 rounds of two dispatchers; report in bench/reports/chaos-<date>.md
+chaos: deps stack-up ## kill every service, Kafka and Cassandra 20 times each under load, 20 rounds of two dispatchers, 20 link drops; report in bench/reports/chaos-<date>.md
 	@python3 bench/chaos.py
 
-chaos-smoke: ## 2 SIGKILLs per service, 2 rounds of the two-dispatcher target, one carrier down 30 s of two, under load (debug binaries, already built); fails on any loss
+chaos-smoke: ## 2 SIGKILLs per service, 2 rounds of the two-dispatcher target, 2 link drops, one carrier down 30 s of two, under load (debug binaries, already built); fails on any loss
 	@CHAOS_PROFILE=debug BENCH_BUILD=0 CHAOS_ROUNDS=2 CHAOS_RATE=50 CHAOS_CARRIER_DOWN_SECS=30 \
-	  CHAOS_TARGETS=ingest,router,dispatcher,dlr-ingester,analytics,dispatchers,carrier-outage \
+	  CHAOS_TARGETS=ingest,router,dispatcher,dlr-ingester,analytics,dispatchers,link-drops,carrier-outage \
 	  CHAOS_ENFORCE=lost,stuck,duplicates CHAOS_REPORT_DIR=$${TMPDIR:-/tmp}/smsflow-chaos-smoke \
 	  python3 bench/chaos.py
