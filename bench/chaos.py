@@ -35,6 +35,9 @@ Standard library only; reuses bench/run.py's platform handling. Knobs (defaults 
                     (carrier-sim `POST /connections/drop`), on a carrier answering in
                     20-200 ms: the submits whose answers were lost have an unknown outcome
     CHAOS_ROUNDS    20       kills per target
+    CHAOS_DURATION  -        seconds of load per target (default: rounds x 12 s for a service,
+                             45 s Kafka, 110 s Cassandra, 30 s two dispatchers, 40 s link drops);
+                             the rounds stop when it ends, and the report says how many ran
     CHAOS_RATE      200      messages per second
     CHAOS_MIX       otp=1,transactional=1,bulk=2
     CHAOS_MULTIPART 5        every n-th message has two segments (0: none)
@@ -215,7 +218,7 @@ class Chaos:
         # link-drops: the SMPP client's reconnect backoff doubles up to 30 s while links keep
         # dropping within 30 s of their bind (crates/smsflow-smpp, session.rs).
         per_round = {"kafka": 45, "cassandra": 110, "dispatchers": 30, "link-drops": 40}.get(target, 12)
-        duration = max(20, self.rounds * per_round)
+        duration = float(env("CHAOS_DURATION", max(20, self.rounds * per_round)))
         out = {}
 
         def load():
