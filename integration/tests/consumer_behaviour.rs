@@ -409,6 +409,31 @@ async fn records_due_later_wait_without_holding_a_handler_slot() {
     assert_eq!(all.len(), 5, "each handled once: {all:?}");
 }
 
+/// A second member of `group`, consuming the requests topic of `k` with `handler`; and a
+/// producer to that topic.
+fn second_member(
+    k: &KafkaConfig,
+    group: String,
+    handler: Arc<Scripted>,
+) -> (
+    EventProducer,
+    CancellationToken,
+    tokio::task::JoinHandle<Result<(), KafkaError>>,
+) {
+    let t = k.topics();
+    let producer = EventProducer::new(k, Arc::new(k.codec().unwrap()), "consumer-test").unwrap();
+    let other = ConsumerOptions::new(group, vec![t.requests.clone()], t.dlq.clone());
+    let parts = ConsumerParts {
+        producer: producer.clone(),
+        dedupe: Arc::new(NoDedupe),
+        observer: None,
+    };
+    let stop = CancellationToken::new();
+    let (kc, s) = (k.clone(), stop.clone());
+    let task = tokio::spawn(async move { consumer::run(&kc, other, parts, handler, s).await });
+    (producer, stop, task)
+}
+
 /// A partition taken away while the loop had paused its whole assignment (full for
 /// `PAUSE_AFTER`) is read again when a rebalance gives it back: librdkafka keeps a partition
 /// paused across revoke and assign, and the loop, resumed meanwhile with what it still held,
@@ -441,16 +466,7 @@ async fn a_partition_revoked_while_paused_is_read_again_when_it_comes_back() {
     tokio::time::sleep(consumer::PAUSE_AFTER + Duration::from_secs(1)).await;
 
     // A second member takes a partition away, and leaves after record 0 is done.
-    let producer = EventProducer::new(&k, Arc::new(k.codec().unwrap()), "consumer-test").unwrap();
-    let other = ConsumerOptions::new(group, vec![t.requests.clone()], t.dlq.clone());
-    let parts = ConsumerParts {
-        producer: producer.clone(),
-        dedupe: Arc::new(NoDedupe),
-        observer: None,
-    };
-    let other_stop = CancellationToken::new();
-    let (kc, s, h) = (k.clone(), other_stop.clone(), handler.clone());
-    let other_task = tokio::spawn(async move { consumer::run(&kc, other, parts, h, s).await });
+    let (producer, other_stop, other_task) = second_member(&k, group, handler.clone());
     until_handled(&handler, first).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     other_stop.cancel();
@@ -513,7 +529,6 @@ async fn a_revoke_waits_for_its_running_records_without_freezing_their_runtime()
         handler.clone(),
     )
     .await;
-    let t = k.topics();
     let started = eventually(Duration::from_secs(30), || async {
         (handler.calls.lock().unwrap().len() >= 8).then_some(())
     })
@@ -521,16 +536,7 @@ async fn a_revoke_waits_for_its_running_records_without_freezing_their_runtime()
     assert!(started.is_some(), "the 8 slow records never all started");
 
     // A second member joins at once: the partition it takes has slow records running.
-    let producer = EventProducer::new(&k, Arc::new(k.codec().unwrap()), "consumer-test").unwrap();
-    let other = ConsumerOptions::new(group, vec![t.requests.clone()], t.dlq.clone());
-    let parts = ConsumerParts {
-        producer,
-        dedupe: Arc::new(NoDedupe),
-        observer: None,
-    };
-    let other_stop = CancellationToken::new();
-    let (kc, s, h) = (k.clone(), other_stop.clone(), handler.clone());
-    let other_task = tokio::spawn(async move { consumer::run(&kc, other, parts, h, s).await });
+    let (_, other_stop, other_task) = second_member(&k, group, handler.clone());
     until_handled(&handler, count).await;
     other_stop.cancel();
     other_task.await.unwrap().unwrap();
