@@ -281,6 +281,8 @@ class Bench:
         say("starting the stack if needed (scripts/stack.sh start)")
         self.run(["scripts/stack.sh", "start"])
         self.was_running = self.platform_running()
+        if self.mode == "restart":
+            self.clean_leftovers()
         if self.mode == "running":
             down = [n for n, url in READY.items() if not ready(url)]
             if down:
@@ -303,9 +305,22 @@ class Bench:
             return
         for p in self.prefixes:
             self.run([str(self.bin / "loadgen"), "delete-topics", "--prefix", p], log=log, check=False)
-            self.run([str(self.bin / "loadgen"), "drop-keyspace", "--keyspace", keyspace_of(p)],
+            self.run([str(self.bin / "loadgen"), "drop-keyspace", "--prefix", keyspace_of(p)],
                      log=log, check=False)
         self.prefixes = []
+
+    def clean_leftovers(self):
+        """Deletes every benchmark topic and keyspace earlier runs left (a run killed before
+        its clean-up, or BENCH_KEEP_TOPICS=1): a broker with a thousand idle partitions more,
+        or a CQL server with a hundred keyspaces more, costs more per message, so runs on a
+        box with leftovers are not comparable with runs on one without."""
+        if env("BENCH_KEEP_TOPICS", "0") == "1":
+            return
+        say("deleting the topics and keyspaces earlier benchmark runs left (bench-*, bench_*)")
+        log = self.work / "platform.log"
+        self.run(["scripts/platform.sh", "stop"], log=log)
+        self.run([str(self.bin / "loadgen"), "delete-topics", "--prefix", "bench-"], log=log)
+        self.run([str(self.bin / "loadgen"), "drop-keyspace", "--prefix", "bench_"], log=log)
 
     def fresh(self, label, partitions=None, extra_env=None):
         """Before a run: its own topic prefix and a restarted platform (restart mode)."""

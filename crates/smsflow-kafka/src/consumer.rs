@@ -15,7 +15,9 @@
 //!   `sms.dlq` with headers saying topic, partition, offset, error and service; a handler
 //!   panic is a dead letter too. For a decoded record the handler may first publish the
 //!   events that end its message ([`Handler::dead_lettered`]), so none ends silently there.
-//! - **Transient failures are retried**, with capped exponential backoff, never dropped.
+//! - **Transient failures are retried**, with capped, jittered exponential backoff, never
+//!   dropped; when a record that had failed goes through, the others waiting to retry try
+//!   again at once (`retry.rs`): a dependency back from an outage is used from then on.
 //! - **Graceful shutdown**: stop taking records, let in-flight ones finish (retries give up at
 //!   shutdown without storing their offset), commit synchronously.
 //! - **Records due later wait without a slot.** A topic in [`ConsumerOptions::delays`] has its
@@ -55,6 +57,7 @@ use crate::headers;
 use crate::metrics;
 use crate::offsets::Tracker;
 use crate::producer::{ByPriority, EventProducer, Outgoing};
+use crate::retry::{Retries, Woken};
 
 /// A decoded record handed to a [`Handler`].
 #[derive(Debug)]
@@ -380,6 +383,8 @@ struct Shared<H> {
     shutdown: CancellationToken,
     running: Arc<Running>,
     metrics: metrics::ConsumerMetrics,
+    /// The retry waits of this consumer's records (`retry.rs`).
+    retries: Retries,
 }
 
 /// Result of one record's task.
@@ -433,6 +438,7 @@ pub async fn run<H: Handler>(
         shutdown: shutdown.clone(),
         running,
         metrics,
+        retries: Retries::default(),
     });
     let mut state = LoopState {
         holds: Holds::new(&shared.opts.delays),
@@ -824,16 +830,14 @@ fn spawn<H: Handler>(
     })
 }
 
-/// Sleeps the backoff for `attempt`; false if shutdown came first.
+/// Waits out the retry step of a record whose try failed; false if shutdown came first.
 async fn backoff<H>(shared: &Shared<H>, attempt: &mut u32) -> bool {
-    let base = Duration::from_millis(100).saturating_mul(1 << (*attempt).min(10));
-    let d = base.min(shared.opts.max_backoff);
-    *attempt += 1;
     shared.metrics.retried();
-    tokio::select! {
-        _ = tokio::time::sleep(d) => true,
-        _ = shared.shutdown.cancelled() => false,
-    }
+    let woken = shared
+        .retries
+        .wait(attempt, shared.opts.max_backoff, &shared.shutdown)
+        .await;
+    woken != Woken::Shutdown
 }
 
 /// Decode → dedupe → handle → produce outputs → mark handled.
@@ -864,7 +868,10 @@ async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage, assignment:
     let event_id = event.meta().event_id;
     loop {
         match shared.parts.dedupe.seen(scope, event_id).await {
-            Ok(true) => return Outcome::Duplicate,
+            Ok(true) => {
+                shared.retries.succeeded(attempt);
+                return Outcome::Duplicate;
+            }
             Ok(false) => break,
             Err(e) => {
                 warn!(%event_id, error = %e, "dedupe lookup failed, retrying");
@@ -899,7 +906,10 @@ async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage, assignment:
                 ))
             });
         match handled {
-            Ok(outs) => break outs,
+            Ok(outs) => {
+                shared.retries.succeeded(attempt);
+                break outs;
+            }
             Err(HandlerError::Retry(reason)) => {
                 warn!(parent: &span, %event_id, reason = %reason, "handler failed transiently, retrying");
                 if !backoff(shared, &mut attempt).await {
@@ -936,6 +946,7 @@ async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage, assignment:
             return Outcome::Abandoned;
         }
     }
+    shared.retries.succeeded(attempt);
     while let Err(e) = shared.parts.dedupe.record(scope, event_id).await {
         warn!(parent: &span, %event_id, error = %e, "dedupe mark failed, retrying");
         if !backoff(shared, &mut attempt).await {

@@ -7,6 +7,7 @@
 //! | [`consumer`] | the consumer loop: decode, dedupe, [`Handler`], outputs, commit-after-ack |
 //! | [`offsets`] | per-partition offset tracking for concurrent processing (internal) |
 //! | `due` | records of delay topics held, their partition paused, until due (internal) |
+//! | `retry` | retry waits: jittered backoff, all woken when a failed record goes through (internal) |
 //! | [`dedupe`] | the [`Dedupe`] hook (the durable one is in `smsflow-store`) |
 //! | [`dlq`] | dead-lettering to `sms.dlq` with origin and error headers |
 //! | [`headers`] | header names, W3C `traceparent` propagation |
@@ -25,6 +26,7 @@ pub mod headers;
 pub mod metrics;
 mod offsets;
 pub mod producer;
+mod retry;
 
 pub use config::KafkaConfig;
 pub use consumer::{ConsumerOptions, ConsumerParts, Fetch, Finished, Handler, Incoming, Outcome};

@@ -16,6 +16,28 @@ use smsflow_kafka::HandlerError;
 use crate::config::StoreConfig;
 use crate::error::StoreError;
 
+/// Longest wait between a session's tries to reconnect to a node. The driver's default
+/// doubles from 50 ms to 10 s: after an outage of half a minute a node back up went unused
+/// for up to 10 s, every request failing "no connections in the pool" meanwhile (the chaos
+/// suite's `cassandra` target; ADR 12, decision 20). A try a second costs a node that is
+/// still down one refused TCP connect.
+pub const MAX_RECONNECT_WAIT: Duration = Duration::from_secs(1);
+
+/// Sets [`MAX_RECONNECT_WAIT`] on `b` where the driver lets us (built with
+/// `--cfg scylla_unstable`, as `.cargo/config.toml` does); elsewhere the default stays.
+fn reconnect_promptly(b: &mut SessionBuilder) {
+    #[cfg(scylla_unstable)]
+    {
+        use scylla::policies::reconnect::ExponentialReconnectPolicy;
+        b.config.reconnect_policy = Arc::new(
+            ExponentialReconnectPolicy::new()
+                .with_backoff_limits(Duration::from_millis(50), MAX_RECONNECT_WAIT),
+        );
+    }
+    #[cfg(not(scylla_unstable))]
+    let _ = b;
+}
+
 /// A CQL session plus the keyspace name. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -81,6 +103,7 @@ impl Store {
         if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
             b = b.user(u, p);
         }
+        reconnect_promptly(&mut b);
         let session = b.build().await.map_err(|e| StoreError::Connect {
             points: cfg.contact_points.join(","),
             message: e.to_string(),

@@ -92,7 +92,8 @@ pub struct Dispatcher {
 }
 
 /// Writes state that records what the carrier already has, retrying a failing store until
-/// it succeeds or `shutdown` (backoff 100 ms doubling to 5 s). The carrier's answer is known
+/// it succeeds or `shutdown` (backoff 100 ms doubling to 1 s: a store back from an outage is
+/// written to within a second, ADR 12 decision 20). The carrier's answer is known
 /// only here: given up, a re-run would find the attempt STARTED with its parts unrecorded and
 /// treat them as outcome unknown (a message the carrier accepted ending `failed`, or an OTP
 /// sent again), which is what a CQL outage of a minute did before (issue 9's chaos report).
@@ -120,7 +121,7 @@ where
                         )));
                     }
                 }
-                delay = (delay * 2).min(Duration::from_secs(5));
+                delay = (delay * 2).min(Duration::from_secs(1));
             }
             Err(e) => return Err(e),
         }

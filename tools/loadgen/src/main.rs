@@ -73,17 +73,18 @@ enum Command {
     Verify(VerifyArgs),
     /// Accept → carrier submit latency of the messages of an ids file.
     Latency(LatencyArgs),
-    /// Delete the topics of a benchmark run (names starting with a `bench-…` prefix).
+    /// Delete the topics of benchmark runs (names starting with a `bench-…` prefix).
     DeleteTopics(DeleteTopicsArgs),
-    /// Drop the CQL keyspace of a benchmark run (a name starting with `bench_`).
+    /// Drop the CQL keyspaces of benchmark runs (names starting with a `bench_…` prefix).
     DropKeyspace(DropKeyspaceArgs),
 }
 
 #[derive(Debug, Args)]
 struct DropKeyspaceArgs {
-    /// Keyspace of the run (must start with `bench_`).
+    /// Keyspace prefix: a run's keyspace, or `bench_` for every run's (must start with
+    /// `bench_`).
     #[arg(long)]
-    keyspace: String,
+    prefix: String,
     /// CQL contact point.
     #[arg(long, default_value = "127.0.0.1:9042")]
     contact_point: String,
@@ -91,7 +92,7 @@ struct DropKeyspaceArgs {
 
 #[derive(Debug, Args)]
 struct DeleteTopicsArgs {
-    /// Topic prefix of the run (must start with `bench-`).
+    /// Topic prefix: a run's, or `bench-` for every run's (must start with `bench-`).
     #[arg(long)]
     prefix: String,
     /// Kafka bootstrap servers.
@@ -406,8 +407,8 @@ async fn main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::DropKeyspace(a) => {
-            topics::drop_keyspace(&a.contact_point, &a.keyspace).await?;
-            eprintln!("[loadgen] dropped keyspace {}", a.keyspace);
+            let n = topics::drop_keyspaces(&a.contact_point, &a.prefix).await?;
+            eprintln!("[loadgen] dropped {n} keyspaces starting with {}", a.prefix);
             Ok(ExitCode::SUCCESS)
         }
     }

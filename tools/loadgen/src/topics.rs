@@ -18,7 +18,7 @@ pub const REQUIRED_START: &str = "bench-";
 /// Deletes every topic whose name starts with `prefix`; returns how many.
 pub async fn delete_with_prefix(bootstrap: &str, prefix: &str) -> anyhow::Result<usize> {
     anyhow::ensure!(
-        prefix.starts_with(REQUIRED_START) && prefix.len() > REQUIRED_START.len(),
+        prefix.starts_with(REQUIRED_START),
         "only benchmark prefixes (`{REQUIRED_START}…`) are deleted"
     );
     let mut cfg = ClientConfig::new();
@@ -58,25 +58,39 @@ pub async fn delete_with_prefix(bootstrap: &str, prefix: &str) -> anyhow::Result
 /// Only keyspaces the benchmark hands out can be dropped.
 pub const REQUIRED_KEYSPACE_START: &str = "bench_";
 
-/// Drops `keyspace` (if it exists) through the CQL server at `contact_point`.
-pub async fn drop_keyspace(contact_point: &str, keyspace: &str) -> anyhow::Result<()> {
+/// Drops every keyspace whose name starts with `prefix` (one run's, or with `bench_` all
+/// that runs left behind) through the CQL server at `contact_point`; returns how many.
+pub async fn drop_keyspaces(contact_point: &str, prefix: &str) -> anyhow::Result<usize> {
     anyhow::ensure!(
-        keyspace.starts_with(REQUIRED_KEYSPACE_START)
-            && keyspace.len() > REQUIRED_KEYSPACE_START.len(),
+        prefix.starts_with(REQUIRED_KEYSPACE_START),
         "only benchmark keyspaces (`{REQUIRED_KEYSPACE_START}…`) are dropped"
     );
-    // `Store::connect` refuses a keyspace name that is not a plain identifier, so the name is
-    // safe to put into the statement.
+    // `Store::connect` refuses a keyspace name that is not a plain identifier; the names
+    // dropped come from the server's own schema table.
     let cfg = smsflow_store::StoreConfig {
         contact_points: vec![contact_point.to_owned()],
-        keyspace: keyspace.to_owned(),
+        keyspace: "system".to_owned(),
         ..smsflow_store::StoreConfig::default()
     };
     let store = smsflow_store::Store::connect(&cfg).await?;
-    store
+    let names: Vec<String> = store
         .session()
-        .query_unpaged(format!("DROP KEYSPACE IF EXISTS {keyspace}"), ())
+        .query_unpaged("SELECT keyspace_name FROM system_schema.keyspaces", ())
         .await
-        .with_context(|| format!("drop keyspace {keyspace}"))?;
-    Ok(())
+        .context("list keyspaces")?
+        .into_rows_result()
+        .context("list keyspaces")?
+        .rows::<(String,)>()
+        .context("list keyspaces")?
+        .filter_map(|r| r.ok().map(|(n,)| n))
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    for ks in &names {
+        store
+            .session()
+            .query_unpaged(format!("DROP KEYSPACE IF EXISTS {ks}"), ())
+            .await
+            .with_context(|| format!("drop keyspace {ks}"))?;
+    }
+    Ok(names.len())
 }
