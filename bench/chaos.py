@@ -43,7 +43,9 @@ Standard library only; reuses bench/run.py's platform handling. Knobs (defaults 
     CHAOS_MULTIPART 5        every n-th message has two segments (0: none)
     CHAOS_GAP       2-5      seconds between a target being back and the next kill (services;
                              Kafka: 5-15, Cassandra: 30-60)
-    CHAOS_ENFORCE   lost,duplicates,stuck,failed   what makes the run fail
+    CHAOS_ENFORCE   lost,duplicates,stuck,failed   what makes the run fail (expired_unsent:
+                             ended `expired` before any segment was sent, counted apart from
+                             failed; add it to fail on a platform that fell behind)
     CHAOS_PROFILE   release  cargo profile of the binaries (CI: debug, already built)
     BENCH_BUILD     1        0: do not build
     CHAOS_REPORT_DIR bench/reports
@@ -485,6 +487,11 @@ def verdict(row):
     unknown = nd.pop(UNKNOWN, 0)
     stuck = sum(v for k, v in nd.items() if k not in TERMINAL_NOT_DELIVERED)
     failed = sum(v for k, v in nd.items() if k in TERMINAL_NOT_DELIVERED)
+    # Ended `expired` with nothing at the carrier: its validity ended while it waited (the
+    # validity guard, issue 9 item 8): not a message the carrier had and the view failed,
+    # but the platform falling behind; counted apart (known once the ledger was asked).
+    expired_unsent = ((row.get("at_carrier") or {}).get("expired") or {}).get("none", 0)
+    failed -= expired_unsent
     dups = row.get("dups")
     if dups is None:
         # The ledger could not be asked per message: every duplicate segment counts.
@@ -492,7 +499,8 @@ def verdict(row):
     else:
         otp = dups.get("otp", 0)
         dup = sum(n for p, n in dups.items() if p != "otp")
-    out = {"lost": lost, "stuck": stuck, "failed": failed, "unknown": unknown, "duplicates": dup,
+    out = {"lost": lost, "stuck": stuck, "failed": failed, "expired_unsent": expired_unsent,
+           "unknown": unknown, "duplicates": dup,
            "otp_resent": otp, "statuses": nd}
     answers = r.get("answers") or {}
     if "outage" in row:
@@ -541,9 +549,13 @@ def write_report(rows, started, enforce, src, path=None):
         "- `unknown` = final, the carrier may have it (a dispatcher died mid-submit, or a link dropped "
         "with its answer; ADR 12, decision 15): "
         "not `failed`; counted apart, and listed below with what the carrier's ledger says",
+        "- `expired unsent` = ended `expired` with none of its segments at the carrier: its "
+        "validity ended while it waited in the backlog (the validity guard, issue 9 item 8); "
+        "`failed` counts every other terminal status but `delivered`, among them an `expired` "
+        "the carrier had",
         "",
-        "| target | kills | restart (s, median) | accepted (202) | refused (503 / no answer) | delivered | lost | stuck | failed | unknown | duplicates (not OTP) | OTPs resent (policy) | other statuses | verdict |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| target | kills | restart (s, median) | accepted (202) | refused (503 / no answer) | delivered | lost | stuck | failed | expired unsent | unknown | duplicates (not OTP) | OTPs resent (policy) | other statuses | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         r, v = row["result"], verdict(row)
@@ -552,7 +564,8 @@ def write_report(rows, started, enforce, src, path=None):
         bad = [k for k in enforce if v.get(k)]
         lines.append(
             f"| {row['target']} | {row['kills']} | {med} | {r['accepted']:,} | {r['failed']:,} | "
-            f"{r['delivered']:,} | {v['lost']} | {v['stuck']} | {v['failed']} | {v['unknown']} | {v['duplicates']} | "
+            f"{r['delivered']:,} | {v['lost']} | {v['stuck']} | {v['failed']} | {v['expired_unsent']} | "
+            f"{v['unknown']} | {v['duplicates']} | "
             f"{v['otp_resent']} | "
             f"{', '.join(f'{k}: {n}' for k, n in sorted(v['statuses'].items())) or '-'} | "
             f"{'**FAIL** (' + ', '.join(bad) + ')' if bad else 'ok'} |")
