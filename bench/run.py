@@ -305,7 +305,7 @@ class Bench:
             return
         for p in self.prefixes:
             self.run([str(self.bin / "loadgen"), "delete-topics", "--prefix", p], log=log, check=False)
-            self.run([str(self.bin / "loadgen"), "drop-keyspace", "--prefix", keyspace_of(p)],
+            self.run([str(self.bin / "loadgen"), "drop-keyspace", "--keyspace", keyspace_of(p)],
                      log=log, check=False)
         self.prefixes = []
 
@@ -313,14 +313,17 @@ class Bench:
         """Deletes every benchmark topic and keyspace earlier runs left (a run killed before
         its clean-up, or BENCH_KEEP_TOPICS=1): a broker with a thousand idle partitions more,
         or a CQL server with a hundred keyspaces more, costs more per message, so runs on a
-        box with leftovers are not comparable with runs on one without."""
-        if env("BENCH_KEEP_TOPICS", "0") == "1":
+        box with leftovers are not comparable with runs on one without. BENCH_CLEAN_LEFTOVERS=0
+        keeps them (a run kept with BENCH_KEEP_TOPICS=1, to be read after later runs)."""
+        if env("BENCH_KEEP_TOPICS", "0") == "1" or env("BENCH_CLEAN_LEFTOVERS", "1") == "0":
             return
         say("deleting the topics and keyspaces earlier benchmark runs left (bench-*, bench_*)")
         log = self.work / "platform.log"
         self.run(["scripts/platform.sh", "stop"], log=log)
-        self.run([str(self.bin / "loadgen"), "delete-topics", "--prefix", "bench-"], log=log)
-        self.run([str(self.bin / "loadgen"), "drop-keyspace", "--prefix", "bench_"], log=log)
+        self.run([str(self.bin / "loadgen"), "delete-topics", "--prefix", "bench-"], log=log,
+                 check=False)
+        self.run([str(self.bin / "loadgen"), "drop-keyspace", "--prefix", "bench_"], log=log,
+                 check=False)
 
     def fresh(self, label, partitions=None, extra_env=None):
         """Before a run: its own topic prefix and a restarted platform (restart mode)."""

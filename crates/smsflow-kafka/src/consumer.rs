@@ -57,7 +57,7 @@ use crate::headers;
 use crate::metrics;
 use crate::offsets::Tracker;
 use crate::producer::{ByPriority, EventProducer, Outgoing};
-use crate::retry::{Retries, Woken};
+use crate::retry::{Retries, RetryState, Woken};
 
 /// A decoded record handed to a [`Handler`].
 #[derive(Debug)]
@@ -831,11 +831,11 @@ fn spawn<H: Handler>(
 }
 
 /// Waits out the retry step of a record whose try failed; false if shutdown came first.
-async fn backoff<H>(shared: &Shared<H>, attempt: &mut u32) -> bool {
+async fn backoff<H>(shared: &Shared<H>, st: &mut RetryState) -> bool {
     shared.metrics.retried();
     let woken = shared
         .retries
-        .wait(attempt, shared.opts.max_backoff, &shared.shutdown)
+        .wait(st, shared.opts.max_backoff, &shared.shutdown)
         .await;
     woken != Woken::Shutdown
 }
@@ -851,13 +851,13 @@ async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage, assignment:
         return Outcome::Handled;
     }
     let codec = shared.parts.producer.codec();
-    let mut attempt = 0;
+    let mut retry = shared.retries.start();
     let event = loop {
         match codec.decode(payload).await {
             Ok(e) => break e,
             Err(e) if e.is_retriable() => {
                 warn!(error = %e, "cannot decode yet, retrying");
-                if !backoff(shared, &mut attempt).await {
+                if !backoff(shared, &mut retry).await {
                     return Outcome::Abandoned;
                 }
             }
@@ -869,13 +869,13 @@ async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage, assignment:
     loop {
         match shared.parts.dedupe.seen(scope, event_id).await {
             Ok(true) => {
-                shared.retries.succeeded(attempt);
+                shared.retries.succeeded(&mut retry);
                 return Outcome::Duplicate;
             }
             Ok(false) => break,
             Err(e) => {
                 warn!(%event_id, error = %e, "dedupe lookup failed, retrying");
-                if !backoff(shared, &mut attempt).await {
+                if !backoff(shared, &mut retry).await {
                     return Outcome::Abandoned;
                 }
             }
@@ -907,12 +907,12 @@ async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage, assignment:
             });
         match handled {
             Ok(outs) => {
-                shared.retries.succeeded(attempt);
+                shared.retries.succeeded(&mut retry);
                 break outs;
             }
             Err(HandlerError::Retry(reason)) => {
                 warn!(parent: &span, %event_id, reason = %reason, "handler failed transiently, retrying");
-                if !backoff(shared, &mut attempt).await {
+                if !backoff(shared, &mut retry).await {
                     return Outcome::Abandoned;
                 }
             }
@@ -920,7 +920,7 @@ async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage, assignment:
                 let ends = shared.handler.dead_lettered(&incoming.event, code, &reason);
                 while let Err(e) = shared.parts.producer.send_all(&ends).await {
                     warn!(parent: &span, %event_id, error = %e, "terminal status of a dead letter not acknowledged, retrying");
-                    if !backoff(shared, &mut attempt).await {
+                    if !backoff(shared, &mut retry).await {
                         return Outcome::Abandoned;
                     }
                 }
@@ -942,14 +942,14 @@ async fn process<H: Handler>(shared: &Shared<H>, msg: &OwnedMessage, assignment:
         .await
     {
         warn!(parent: &span, %event_id, error = %e, "outputs not acknowledged, retrying");
-        if !backoff(shared, &mut attempt).await {
+        if !backoff(shared, &mut retry).await {
             return Outcome::Abandoned;
         }
     }
-    shared.retries.succeeded(attempt);
+    shared.retries.succeeded(&mut retry);
     while let Err(e) = shared.parts.dedupe.record(scope, event_id).await {
         warn!(parent: &span, %event_id, error = %e, "dedupe mark failed, retrying");
-        if !backoff(shared, &mut attempt).await {
+        if !backoff(shared, &mut retry).await {
             return Outcome::Abandoned;
         }
     }
@@ -978,7 +978,7 @@ async fn dead_letter<H>(
         reason,
         "dead-lettering record"
     );
-    let mut attempt = 0;
+    let mut retry = shared.retries.start();
     loop {
         let sent = dlq::send(
             &shared.parts.producer,
@@ -996,7 +996,7 @@ async fn dead_letter<H>(
             }
             Err(e) => {
                 warn!(error = %e, "dead-letter not acknowledged, retrying");
-                if !backoff(shared, &mut attempt).await {
+                if !backoff(shared, &mut retry).await {
                     return Outcome::Abandoned;
                 }
             }

@@ -5,13 +5,15 @@
 //! not retry together. What that alone costs: when a dependency every record needs (the CQL
 //! store, the broker) comes back after an outage of half a minute, the records are waiting
 //! out steps of up to the cap, so the consumer would stay idle up to the cap after the
-//! dependency returned. With the store killed again every minute (the chaos suite's
-//! `cassandra` target) most of the time it is up was spent waiting (ADR 12, decision 20).
+//! dependency returned (ADR 12, decision 20).
 //!
 //! So the waits share one [`Retries`] per consumer: when a record that had failed goes through
-//! (its dependency works again), every record waiting out a backoff tries again at once. Only
-//! a success *after* a failure wakes them: a record that waits for a reason of its own (say,
-//! another instance's attempt to settle) is not woken by the ordinary traffic around it.
+//! (its dependency works again), every record waiting out a step tries again at once, and so
+//! does one whose try was under way when that happened. Bounds:
+//! - only a success *after* a failure wakes anyone, and each record wakes the others once: a
+//!   record that waits for a reason of its own is not woken by the ordinary traffic around it;
+//! - a record woken early that fails again waits its whole next step, so a record failing for
+//!   a reason of its own is tried early at most every other step, however many others recover.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -27,8 +29,21 @@ const FIRST_STEP: Duration = Duration::from_millis(100);
 pub(crate) struct Retries {
     /// Woken when a record that had failed succeeds.
     recovered: Notify,
-    /// How many times that happened (for tests and metrics).
+    /// How many times that happened.
     recoveries: AtomicU64,
+}
+
+/// One record's retries.
+#[derive(Debug)]
+pub(crate) struct RetryState {
+    /// Tries failed so far.
+    pub(crate) attempt: u32,
+    /// [`Retries::recoveries`] when this record's current try began.
+    seen: u64,
+    /// The last wait ended early ([`Woken::Recovered`]).
+    woken_early: bool,
+    /// This record already told the others its dependency works.
+    signalled: bool,
 }
 
 /// Why a wait ended.
@@ -50,35 +65,52 @@ pub(crate) fn step(attempt: u32, max: Duration) -> Duration {
 }
 
 impl Retries {
-    /// Waits out the backoff step of a record whose try number `*attempt + 1` just failed
-    /// (and counts it), or less if another record recovers meanwhile.
+    /// The retry state of a record about to be tried for the first time.
+    pub(crate) fn start(&self) -> RetryState {
+        RetryState {
+            attempt: 0,
+            seen: self.recoveries.load(Ordering::Acquire),
+            woken_early: false,
+            signalled: false,
+        }
+    }
+
+    /// Waits out the backoff step of a record whose try just failed (and counts it), or less
+    /// if another record recovered since this try began or recovers meanwhile.
     pub(crate) async fn wait(
         &self,
-        attempt: &mut u32,
+        st: &mut RetryState,
         max: Duration,
         shutdown: &CancellationToken,
     ) -> Woken {
-        let d = step(*attempt, max);
-        *attempt += 1;
-        tokio::select! {
-            () = tokio::time::sleep(d) => Woken::Elapsed,
-            () = self.recovered.notified() => Woken::Recovered,
-            () = shutdown.cancelled() => Woken::Shutdown,
-        }
+        let d = step(st.attempt, max);
+        st.attempt += 1;
+        // Woken early last time and failed again: its own reason, not the dependency's.
+        let listen = !st.woken_early;
+        // Subscribed before the counter is read: a recovery between the two is not missed.
+        let notified = self.recovered.notified();
+        let woken = if listen && self.recoveries.load(Ordering::Acquire) != st.seen {
+            Woken::Recovered
+        } else {
+            tokio::select! {
+                () = tokio::time::sleep(d) => Woken::Elapsed,
+                () = notified, if listen => Woken::Recovered,
+                () = shutdown.cancelled() => Woken::Shutdown,
+            }
+        };
+        st.seen = self.recoveries.load(Ordering::Acquire);
+        st.woken_early = woken == Woken::Recovered;
+        woken
     }
 
-    /// A record that had failed `attempt` times (from 0) went through: if it had failed, its
-    /// dependency works again, so every waiting record tries again now.
-    pub(crate) fn succeeded(&self, attempt: u32) {
-        if attempt > 0 {
-            self.recoveries.fetch_add(1, Ordering::Relaxed);
+    /// A step of the record went through: if it had failed before, its dependency works
+    /// again, so every waiting record tries again now (once per record).
+    pub(crate) fn succeeded(&self, st: &mut RetryState) {
+        if st.attempt > 0 && !st.signalled {
+            st.signalled = true;
+            self.recoveries.fetch_add(1, Ordering::AcqRel);
             self.recovered.notify_waiters();
         }
-    }
-
-    #[cfg(test)]
-    fn recoveries(&self) -> u64 {
-        self.recoveries.load(Ordering::Relaxed)
     }
 }
 
@@ -86,9 +118,18 @@ impl Retries {
 mod tests {
     use std::sync::Arc;
 
+    use tokio::time::Instant;
+
     use super::*;
 
     const CAP: Duration = Duration::from_secs(10);
+
+    /// A record that has failed often enough to wait at the cap.
+    fn long_failing(retries: &Retries) -> RetryState {
+        let mut st = retries.start();
+        st.attempt = 20;
+        st
+    }
 
     #[test]
     fn steps_double_from_100_ms_to_the_cap_jittered_into_their_upper_half() {
@@ -113,21 +154,42 @@ mod tests {
             .map(|_| {
                 let (r, s) = (retries.clone(), shutdown.clone());
                 tokio::spawn(async move {
-                    let mut attempt = 20; // long past the cap
-                    let t = tokio::time::Instant::now();
-                    (r.wait(&mut attempt, CAP, &s).await, t.elapsed(), attempt)
+                    let mut st = long_failing(&r);
+                    let t = Instant::now();
+                    (r.wait(&mut st, CAP, &s).await, t.elapsed(), st.attempt)
                 })
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(200)).await;
-        retries.succeeded(3);
+        let mut recovering = retries.start();
+        recovering.attempt = 3;
+        retries.succeeded(&mut recovering);
+        retries.succeeded(&mut recovering); // a later step of the same record: no second wave
         for w in waiters {
             let (woken, waited, attempt) = w.await.unwrap();
             assert_eq!(woken, Woken::Recovered);
             assert!(waited < Duration::from_secs(1), "waited {waited:?}");
             assert_eq!(attempt, 21, "the failed try is counted");
         }
-        assert_eq!(retries.recoveries(), 1);
+        assert_eq!(retries.recoveries.load(Ordering::Relaxed), 1);
+    }
+
+    /// A recovery while a record's try was still under way (its request timing out against
+    /// the node that just came back) sends it round again at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_recovery_during_a_try_is_not_missed() {
+        let retries = Retries::default();
+        let shutdown = CancellationToken::new();
+        let mut st = long_failing(&retries);
+        let mut other = retries.start();
+        other.attempt = 1;
+        retries.succeeded(&mut other); // while `st`'s try runs
+        let t = Instant::now();
+        assert_eq!(
+            retries.wait(&mut st, CAP, &shutdown).await,
+            Woken::Recovered
+        );
+        assert!(t.elapsed() < Duration::from_millis(1));
     }
 
     /// A record that went through at its first try says nothing about anyone's failure: a
@@ -138,18 +200,44 @@ mod tests {
         let shutdown = CancellationToken::new();
         let (r, s) = (retries.clone(), shutdown.clone());
         let waiter = tokio::spawn(async move {
-            let mut attempt = 20;
-            let t = tokio::time::Instant::now();
-            (r.wait(&mut attempt, CAP, &s).await, t.elapsed())
+            let mut st = long_failing(&r);
+            let t = Instant::now();
+            (r.wait(&mut st, CAP, &s).await, t.elapsed())
         });
         for _ in 0..100 {
             tokio::time::sleep(Duration::from_millis(10)).await;
-            retries.succeeded(0);
+            retries.succeeded(&mut retries.start());
         }
         let (woken, waited) = waiter.await.unwrap();
         assert_eq!(woken, Woken::Elapsed);
         assert!(waited >= CAP / 2, "waited only {waited:?}");
-        assert_eq!(retries.recoveries(), 0);
+        assert_eq!(retries.recoveries.load(Ordering::Relaxed), 0);
+    }
+
+    /// Woken early and failing again, a record waits its whole next step, whatever else
+    /// recovers meanwhile: it is not tried once per other record's recovery.
+    #[tokio::test(start_paused = true)]
+    async fn a_record_woken_early_that_fails_again_waits_its_whole_step() {
+        let retries = Arc::new(Retries::default());
+        let shutdown = CancellationToken::new();
+        let (r, s) = (retries.clone(), shutdown.clone());
+        let waiter = tokio::spawn(async move {
+            let mut st = long_failing(&r);
+            let first = r.wait(&mut st, CAP, &s).await;
+            let t = Instant::now();
+            let second = r.wait(&mut st, CAP, &s).await; // its try failed again
+            (first, second, t.elapsed())
+        });
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let mut other = retries.start();
+            other.attempt = 1;
+            retries.succeeded(&mut other);
+        }
+        let (first, second, waited) = waiter.await.unwrap();
+        assert_eq!(first, Woken::Recovered);
+        assert_eq!(second, Woken::Elapsed);
+        assert!(waited >= CAP / 2, "waited only {waited:?}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -157,10 +245,7 @@ mod tests {
         let retries = Retries::default();
         let shutdown = CancellationToken::new();
         shutdown.cancel();
-        let mut attempt = 20;
-        assert_eq!(
-            retries.wait(&mut attempt, CAP, &shutdown).await,
-            Woken::Shutdown
-        );
+        let mut st = long_failing(&retries);
+        assert_eq!(retries.wait(&mut st, CAP, &shutdown).await, Woken::Shutdown);
     }
 }

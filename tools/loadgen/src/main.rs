@@ -81,10 +81,12 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct DropKeyspaceArgs {
-    /// Keyspace prefix: a run's keyspace, or `bench_` for every run's (must start with
-    /// `bench_`).
+    /// Keyspace of a run (must start with `bench_`).
+    #[arg(long, conflicts_with = "prefix")]
+    keyspace: Option<String>,
+    /// Every keyspace starting so: `bench_` for all that runs left (must start with `bench_`).
     #[arg(long)]
-    prefix: String,
+    prefix: Option<String>,
     /// CQL contact point.
     #[arg(long, default_value = "127.0.0.1:9042")]
     contact_point: String,
@@ -407,8 +409,13 @@ async fn main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::DropKeyspace(a) => {
-            let n = topics::drop_keyspaces(&a.contact_point, &a.prefix).await?;
-            eprintln!("[loadgen] dropped {n} keyspaces starting with {}", a.prefix);
+            let which = match (&a.keyspace, &a.prefix) {
+                (Some(k), None) => topics::Keyspaces::Named(k),
+                (None, Some(p)) => topics::Keyspaces::Prefixed(p),
+                _ => anyhow::bail!("give one of --keyspace and --prefix"),
+            };
+            let n = topics::drop_keyspaces(&a.contact_point, which).await?;
+            eprintln!("[loadgen] dropped {n} keyspaces ({which:?})");
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -49,6 +49,8 @@ pub async fn delete_with_prefix(bootstrap: &str, prefix: &str) -> anyhow::Result
     for r in results {
         match r {
             Ok(_) => deleted += 1,
+            // Already gone (deleted meanwhile, or being deleted): nothing left to do.
+            Err((_, rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
             Err((name, e)) => anyhow::bail!("delete {name}: {e}"),
         }
     }
@@ -58,11 +60,30 @@ pub async fn delete_with_prefix(bootstrap: &str, prefix: &str) -> anyhow::Result
 /// Only keyspaces the benchmark hands out can be dropped.
 pub const REQUIRED_KEYSPACE_START: &str = "bench_";
 
-/// Drops every keyspace whose name starts with `prefix` (one run's, or with `bench_` all
-/// that runs left behind) through the CQL server at `contact_point`; returns how many.
-pub async fn drop_keyspaces(contact_point: &str, prefix: &str) -> anyhow::Result<usize> {
+/// Which keyspaces to drop.
+#[derive(Clone, Copy, Debug)]
+pub enum Keyspaces<'a> {
+    /// The one named so (a run's).
+    Named(&'a str),
+    /// Every one whose name starts so (`bench_`: all that runs left behind).
+    Prefixed(&'a str),
+}
+
+impl Keyspaces<'_> {
+    fn matches(self, name: &str) -> bool {
+        match self {
+            Keyspaces::Named(n) => name == n,
+            Keyspaces::Prefixed(p) => name.starts_with(p),
+        }
+    }
+}
+
+/// Drops the benchmark keyspaces `which` through the CQL server at `contact_point`; returns
+/// how many.
+pub async fn drop_keyspaces(contact_point: &str, which: Keyspaces<'_>) -> anyhow::Result<usize> {
+    let (Keyspaces::Named(given) | Keyspaces::Prefixed(given)) = which;
     anyhow::ensure!(
-        prefix.starts_with(REQUIRED_KEYSPACE_START),
+        given.starts_with(REQUIRED_KEYSPACE_START),
         "only benchmark keyspaces (`{REQUIRED_KEYSPACE_START}…`) are dropped"
     );
     // `Store::connect` refuses a keyspace name that is not a plain identifier; the names
@@ -83,12 +104,12 @@ pub async fn drop_keyspaces(contact_point: &str, prefix: &str) -> anyhow::Result
         .rows::<(String,)>()
         .context("list keyspaces")?
         .filter_map(|r| r.ok().map(|(n,)| n))
-        .filter(|n| n.starts_with(prefix))
+        .filter(|n| which.matches(n))
         .collect();
     for ks in &names {
         store
             .session()
-            .query_unpaged(format!("DROP KEYSPACE IF EXISTS {ks}"), ())
+            .query_unpaged(format!("DROP KEYSPACE IF EXISTS \"{ks}\""), ())
             .await
             .with_context(|| format!("drop keyspace {ks}"))?;
     }
