@@ -3,7 +3,7 @@
 //! run concurrently; never more than `max_in_flight` at once; a `Retry` runs the record again
 //! (and holds back the records of its key); a `DeadLetter` (or a panic) parks it on the
 //! dead-letter topic with its code, after the events that end its message, and the partition
-//! moves on.
+//! moves on; records waiting out retry steps try again together once one of them goes through.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -551,4 +551,59 @@ async fn a_revoke_waits_for_its_running_records_without_freezing_their_runtime()
             "record {n} took {first:?} for its {slow:?}: the revoke froze its runtime"
         );
     }
+}
+
+/// A dependency back from an outage is used at once: records waiting out long retry steps all
+/// go through within moments of the first one that does, not each at the end of its own
+/// jittered step (ADR 12, decision 20; `retry.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_waiting_out_long_retry_steps_go_through_together_once_one_does() {
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let through = Arc::new(Mutex::new(Vec::new()));
+    let (d, t) = (down.clone(), through.clone());
+    let handler = Scripted::new(
+        Box::new(move |_, _| {
+            if d.load(Ordering::SeqCst) {
+                return Err(HandlerError::retry("the store is down"));
+            }
+            t.lock().unwrap().push(std::time::Instant::now());
+            Ok(())
+        }),
+        |_| 0,
+    );
+    let count = 8;
+    let (_, stop, task) = run(
+        1,
+        count,
+        count,
+        |o| {
+            o.max_backoff = Duration::from_secs(30);
+            o.ordered_by_key = false;
+        },
+        handler.clone(),
+    )
+    .await;
+    // Eight failed tries each: every record now waits a step of 6.4 to 12.8 s.
+    let failed_enough = eventually(Duration::from_secs(60), || async {
+        let calls = handler.calls.lock().unwrap();
+        (calls.len() == count && calls.values().all(|&c| c >= 8)).then_some(())
+    })
+    .await;
+    assert!(
+        failed_enough.is_some(),
+        "{:?}",
+        handler.calls.lock().unwrap()
+    );
+    down.store(false, Ordering::SeqCst);
+    until_handled(&handler, count).await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    let through = through.lock().unwrap();
+    let spread = *through.iter().max().unwrap() - *through.iter().min().unwrap();
+    // Each at the end of its own step, eight records would spread over seconds (all within
+    // 2 s of each other about once in 500 runs).
+    assert!(
+        spread < Duration::from_secs(2),
+        "went through {spread:?} apart: each waited out its own step"
+    );
 }
