@@ -108,6 +108,7 @@ impl Held {
 }
 
 /// What a record's lease check found.
+#[derive(Debug, PartialEq, Eq)]
 enum Check {
     Held,
     /// The record was read under an assignment this instance no longer has.
@@ -397,6 +398,17 @@ impl Inner {
             r = self.conditional(&self.renew, v).await?;
         }
         match r {
+            // Revoked while the claim was in flight (a record of a lost assignment runs on,
+            // unwaited): not ours to hold, and no later revoke would ever let it go; renewed,
+            // it kept the partition's next owner waiting until this process stopped (CI
+            // chaos-smoke, 2026-12-07). Let it go now; the record finds itself stale.
+            Ok(()) if lease.check(assignment, Instant::now()) == Check::Stale => {
+                let v = (topic, partition, token);
+                if let Err(e) = self.conditional(&self.release, v).await {
+                    warn!(topic, partition, error = %e, "lease claimed after its revoke not released; it lapses");
+                }
+                Ok(Some("(revoked while claiming)".into()))
+            }
             Ok(()) => {
                 let mut st = lease.state.lock();
                 st.assignment = st.assignment.max(assignment);
