@@ -58,6 +58,27 @@ struct State {
     submitting: usize,
 }
 
+impl State {
+    /// Whether records read under `assignment` may no longer act on the partition: a later
+    /// assignment exists, or this one was revoked.
+    fn stale_for(&self, assignment: u64) -> bool {
+        assignment < self.assignment || (assignment == self.assignment && self.revoked)
+    }
+
+    /// Takes a claim applied by the store for `assignment` as ours, unless the assignment was
+    /// revoked (or superseded) while the claim was in flight; false then, nothing changed.
+    fn take(&mut self, assignment: u64, token: &str, usable_until: Instant) -> bool {
+        if self.stale_for(assignment) {
+            return false;
+        }
+        self.assignment = self.assignment.max(assignment);
+        self.revoked = false;
+        self.token = Some(token.to_owned());
+        self.usable_until = Some(usable_until);
+        true
+    }
+}
+
 /// The lease of one partition.
 #[derive(Debug)]
 pub struct Lease {
@@ -108,7 +129,6 @@ impl Held {
 }
 
 /// What a record's lease check found.
-#[derive(Debug, PartialEq, Eq)]
 enum Check {
     Held,
     /// The record was read under an assignment this instance no longer has.
@@ -129,7 +149,7 @@ impl Lease {
 
     fn check(&self, assignment: u64, now: Instant) -> Check {
         let st = self.state.lock();
-        if assignment < st.assignment || (assignment == st.assignment && st.revoked) {
+        if st.stale_for(assignment) {
             Check::Stale
         } else if assignment == st.assignment && st.usable_until.is_some_and(|u| u > now) {
             Check::Held
@@ -397,28 +417,28 @@ impl Inner {
             let v = (self.ttl_secs(), &token, topic, partition, owner.clone());
             r = self.conditional(&self.renew, v).await?;
         }
-        match r {
-            // Revoked while the claim was in flight (a record of a lost assignment runs on,
-            // unwaited): not ours to hold, and no later revoke would ever let it go; renewed,
-            // it kept the partition's next owner waiting until this process stopped (CI
-            // chaos-smoke, 2026-12-07). Let it go now; the record finds itself stale.
-            Ok(()) if lease.check(assignment, Instant::now()) == Check::Stale => {
-                let v = (topic, partition, token);
-                if let Err(e) = self.conditional(&self.release, v).await {
-                    warn!(topic, partition, error = %e, "lease claimed after its revoke not released; it lapses");
-                }
-                Ok(Some("(revoked while claiming)".into()))
-            }
-            Ok(()) => {
-                let mut st = lease.state.lock();
-                st.assignment = st.assignment.max(assignment);
-                st.revoked = false;
-                st.token = Some(token);
-                st.usable_until = Some(sent + self.ttl - MARGIN);
-                Ok(None)
-            }
-            Err(owner) => Ok(Some(owner.unwrap_or_else(|| "(unknown)".into()))),
+        if let Err(owner) = r {
+            return Ok(Some(owner.unwrap_or_else(|| "(unknown)".into())));
         }
+        // Checked and taken under one lock, so a revoke cannot land in between.
+        if lease
+            .state
+            .lock()
+            .take(assignment, &token, sent + self.ttl - MARGIN)
+        {
+            return Ok(None);
+        }
+        // Revoked while the claim was in flight (a record of a lost assignment runs on,
+        // unwaited): not ours to hold, and no later revoke would ever let it go; renewed, it
+        // kept the partition's next owner waiting until this process stopped (CI chaos-smoke,
+        // 2026-12-07). Let it go now; the record finds itself stale.
+        if let Err(e) = self
+            .conditional(&self.release, (topic, partition, token))
+            .await
+        {
+            warn!(topic, partition, error = %e, "lease claimed after its revoke not released; it lapses");
+        }
+        Ok(Some("(revoked while claiming)".into()))
     }
 
     /// Renews a held, not revoked lease; a renewal not applied means it was lost.
@@ -541,6 +561,24 @@ mod tests {
         );
         l.state.lock().revoked = true;
         assert!(matches!(l.check(2, now), Check::Stale), "revoked");
+    }
+
+    /// A claim the store applied after the consumer revoked its partition (a record of a lost
+    /// assignment runs on) is not taken: the lease stays revoked, so it is released and never
+    /// renewed, and the partition's next owner can claim it.
+    #[test]
+    fn a_claim_that_lands_after_its_revoke_is_not_taken() {
+        let mut st = State::default();
+        let until = Instant::now() + Duration::from_secs(10);
+        assert!(st.take(1, "a#1", until), "a first claim");
+        st.revoked = true; // the revoke lands while the next claim is in flight
+        assert!(!st.take(1, "a#2", until));
+        assert!(st.revoked);
+        assert_eq!(st.token.as_deref(), Some("a#1"));
+        assert!(!st.take(0, "a#3", until), "an earlier assignment");
+        assert!(st.take(2, "a#4", until), "a new assignment claims again");
+        assert!(!st.revoked);
+        assert_eq!(st.token.as_deref(), Some("a#4"));
     }
 
     #[test]
