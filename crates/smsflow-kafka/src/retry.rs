@@ -37,7 +37,7 @@ pub(crate) struct Retries {
 #[derive(Debug)]
 pub(crate) struct RetryState {
     /// Tries failed so far.
-    pub(crate) attempt: u32,
+    attempt: u32,
     /// [`Retries::recoveries`] when this record's current try began.
     seen: u64,
     /// The last wait ended early ([`Woken::Recovered`]).
@@ -118,6 +118,7 @@ impl Retries {
 mod tests {
     use std::sync::Arc;
 
+    use tokio::task::JoinHandle;
     use tokio::time::Instant;
 
     use super::*;
@@ -129,6 +130,29 @@ mod tests {
         let mut st = retries.start();
         st.attempt = 20;
         st
+    }
+
+    /// A record at the cap that fails `waits` tries in a row: how each wait ended and took,
+    /// and its failed tries at the end.
+    fn waiting(retries: &Arc<Retries>, waits: usize) -> JoinHandle<(Vec<(Woken, Duration)>, u32)> {
+        let r = retries.clone();
+        tokio::spawn(async move {
+            let mut st = long_failing(&r);
+            let mut ends = Vec::new();
+            for _ in 0..waits {
+                let t = Instant::now();
+                let woken = r.wait(&mut st, CAP, &CancellationToken::new()).await;
+                ends.push((woken, t.elapsed()));
+            }
+            (ends, st.attempt)
+        })
+    }
+
+    /// Another record, which had failed, goes through.
+    fn another_recovers(retries: &Retries) {
+        let mut other = retries.start();
+        other.attempt = 1;
+        retries.succeeded(&mut other);
     }
 
     #[test]
@@ -149,24 +173,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_recovery_wakes_every_record_waiting_out_a_long_step() {
         let retries = Arc::new(Retries::default());
-        let shutdown = CancellationToken::new();
-        let waiters: Vec<_> = (0..3)
-            .map(|_| {
-                let (r, s) = (retries.clone(), shutdown.clone());
-                tokio::spawn(async move {
-                    let mut st = long_failing(&r);
-                    let t = Instant::now();
-                    (r.wait(&mut st, CAP, &s).await, t.elapsed(), st.attempt)
-                })
-            })
-            .collect();
+        let waiters: Vec<_> = (0..3).map(|_| waiting(&retries, 1)).collect();
         tokio::time::sleep(Duration::from_millis(200)).await;
         let mut recovering = retries.start();
         recovering.attempt = 3;
         retries.succeeded(&mut recovering);
         retries.succeeded(&mut recovering); // a later step of the same record: no second wave
         for w in waiters {
-            let (woken, waited, attempt) = w.await.unwrap();
+            let (ends, attempt) = w.await.unwrap();
+            let (woken, waited) = ends[0];
             assert_eq!(woken, Woken::Recovered);
             assert!(waited < Duration::from_secs(1), "waited {waited:?}");
             assert_eq!(attempt, 21, "the failed try is counted");
@@ -179,16 +194,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_recovery_during_a_try_is_not_missed() {
         let retries = Retries::default();
-        let shutdown = CancellationToken::new();
         let mut st = long_failing(&retries);
-        let mut other = retries.start();
-        other.attempt = 1;
-        retries.succeeded(&mut other); // while `st`'s try runs
+        another_recovers(&retries); // while `st`'s try runs
         let t = Instant::now();
-        assert_eq!(
-            retries.wait(&mut st, CAP, &shutdown).await,
-            Woken::Recovered
-        );
+        let woken = retries.wait(&mut st, CAP, &CancellationToken::new()).await;
+        assert_eq!(woken, Woken::Recovered);
         assert!(t.elapsed() < Duration::from_millis(1));
     }
 
@@ -197,18 +207,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn ordinary_successes_wake_nobody() {
         let retries = Arc::new(Retries::default());
-        let shutdown = CancellationToken::new();
-        let (r, s) = (retries.clone(), shutdown.clone());
-        let waiter = tokio::spawn(async move {
-            let mut st = long_failing(&r);
-            let t = Instant::now();
-            (r.wait(&mut st, CAP, &s).await, t.elapsed())
-        });
+        let waiter = waiting(&retries, 1);
         for _ in 0..100 {
             tokio::time::sleep(Duration::from_millis(10)).await;
             retries.succeeded(&mut retries.start());
         }
-        let (woken, waited) = waiter.await.unwrap();
+        let (woken, waited) = waiter.await.unwrap().0[0];
         assert_eq!(woken, Woken::Elapsed);
         assert!(waited >= CAP / 2, "waited only {waited:?}");
         assert_eq!(retries.recoveries.load(Ordering::Relaxed), 0);
@@ -219,25 +223,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_record_woken_early_that_fails_again_waits_its_whole_step() {
         let retries = Arc::new(Retries::default());
-        let shutdown = CancellationToken::new();
-        let (r, s) = (retries.clone(), shutdown.clone());
-        let waiter = tokio::spawn(async move {
-            let mut st = long_failing(&r);
-            let first = r.wait(&mut st, CAP, &s).await;
-            let t = Instant::now();
-            let second = r.wait(&mut st, CAP, &s).await; // its try failed again
-            (first, second, t.elapsed())
-        });
+        let waiter = waiting(&retries, 2);
         for _ in 0..50 {
             tokio::time::sleep(Duration::from_millis(100)).await;
-            let mut other = retries.start();
-            other.attempt = 1;
-            retries.succeeded(&mut other);
+            another_recovers(&retries);
         }
-        let (first, second, waited) = waiter.await.unwrap();
-        assert_eq!(first, Woken::Recovered);
-        assert_eq!(second, Woken::Elapsed);
-        assert!(waited >= CAP / 2, "waited only {waited:?}");
+        let ends = waiter.await.unwrap().0;
+        assert_eq!(ends[0].0, Woken::Recovered);
+        assert_eq!(ends[1].0, Woken::Elapsed);
+        assert!(ends[1].1 >= CAP / 2, "waited only {:?}", ends[1].1);
     }
 
     #[tokio::test(start_paused = true)]
