@@ -15,14 +15,18 @@
 
 pub mod platform;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 use serde::Deserialize;
-use smsflow_kafka::KafkaConfig;
+use smsflow_kafka::{
+    ConsumerOptions, ConsumerParts, EventProducer, Handler, KafkaConfig, KafkaError, NoDedupe,
+};
 use smsflow_store::{Store, StoreConfig};
+use tokio_util::sync::CancellationToken;
 
 /// Connection settings of the stack under test (defaults: the local stack).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -321,4 +325,33 @@ impl smsflow_kafka::Handler for Collect {
             _ => vec![],
         })
     }
+}
+
+/// Consumer parts publishing through `p`, without dedupe or observer.
+pub fn plain_parts(p: &EventProducer) -> ConsumerParts {
+    ConsumerParts {
+        producer: p.clone(),
+        dedupe: Arc::new(NoDedupe),
+        observer: None,
+    }
+}
+
+/// Runs the consumer loop every service runs, with `handler`, on a task; cancel the token to
+/// stop it, then await the task for its end.
+pub fn spawn_consumer<H: Handler>(
+    k: &KafkaConfig,
+    opts: ConsumerOptions,
+    parts: ConsumerParts,
+    handler: Arc<H>,
+) -> (
+    CancellationToken,
+    tokio::task::JoinHandle<Result<(), KafkaError>>,
+) {
+    let stop = CancellationToken::new();
+    let (k, s) = (k.clone(), stop.clone());
+    let task =
+        tokio::spawn(
+            async move { smsflow_kafka::consumer::run(&k, opts, parts, handler, s).await },
+        );
+    (stop, task)
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use rdkafka::message::Message;
 use smsflow_events::arbitrary::sample_request;
 use smsflow_events::*;
-use smsflow_integration::{Stack, eventually, read_topic, unique};
+use smsflow_integration::{Stack, eventually, plain_parts, read_topic, spawn_consumer, unique};
 use smsflow_kafka::headers as h;
 use smsflow_kafka::*;
 use tokio_util::sync::CancellationToken;
@@ -151,14 +151,7 @@ async fn run(
     let mut o = ConsumerOptions::new(unique("behaviour"), vec![t.requests.clone()], t.dlq.clone());
     o.max_backoff = Duration::from_millis(200);
     opts(&mut o);
-    let parts = ConsumerParts {
-        producer,
-        dedupe: Arc::new(NoDedupe),
-        observer: None,
-    };
-    let stop = CancellationToken::new();
-    let (kc, s) = (k.clone(), stop.clone());
-    let task = tokio::spawn(async move { consumer::run(&kc, o, parts, handler, s).await });
+    let (stop, task) = spawn_consumer(&k, o, plain_parts(&producer), handler);
     (k, stop, task)
 }
 
@@ -353,15 +346,8 @@ async fn records_due_later_wait_without_holding_a_handler_slot() {
     );
     o.max_in_flight = 1;
     o.delays = vec![(slow.clone(), slow_delay), (fast.clone(), fast_delay)];
-    let parts = ConsumerParts {
-        producer: producer.clone(),
-        dedupe: Arc::new(NoDedupe),
-        observer: None,
-    };
     let handler = Arc::new(Timed::default());
-    let stop = CancellationToken::new();
-    let (kc, s, h) = (k.clone(), stop.clone(), handler.clone());
-    let task = tokio::spawn(async move { consumer::run(&kc, o, parts, h, s).await });
+    let (stop, task) = spawn_consumer(&k, o, plain_parts(&producer), handler.clone());
 
     let send = |topic: &str, n: usize| {
         let (to, e) = request(n, n);
@@ -423,14 +409,7 @@ fn second_member(
     let t = k.topics();
     let producer = EventProducer::new(k, Arc::new(k.codec().unwrap()), "consumer-test").unwrap();
     let other = ConsumerOptions::new(group, vec![t.requests.clone()], t.dlq.clone());
-    let parts = ConsumerParts {
-        producer: producer.clone(),
-        dedupe: Arc::new(NoDedupe),
-        observer: None,
-    };
-    let stop = CancellationToken::new();
-    let (kc, s) = (k.clone(), stop.clone());
-    let task = tokio::spawn(async move { consumer::run(&kc, other, parts, handler, s).await });
+    let (stop, task) = spawn_consumer(k, other, plain_parts(&producer), handler);
     (producer, stop, task)
 }
 

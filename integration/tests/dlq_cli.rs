@@ -18,7 +18,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use smsflow_cli::dlq::{self, Decoded, DlqError, Filter, Position, Skip};
 use smsflow_events::arbitrary::sample_request;
 use smsflow_events::*;
-use smsflow_integration::{Stack, eventually};
+use smsflow_integration::{Stack, eventually, plain_parts, spawn_consumer};
 use smsflow_kafka::headers as h;
 use smsflow_kafka::*;
 use tokio_util::sync::CancellationToken;
@@ -69,18 +69,7 @@ fn start(
     let group = smsflow_runtime::wiring::group_id(k, name);
     let mut opts = ConsumerOptions::new(group, vec![topic.to_owned()], k.topics().dlq.clone());
     opts.max_backoff = Duration::from_millis(200);
-    let parts = ConsumerParts {
-        producer: p.clone(),
-        dedupe: Arc::new(NoDedupe),
-        observer: None,
-    };
-    let stop = CancellationToken::new();
-    let (k, s) = (k.clone(), stop.clone());
-    let task =
-        tokio::spawn(
-            async move { consumer::run(&k, opts, parts, Arc::new(RefusePoison), s).await },
-        );
-    (stop, task)
+    spawn_consumer(k, opts, plain_parts(p), Arc::new(RefusePoison))
 }
 
 async fn stop(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use rdkafka::message::{Headers, Message};
 use smsflow_events::arbitrary::sample_request;
 use smsflow_events::*;
-use smsflow_integration::{Collect, Stack, eventually, read_topic, unique};
+use smsflow_integration::{Collect, Stack, eventually, plain_parts, read_topic, unique};
 use smsflow_kafka::headers as h;
 use smsflow_kafka::*;
 use tokio::sync::mpsc;
@@ -36,16 +36,7 @@ async fn isolated(partitions: i32) -> (KafkaConfig, EventProducer) {
     (k, p)
 }
 
-/// Consumer parts publishing through `p`, without dedupe or observer.
-fn plain_parts(p: &EventProducer) -> ConsumerParts {
-    ConsumerParts {
-        producer: p.clone(),
-        dedupe: Arc::new(NoDedupe),
-        observer: None,
-    }
-}
-
-fn spawn_consumer(
+fn consume(
     k: &KafkaConfig,
     group: &str,
     topics: Vec<String>,
@@ -58,15 +49,7 @@ fn spawn_consumer(
 ) {
     let mut opts = ConsumerOptions::new(group, topics, k.topics().dlq.clone());
     opts.commit_interval = commit_interval;
-    let stop = CancellationToken::new();
-    let k = k.clone();
-    let s = stop.clone();
-    (
-        stop,
-        tokio::spawn(
-            async move { smsflow_kafka::consumer::run(&k, opts, parts, handler, s).await },
-        ),
-    )
+    smsflow_integration::spawn_consumer(k, opts, parts, handler)
 }
 
 async fn seen_count(c: &Collect, n: usize) -> Option<()> {
@@ -98,7 +81,7 @@ async fn two_consumer_groups_decode_registry_encoded_events() {
     for g in ["group-a", "group-b"] {
         let c = Collect::new(None);
         let parts = plain_parts(&p);
-        handles.push(spawn_consumer(
+        handles.push(consume(
             &k,
             &unique(g),
             vec![t.requests.clone()],
@@ -167,7 +150,7 @@ async fn poison_goes_to_the_dead_letter_topic_and_the_partition_moves_on() {
         ..plain_parts(&p)
     };
     let group = unique("poison");
-    let (stop, handle) = spawn_consumer(
+    let (stop, handle) = consume(
         &k,
         &group,
         vec![t.requests.clone()],
@@ -267,7 +250,7 @@ async fn kill_before_commit(dedupe_mode: &str, dedupe: Arc<dyn Dedupe>) -> usize
     let mut k2 = k.clone();
     k2.properties
         .insert("session.timeout.ms".into(), "6000".into());
-    let (stop2, h2) = spawn_consumer(
+    let (stop2, h2) = consume(
         &k2,
         &group,
         vec![t.requests.clone()],
