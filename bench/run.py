@@ -304,10 +304,15 @@ class Bench:
         if env("BENCH_KEEP_TOPICS", "0") == "1":
             return
         for p in self.prefixes:
-            self.run([str(self.bin / "loadgen"), "delete-topics", "--prefix", p], log=log, check=False)
-            self.run([str(self.bin / "loadgen"), "drop-keyspace", "--keyspace", keyspace_of(p)],
-                     log=log, check=False)
+            self.delete(log, p, ["--keyspace", keyspace_of(p)])
         self.prefixes = []
+
+    def delete(self, log, topic_prefix, keyspaces):
+        """Deletes the topics starting with `topic_prefix` and the keyspaces `keyspaces` names
+        (`loadgen drop-keyspace` arguments); a failure is logged, not fatal."""
+        loadgen = str(self.bin / "loadgen")
+        self.run([loadgen, "delete-topics", "--prefix", topic_prefix], log=log, check=False)
+        self.run([loadgen, "drop-keyspace", *keyspaces], log=log, check=False)
 
     def clean_leftovers(self):
         """Deletes every benchmark topic and keyspace earlier runs left (a run killed before
@@ -320,10 +325,7 @@ class Bench:
         say("deleting the topics and keyspaces earlier benchmark runs left (bench-*, bench_*)")
         log = self.work / "platform.log"
         self.run(["scripts/platform.sh", "stop"], log=log)
-        self.run([str(self.bin / "loadgen"), "delete-topics", "--prefix", "bench-"], log=log,
-                 check=False)
-        self.run([str(self.bin / "loadgen"), "drop-keyspace", "--prefix", "bench_"], log=log,
-                 check=False)
+        self.delete(log, "bench-", ["--prefix", "bench_"])
 
     def fresh(self, label, partitions=None, extra_env=None):
         """Before a run: its own topic prefix and a restarted platform (restart mode)."""

@@ -103,7 +103,10 @@ pub async fn drop_keyspaces(contact_point: &str, which: Keyspaces<'_>) -> anyhow
         .context("list keyspaces")?
         .rows::<(String,)>()
         .context("list keyspaces")?
-        .filter_map(|r| r.ok().map(|(n,)| n))
+        .map(|r| r.map(|(n,)| n))
+        .collect::<Result<Vec<_>, _>>()
+        .context("list keyspaces")?
+        .into_iter()
         .filter(|n| which.matches(n))
         .collect();
     for ks in &names {
