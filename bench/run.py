@@ -91,11 +91,15 @@ def ready(url):
 
 
 def pid_file(name):
+    """The pid of a process the stack or platform script started, if it still runs: a pid
+    file holds "<pid> <start time>" (scripts/pidfile.sh), so a pid now reused is not ours."""
     try:
-        pid = int((STACK_DIR / "pids" / name).read_text().strip())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
+        pid, start = (STACK_DIR / "pids" / name).read_text().split()
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[19] != start:
+                return None
+        return int(pid)
+    except (OSError, ValueError, IndexError):
         return None
 
 

@@ -48,7 +48,8 @@ SERVICES+=(
 )
 
 say() { printf '[platform] %s\n' "$*"; }
-pid_of() { local f=$STACK_DIR/pids/$1; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && cat "$f"; }
+# shellcheck source=scripts/pidfile.sh
+source "$ROOT/scripts/pidfile.sh"
 ready() { python3 "$ROOT/scripts/probe.py" http "$1" >/dev/null 2>&1; }
 
 start() {
@@ -72,7 +73,7 @@ start() {
     if [ "$(stat -c %s "$log" 2>/dev/null || echo 0)" -gt 67108864 ]; then mv -f "$log" "$log.1"; fi
     printf '=== %s started %s\n' "$name" "$(date -u +%FT%T.%3NZ)" >>"$log"
     nohup env "${drop[@]}" ${own:+"$own"} "$BIN/${argv[0]}" "${argv[@]:1}" >>"$log" 2>&1 </dev/null &
-    echo $! >"$STACK_DIR/pids/$name"
+    write_pid "$name" $!
     local t=0
     until ready "$url"; do
       if ! pid_of "$name" >/dev/null; then say "$name died; last log lines:"; tail -20 "$STACK_DIR/logs/$name.log"; exit 1; fi

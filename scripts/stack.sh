@@ -194,7 +194,8 @@ Y
 X
 }
 
-pid_of() { local f=$STACK_DIR/pids/$1; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && cat "$f"; }
+# shellcheck source=scripts/pidfile.sh
+source "$ROOT/scripts/pidfile.sh"
 
 probe() {
   case $1 in
@@ -207,7 +208,7 @@ probe() {
 launch() { # name cmd...
   local name=$1; shift
   nohup "$@" >"$STACK_DIR/logs/$name.log" 2>&1 </dev/null &
-  echo $! >"$STACK_DIR/pids/$name"
+  write_pid "$name" $!
 }
 
 launch_kafka() {
