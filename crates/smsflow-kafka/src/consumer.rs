@@ -68,7 +68,7 @@ pub struct Incoming<'a> {
     pub partition: i32,
     /// Offset.
     pub offset: i64,
-    /// Which assignment of the partition the record was read under: it changes whenever this
+    /// Which assignment of the partition the record was read under: it grows whenever this
     /// consumer gets the partition (again), so a handler can tell that another instance may
     /// have handled the partition in between.
     pub assignment: u64,
@@ -108,9 +108,12 @@ pub trait Handler: Send + Sync + 'static {
 
     /// Called by the loop when `partition` of `topic` was revoked, after the bounded wait for
     /// its running records (a record still running then sees the partition revoked: see
-    /// [`HandlerError::Abandon`]). Must not block: it runs on the loop.
-    fn revoked(&self, topic: &str, partition: i32) {
-        let _ = (topic, partition);
+    /// [`HandlerError::Abandon`]). Every record of the partition read under an
+    /// [`Incoming::assignment`] up to `through` belongs to a revoked assignment, including
+    /// one that has not yet reached the handler; a later assignment numbers above it. Must
+    /// not block: it runs on the loop.
+    fn revoked(&self, topic: &str, partition: i32, through: u64) {
+        let _ = (topic, partition, through);
     }
 }
 
@@ -763,10 +766,11 @@ impl LoopState {
         if revoked.is_empty() {
             return;
         }
+        let through = self.tracker.latest_generation();
         for (t, p) in &revoked {
             self.tracker.revoke(t, *p);
             self.holds.revoke(t, *p);
-            handler.revoked(t, *p);
+            handler.revoked(t, *p, through);
         }
         for waiting in self.keys.values_mut() {
             let before = waiting.len();

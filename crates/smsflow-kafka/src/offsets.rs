@@ -69,6 +69,12 @@ impl Tracker {
         })
     }
 
+    /// The latest generation handed out: a partition taken again after a revoke gets a
+    /// greater one.
+    pub(crate) fn latest_generation(&self) -> u64 {
+        self.generations
+    }
+
     /// Forgets a partition (revoked).
     pub(crate) fn revoke(&mut self, topic: &str, partition: i32) {
         if let Some(t) = self.parts.get_mut(topic) {

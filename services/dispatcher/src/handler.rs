@@ -94,8 +94,8 @@ impl Handler for Dispatch {
         self.dispatcher.dead_lettered(d, code, reason)
     }
 
-    fn revoked(&self, topic: &str, partition: i32) {
-        self.leases.revoked(topic, partition);
+    fn revoked(&self, topic: &str, partition: i32, through: u64) {
+        self.leases.revoked(topic, partition, through);
         self.dispatcher.unwritten.forget_all();
     }
 }

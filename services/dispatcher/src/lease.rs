@@ -52,17 +52,35 @@ struct State {
     token: Option<String>,
     /// Until when this instance may write to a carrier for the partition (`None`: not held).
     usable_until: Option<Instant>,
-    /// Revoked by the consumer: records of `assignment` are given up, nothing is renewed.
-    revoked: bool,
+    /// Every assignment up to this one was revoked by the consumer: their records are given
+    /// up, and a lease held for one of them is not renewed.
+    revoked_through: u64,
     /// Permits out: attempts that may be writing to a carrier.
     submitting: usize,
 }
 
 impl State {
     /// Whether records read under `assignment` may no longer act on the partition: a later
-    /// assignment exists, or this one was revoked.
+    /// assignment exists, or this one was revoked. The revoke names the assignments it ends,
+    /// not "the current one": a revoke may land before any record of the assignment it ends
+    /// has claimed the lease (its records waiting for another instance's), and that claim,
+    /// landing later, must not be taken (CI chaos-smoke, 2026-12-07: held for minutes).
     fn stale_for(&self, assignment: u64) -> bool {
-        assignment < self.assignment || (assignment == self.assignment && self.revoked)
+        assignment < self.assignment || assignment <= self.revoked_through
+    }
+
+    /// Whether the assignment the lease was last claimed under is revoked.
+    fn revoked(&self) -> bool {
+        self.stale_for(self.assignment)
+    }
+
+    /// Revokes the assignments up to `through`: the token to release now, if the one the
+    /// lease was claimed under is among them and no permit is out.
+    fn revoke(&mut self, through: u64) -> Option<String> {
+        self.revoked_through = self.revoked_through.max(through);
+        (self.revoked() && self.submitting == 0)
+            .then(|| self.token.clone())
+            .flatten()
     }
 
     /// Takes a claim applied by the store for `assignment` as ours, unless the assignment was
@@ -71,8 +89,7 @@ impl State {
         if self.stale_for(assignment) {
             return false;
         }
-        self.assignment = self.assignment.max(assignment);
-        self.revoked = false;
+        self.assignment = assignment;
         self.token = Some(token.to_owned());
         self.usable_until = Some(usable_until);
         true
@@ -103,7 +120,7 @@ impl Drop for Permit {
         let release = {
             let mut st = self.lease.state.lock();
             st.submitting -= 1;
-            (st.revoked && st.submitting == 0)
+            (st.revoked() && st.submitting == 0)
                 .then(|| st.token.clone())
                 .flatten()
         };
@@ -289,7 +306,7 @@ impl Leases {
         let mut st = lease.state.lock();
         let now = Instant::now();
         match st.usable_until {
-            Some(u) if u > now && !st.revoked => {
+            Some(u) if u > now && !st.revoked() => {
                 st.submitting += 1;
                 Ok(Permit {
                     lease: lease.clone(),
@@ -297,7 +314,7 @@ impl Leases {
                     write_by: u,
                 })
             }
-            _ if st.revoked => Err(stale(lease)),
+            _ if st.revoked() => Err(stale(lease)),
             // Lapsed (renewals failing, or lost): claimed again on the next try.
             _ => Err(HandlerError::retry(format!(
                 "lease of {}/{} lapsed before the submit",
@@ -306,17 +323,14 @@ impl Leases {
         }
     }
 
-    /// The consumer revoked the partition: give up its records, stop renewing, and release
-    /// it now if no attempt is writing (else when the last one ends).
-    pub fn revoked(&self, topic: &str, partition: i32) {
+    /// The consumer revoked the partition's assignments up to `through`: give up their
+    /// records, stop renewing, and release the lease now if no attempt is writing (else when
+    /// the last one ends).
+    pub fn revoked(&self, topic: &str, partition: i32, through: u64) {
         let Some(lease) = self.inner.find(topic, partition) else {
             return;
         };
-        let release = {
-            let mut st = lease.state.lock();
-            st.revoked = true;
-            (st.submitting == 0).then(|| st.token.clone()).flatten()
-        };
+        let release = lease.state.lock().revoke(through);
         if let Some(token) = release {
             self.inner.release_later(lease, token);
         }
@@ -445,7 +459,7 @@ impl Inner {
     async fn renew(&self, lease: Arc<Lease>) {
         let old = {
             let st = lease.state.lock();
-            match (&st.token, st.usable_until, st.revoked) {
+            match (&st.token, st.usable_until, st.revoked()) {
                 (Some(t), Some(_), false) => t.clone(),
                 _ => return,
             }
@@ -559,26 +573,36 @@ mod tests {
             matches!(l.check(2, now + Duration::from_secs(6)), Check::Claim),
             "lapsed"
         );
-        l.state.lock().revoked = true;
+        l.state.lock().revoked_through = 2;
         assert!(matches!(l.check(2, now), Check::Stale), "revoked");
+        assert!(
+            matches!(l.check(3, now), Check::Claim),
+            "a later assignment claims again"
+        );
     }
 
-    /// A claim the store applied after the consumer revoked its partition (a record of a lost
-    /// assignment runs on) is not taken: the lease stays revoked, so it is released and never
-    /// renewed, and the partition's next owner can claim it.
+    /// A claim the store applied after the consumer revoked the assignment it was made for
+    /// is not taken, so it is never renewed and the partition's next owner can claim it:
+    /// whether the revoke landed while the claim was in flight, or before this instance had
+    /// claimed anything under that assignment (its records waiting for another instance's
+    /// lease, so the revoke found the lease still claimed under an earlier one).
     #[test]
     fn a_claim_that_lands_after_its_revoke_is_not_taken() {
         let mut st = State::default();
         let until = Instant::now() + Duration::from_secs(10);
         assert!(st.take(1, "a#1", until), "a first claim");
-        st.revoked = true; // the revoke lands while the next claim is in flight
-        assert!(!st.take(1, "a#2", until));
-        assert!(st.revoked);
-        assert_eq!(st.token.as_deref(), Some("a#1"));
+        assert_eq!(st.revoke(1).as_deref(), Some("a#1"), "released at once");
+        assert!(!st.take(1, "a#2", until), "its claim was in flight");
         assert!(!st.take(0, "a#3", until), "an earlier assignment");
         assert!(st.take(2, "a#4", until), "a new assignment claims again");
-        assert!(!st.revoked);
+        // Assignment 3's records wait for another instance; it is revoked before any lands.
+        st.submitting = 1;
+        assert_eq!(st.revoke(3), None, "a permit of assignment 2 is out");
+        assert!(st.revoked(), "nothing more renewed");
+        assert!(!st.take(3, "a#5", until), "revoked before its claim landed");
         assert_eq!(st.token.as_deref(), Some("a#4"));
+        assert!(st.take(4, "a#6", until), "a later assignment claims again");
+        assert!(!st.revoked());
     }
 
     #[test]
