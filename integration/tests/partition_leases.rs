@@ -87,7 +87,7 @@ async fn a_stalled_owner_keeps_its_partition_until_its_last_permitted_write() {
 async fn a_revoked_partition_is_released_and_the_old_owners_records_are_given_up() {
     let Pair { a, b, t, never, .. } = &pair().await;
     let held = a.hold(t, 3, 1, never).await.unwrap();
-    a.revoked(t, 3);
+    a.revoked(t, 3, 1);
     assert!(
         matches!(held.permit(), Err(HandlerError::Abandon(_))),
         "a permit after the revoke"

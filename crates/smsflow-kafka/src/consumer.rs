@@ -110,8 +110,9 @@ pub trait Handler: Send + Sync + 'static {
     /// its running records (a record still running then sees the partition revoked: see
     /// [`HandlerError::Abandon`]). Every record of the partition read under an
     /// [`Incoming::assignment`] up to `through` belongs to a revoked assignment, including
-    /// one that has not yet reached the handler; a later assignment numbers above it. Must
-    /// not block: it runs on the loop.
+    /// one that has not yet reached the handler; a later assignment numbers above it.
+    /// `through` is the consumer's latest assignment number of any partition, not only of
+    /// this one. Must not block: it runs on the loop.
     fn revoked(&self, topic: &str, partition: i32, through: u64) {
         let _ = (topic, partition, through);
     }
@@ -766,6 +767,8 @@ impl LoopState {
         if revoked.is_empty() {
             return;
         }
+        // Revokes are recorded inside the poll, and applied here before any record polled
+        // after them is taken (`Tracker::start`): a later assignment numbers above `through`.
         let through = self.tracker.latest_generation();
         for (t, p) in &revoked {
             self.tracker.revoke(t, *p);

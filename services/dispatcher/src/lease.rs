@@ -69,7 +69,8 @@ impl State {
         assignment < self.assignment || assignment <= self.revoked_through
     }
 
-    /// Whether the assignment the lease was last claimed under is revoked.
+    /// Whether the assignment the lease was last claimed under is revoked (also true of a
+    /// lease never claimed here, which has no token to renew or release).
     fn revoked(&self) -> bool {
         self.stale_for(self.assignment)
     }
@@ -78,9 +79,31 @@ impl State {
     /// lease was claimed under is among them and no permit is out.
     fn revoke(&mut self, through: u64) -> Option<String> {
         self.revoked_through = self.revoked_through.max(through);
+        self.to_release()
+    }
+
+    /// A permit ended: the token to release now, if it was the last of a revoked lease.
+    fn permit_done(&mut self) -> Option<String> {
+        self.submitting -= 1;
+        self.to_release()
+    }
+
+    /// The token to release, if the lease is revoked and no permit is out.
+    fn to_release(&self) -> Option<String> {
         (self.revoked() && self.submitting == 0)
             .then(|| self.token.clone())
             .flatten()
+    }
+
+    /// A claim applied by the store that [`State::take`] refused: whether to release it now.
+    /// While a permit of an earlier assignment is out, the claim may have taken over that
+    /// permit's row (our own token), which must outlive it: it is kept, not renewed, and the
+    /// last permit's end releases it.
+    fn refused(&mut self, token: &str) -> bool {
+        if self.submitting > 0 {
+            self.token = Some(token.to_owned());
+        }
+        self.submitting == 0
     }
 
     /// Takes a claim applied by the store for `assignment` as ours, unless the assignment was
@@ -117,13 +140,7 @@ pub struct Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        let release = {
-            let mut st = self.lease.state.lock();
-            st.submitting -= 1;
-            (st.revoked() && st.submitting == 0)
-                .then(|| st.token.clone())
-                .flatten()
-        };
+        let release = self.lease.state.lock().permit_done();
         if let Some(token) = release {
             self.leases.release_later(self.lease.clone(), token);
         }
@@ -435,20 +452,22 @@ impl Inner {
             return Ok(Some(owner.unwrap_or_else(|| "(unknown)".into())));
         }
         // Checked and taken under one lock, so a revoke cannot land in between.
-        if lease
-            .state
-            .lock()
-            .take(assignment, &token, sent + self.ttl - MARGIN)
-        {
-            return Ok(None);
-        }
-        // Revoked while the claim was in flight (a record of a lost assignment runs on,
-        // unwaited): not ours to hold, and no later revoke would ever let it go; renewed, it
-        // kept the partition's next owner waiting until this process stopped (CI chaos-smoke,
-        // 2026-12-07). Let it go now; the record finds itself stale.
-        if let Err(e) = self
-            .conditional(&self.release, (topic, partition, token))
-            .await
+        let release_now = {
+            let mut st = lease.state.lock();
+            if st.take(assignment, &token, sent + self.ttl - MARGIN) {
+                return Ok(None);
+            }
+            // Revoked while the claim was in flight (a record of a lost assignment runs on,
+            // unwaited): not ours to hold, and no later revoke would ever let it go; renewed,
+            // it kept the partition's next owner waiting until this process stopped (CI
+            // chaos-smoke, 2026-12-07). Let it go (now, or when the permits out end); the
+            // record finds itself stale.
+            st.refused(&token)
+        };
+        if release_now
+            && let Err(e) = self
+                .conditional(&self.release, (topic, partition, token))
+                .await
         {
             warn!(topic, partition, error = %e, "lease claimed after its revoke not released; it lapses");
         }
@@ -600,9 +619,15 @@ mod tests {
         assert_eq!(st.revoke(3), None, "a permit of assignment 2 is out");
         assert!(st.revoked(), "nothing more renewed");
         assert!(!st.take(3, "a#5", until), "revoked before its claim landed");
-        assert_eq!(st.token.as_deref(), Some("a#4"));
+        // The claim took over our own row, which the permit out needs: kept until it ends.
+        assert!(!st.refused("a#5"));
+        assert_eq!(st.permit_done().as_deref(), Some("a#5"));
         assert!(st.take(4, "a#6", until), "a later assignment claims again");
         assert!(!st.revoked());
+        assert!(
+            st.refused("a#7"),
+            "refused with no permit out: released now"
+        );
     }
 
     #[test]
