@@ -16,7 +16,8 @@ use smsflow_integration::Stack;
 use smsflow_kafka::{EventProducer, Outgoing};
 
 fn python() -> PathBuf {
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tools/python/.venv/bin/python");
+    let venv = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo test"))
+        .join("../tools/python/.venv/bin/python");
     assert!(
         venv.exists(),
         "{} is missing: run `make tools` (creates the venv from tools/python/requirements.txt)",
@@ -28,7 +29,10 @@ fn python() -> PathBuf {
 /// Runs the Python client on `topic` until it decoded `count` records; one JSON object each.
 async fn python_decode(k: &smsflow_kafka::KafkaConfig, topic: &str, count: usize) -> Vec<Value> {
     let out = tokio::process::Command::new(python())
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tools/python/confluent_decode.py"))
+        .arg(
+            PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo test"))
+                .join("../tools/python/confluent_decode.py"),
+        )
         .args([
             k.bootstrap_servers.as_str(),
             k.schema_registry_url.as_str(),

@@ -13,7 +13,7 @@ use smsflow_events::EventKind;
 use smsflow_events::schema::{self, assemble_with_common};
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo test"))
         .join("../..")
         .canonicalize()
         .unwrap()

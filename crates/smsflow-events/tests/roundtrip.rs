@@ -59,7 +59,9 @@ fn trailing_garbage_is_an_error() {
 fn fuzz_seeds_decode() {
     use smsflow_events::arbitrary::one_of_each_kind;
     use smsflow_events::codec::decode_framed;
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/avro_wire");
+    let dir =
+        std::path::Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo test"))
+            .join("../../fuzz/seeds/avro_wire");
     if std::env::var_os("SMSFLOW_WRITE_FUZZ_SEEDS").is_some() {
         std::fs::create_dir_all(&dir).unwrap();
         for event in one_of_each_kind() {

@@ -447,7 +447,9 @@ async fn reconnects_after_drop_and_receives_mo() -> anyhow::Result<()> {
 /// Runs the outside GSM 03.38 implementation (`tools/python/gsm0338_check.py`, PyPI's
 /// `gsm0338`, installed by `make tools`) with `args`; its JSON answer.
 fn outside_gsm0338(args: &[&str]) -> anyhow::Result<serde_json::Value> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root =
+        std::path::Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo test"))
+            .join("../..");
     let python = root.join("tools/python/.venv/bin/python");
     ensure!(
         python.exists(),

@@ -10,7 +10,8 @@ use carrier_sim::{SimConfig, ledger::Channel};
 use serde_json::Value;
 
 fn conformance_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../conformance")
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo test"))
+        .join("../conformance")
 }
 
 #[tokio::test]

@@ -5,14 +5,15 @@ use std::path::PathBuf;
 use carrier_sim::{IdFormat, SimConfig};
 
 fn scenario(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo test"))
         .join("scenarios")
         .join(name)
 }
 
 #[test]
 fn every_committed_scenario_parses() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo test"))
+        .join("scenarios");
     let mut names: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
