@@ -532,7 +532,8 @@ impl Dispatcher {
         self.failed(d, &f, &BTreeMap::new())
     }
 
-    /// `AttemptFailed`, and what follows it (retry or failover), deterministically from `d`.
+    /// `AttemptFailed`, and what follows it (retry or failover), from `d` (and, for the retry
+    /// tier, the validity it has left).
     fn failed(
         &self,
         d: &RoutingDecided,
@@ -548,7 +549,11 @@ impl Dispatcher {
         let next = if f.code == EXPIRED_CODE || f.code == DEAD_LETTERED_CODE {
             None
         } else {
-            plan(d, kind, self.max_attempts)
+            let valid_for = d.expires_at.map(|e| {
+                let left = e.as_micros().saturating_sub(Timestamp::now().as_micros());
+                Duration::from_micros(u64::try_from(left).unwrap_or(0))
+            });
+            plan(d, kind, self.max_attempts, valid_for)
         };
         let key = d.to.as_str();
         let mut out = vec![Outgoing::new(

@@ -37,8 +37,14 @@ pub struct FailureKind {
     pub carrier_down: bool,
 }
 
-/// Plans what follows `failed` (attempt `failed.attempt`) given `max_attempts`.
-pub fn plan(failed: &RoutingDecided, kind: FailureKind, max_attempts: i32) -> Option<Next> {
+/// Plans what follows `failed` (attempt `failed.attempt`) given `max_attempts`; `valid_for`
+/// is how long the message stays valid (`None`: no end).
+pub fn plan(
+    failed: &RoutingDecided,
+    kind: FailureKind,
+    max_attempts: i32,
+    valid_for: Option<Duration>,
+) -> Option<Next> {
     let failover = || {
         failed
             .failover
@@ -49,9 +55,15 @@ pub fn plan(failed: &RoutingDecided, kind: FailureKind, max_attempts: i32) -> Op
             })
     };
     let retry = || {
-        let idx = usize::try_from(failed.attempt - 1)
+        let mut idx = usize::try_from(failed.attempt - 1)
             .unwrap_or(0)
             .min(RETRY_TIERS.len() - 1);
+        // A tier ending past the validity only ends the message `expired` unsent (an OTP,
+        // valid 10 minutes, on the 10-minute tier after three refusals): the longest tier
+        // ending before it goes instead, the first if none does.
+        while idx > 0 && valid_for.is_some_and(|v| RETRY_TIERS[idx].1 >= v) {
+            idx -= 1;
+        }
         let (tier, delay) = RETRY_TIERS[idx];
         Next::Retry { tier, delay }
     };
@@ -99,27 +111,57 @@ mod tests {
             carrier_down: false,
         };
         assert_eq!(
-            plan(&decision(1, vec![]), k, 4),
+            plan(&decision(1, vec![]), k, 4, None),
             Some(Next::Retry {
                 tier: "5s",
                 delay: Duration::from_secs(5)
             })
         );
         assert_eq!(
-            plan(&decision(2, vec![]), k, 4),
+            plan(&decision(2, vec![]), k, 4, None),
             Some(Next::Retry {
                 tier: "1m",
                 delay: Duration::from_secs(60)
             })
         );
         assert_eq!(
-            plan(&decision(3, vec![]), k, 4),
+            plan(&decision(3, vec![]), k, 4, None),
             Some(Next::Retry {
                 tier: "10m",
                 delay: Duration::from_secs(600)
             })
         );
-        assert_eq!(plan(&decision(4, vec![]), k, 4), None);
+        assert_eq!(plan(&decision(4, vec![]), k, 4, None), None);
+    }
+
+    /// A retry waits on the longest tier that ends before the message's validity does: an
+    /// OTP refused three times goes again after a minute, not after its 10 minutes ended.
+    #[test]
+    fn a_retry_tier_ends_before_the_validity() {
+        let k = FailureKind {
+            class: ErrorClass::Transient,
+            resubmit_unknown: false,
+            carrier_down: false,
+        };
+        let tier = |attempt, valid_secs| match plan(
+            &decision(attempt, vec![]),
+            k,
+            9,
+            Some(Duration::from_secs(valid_secs)),
+        ) {
+            Some(Next::Retry { tier, .. }) => tier,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(tier(3, 540), "1m", "an OTP with 9 minutes left");
+        assert_eq!(tier(3, 601), "10m");
+        assert_eq!(tier(3, 50), "5s");
+        assert_eq!(tier(2, 50), "5s");
+        assert_eq!(tier(3, 3), "5s", "none ends before it: the first");
+        assert_eq!(
+            tier(1, 3600),
+            "5s",
+            "never longer than the attempt's own tier"
+        );
     }
 
     #[test]
@@ -131,13 +173,13 @@ mod tests {
         };
         let fo = carriers(2);
         assert_eq!(
-            plan(&decision(1, fo.clone()), k, 4),
+            plan(&decision(1, fo.clone()), k, 4, None),
             Some(Next::Failover {
                 carrier: fo[0].clone(),
                 rest: vec![fo[1].clone()]
             })
         );
-        assert_eq!(plan(&decision(1, vec![]), k, 4), None);
+        assert_eq!(plan(&decision(1, vec![]), k, 4, None), None);
     }
 
     #[test]
@@ -149,7 +191,7 @@ mod tests {
         };
         let fo = carriers(2);
         assert_eq!(
-            plan(&decision(1, fo.clone()), k, 4),
+            plan(&decision(1, fo.clone()), k, 4, None),
             Some(Next::Failover {
                 carrier: fo[0].clone(),
                 rest: vec![fo[1].clone()]
@@ -157,13 +199,13 @@ mod tests {
             "not after the retries: at once"
         );
         assert_eq!(
-            plan(&decision(2, vec![]), k, 4),
+            plan(&decision(2, vec![]), k, 4, None),
             Some(Next::Retry {
                 tier: "1m",
                 delay: Duration::from_secs(60)
             })
         );
-        assert_eq!(plan(&decision(4, vec![]), k, 4), None);
+        assert_eq!(plan(&decision(4, vec![]), k, 4, None), None);
     }
 
     proptest! {
@@ -172,11 +214,11 @@ mod tests {
         fn unknown_outcomes_follow_the_policy(attempt in 1i32..10, n in 0usize..3, max in 1i32..6, resubmit: bool) {
             let k = FailureKind { class: ErrorClass::OutcomeUnknown, resubmit_unknown: resubmit, carrier_down: false };
             let d = decision(attempt, carriers(n));
-            let p = plan(&d, k, max);
+            let p = plan(&d, k, max, None);
             if resubmit {
                 // Allowed: planned like a transient failure (retry, then failover).
                 let transient = FailureKind { class: ErrorClass::Transient, resubmit_unknown: true, carrier_down: false };
-                prop_assert_eq!(p, plan(&d, transient, max));
+                prop_assert_eq!(p, plan(&d, transient, max, None));
             } else {
                 prop_assert_eq!(p, None);
             }
@@ -187,7 +229,7 @@ mod tests {
         fn retries_are_bounded(attempt in 1i32..10, n in 0usize..3, max in 1i32..6, class in proptest::sample::select(ErrorClass::ALL), carrier_down: bool) {
             let fo = carriers(n);
             let k = FailureKind { class, resubmit_unknown: true, carrier_down };
-            match plan(&decision(attempt, fo.clone()), k, max) {
+            match plan(&decision(attempt, fo.clone()), k, max, None) {
                 Some(Next::Retry { .. }) => prop_assert!(attempt < max && class != ErrorClass::Permanent),
                 Some(Next::Failover { carrier, rest }) => {
                     prop_assert_eq!(&carrier, &fo[0]);
