@@ -463,12 +463,16 @@ def explain(ids_file, limit=20):
     with ThreadPoolExecutor(16) as pool:
         bad = [(row, v) for row, v in pool.map(view, rows) if v.get("status") != "delivered"]
     by_dest = {d["destination"]: d for d in ledger([row[3] for row, _ in bad])} if bad else {}
+    # Listed first: the statuses other than `unknown` (the list is cut at `limit`).
+    bad.sort(key=lambda b: b[1].get("status") == UNKNOWN)
     out, summary = [], {}
     for row, v in bad:
         led = by_dest.get(row[3]) or {}
         accepted, segments = led.get("accepted", 0), led.get("segments", 0)
-        # Of each status, how many the carrier has (all segments), part of, or none of.
-        have = ("none" if segments == 0 else "all" if segments >= (v.get("segments") or 1)
+        # Of each status, how many the carrier has (all segments), part of, or none of: by
+        # the segments it accepted (the ledger also stores a segment it refused).
+        taken = min(segments, accepted - led.get("duplicate_segments", 0))
+        have = ("none" if taken <= 0 else "all" if taken >= (v.get("segments") or 1)
                 else "part")
         status = v.get("status")
         summary.setdefault(status, {"all": 0, "part": 0, "none": 0})[have] += 1
