@@ -152,7 +152,12 @@ fn carrier_health(outcomes: &[PartOutcome]) -> Option<bool> {
 
 /// How long ago `t` was, by this machine's clock (zero if ahead of it).
 fn age_of(t: Timestamp) -> Duration {
-    let us = Timestamp::now().as_micros().saturating_sub(t.as_micros());
+    span(t, Timestamp::now())
+}
+
+/// The time from `from` to `to` (zero if `to` is earlier).
+fn span(from: Timestamp, to: Timestamp) -> Duration {
+    let us = to.as_micros().saturating_sub(from.as_micros());
     Duration::from_micros(u64::try_from(us).unwrap_or(0))
 }
 
@@ -549,10 +554,7 @@ impl Dispatcher {
         let next = if f.code == EXPIRED_CODE || f.code == DEAD_LETTERED_CODE {
             None
         } else {
-            let valid_for = d.expires_at.map(|e| {
-                let left = e.as_micros().saturating_sub(Timestamp::now().as_micros());
-                Duration::from_micros(u64::try_from(left).unwrap_or(0))
-            });
+            let valid_for = d.expires_at.map(|e| span(Timestamp::now(), e));
             plan(d, kind, self.max_attempts, valid_for)
         };
         let key = d.to.as_str();

@@ -89,6 +89,13 @@ mod tests {
     use proptest::prelude::*;
     use smsflow_events::*;
 
+    /// A transient failure, of a type that does not resubmit unknown outcomes.
+    const TRANSIENT: FailureKind = FailureKind {
+        class: ErrorClass::Transient,
+        resubmit_unknown: false,
+        carrier_down: false,
+    };
+
     fn decision(attempt: i32, failover: Vec<CarrierId>) -> RoutingDecided {
         let mut d =
             smsflow_events::arbitrary::sample_decision("+447700900123", MessageType::Transactional);
@@ -105,11 +112,7 @@ mod tests {
 
     #[test]
     fn transient_failures_back_off_through_the_tiers() {
-        let k = FailureKind {
-            class: ErrorClass::Transient,
-            resubmit_unknown: false,
-            carrier_down: false,
-        };
+        let k = TRANSIENT;
         assert_eq!(
             plan(&decision(1, vec![]), k, 4, None),
             Some(Next::Retry {
@@ -138,11 +141,7 @@ mod tests {
     /// OTP refused three times goes again after a minute, not after its 10 minutes ended.
     #[test]
     fn a_retry_tier_ends_before_the_validity() {
-        let k = FailureKind {
-            class: ErrorClass::Transient,
-            resubmit_unknown: false,
-            carrier_down: false,
-        };
+        let k = TRANSIENT;
         let tier = |attempt, valid_secs| match plan(
             &decision(attempt, vec![]),
             k,
@@ -185,9 +184,8 @@ mod tests {
     #[test]
     fn a_down_carrier_fails_over_at_once_else_waits_on_a_tier() {
         let k = FailureKind {
-            class: ErrorClass::Transient,
-            resubmit_unknown: false,
             carrier_down: true,
+            ..TRANSIENT
         };
         let fo = carriers(2);
         assert_eq!(
