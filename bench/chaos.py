@@ -46,6 +46,8 @@ Standard library only; reuses bench/run.py's platform handling. Knobs (defaults 
     CHAOS_ENFORCE   lost,duplicates,stuck,failed   what makes the run fail (expired_unsent:
                              ended `expired` before any segment was sent, counted apart from
                              failed; add it to fail on a platform that fell behind)
+    CHAOS_DRAIN     600      seconds to wait for every message to read `delivered` after the
+                             load (an `unknown` never does: shorten it when debugging)
     CHAOS_PROFILE   release  cargo profile of the binaries (CI: debug, already built)
     BENCH_BUILD     1        0: do not build
     CHAOS_REPORT_DIR bench/reports
@@ -85,6 +87,8 @@ CARRIERS_ENV = {"SMSFLOW_PLATFORM_CONFIG": str(bench.ROOT / "config/two-carriers
 SIM = "http://127.0.0.1:8090"
 # What an answer may take, whatever the broker does (issue 9, item 7).
 ANSWER_SLO_MS = 5000
+# Seconds to wait for every message to read `delivered` after the load (CHAOS_DRAIN).
+DRAIN_TIMEOUT = int(os.environ.get("CHAOS_DRAIN", "600"))
 # Ids that are not `delivered` and not terminal either: stuck.
 TERMINAL_NOT_DELIVERED = {"failed", "undelivered", "expired", "rejected", "canceled"}
 # Final, but neither delivered nor failed: the dispatcher died mid-submit and the carrier may
@@ -231,7 +235,7 @@ class Chaos:
         def load():
             out["r"] = self.b.loadgen(
                 f"chaos-{target}", self.rate, duration=duration, mix=self.mix,
-                drain_timeout=600, latency="", extra=["--multipart-every", str(self.multipart)]
+                drain_timeout=DRAIN_TIMEOUT, latency="", extra=["--multipart-every", str(self.multipart)]
                 if self.multipart else [])
 
         t = threading.Thread(target=load)
@@ -298,7 +302,7 @@ class Chaos:
         def load():
             out["r"] = self.b.loadgen(
                 f"chaos-{target}", self.rate, duration=before + down + after, mix=self.mix,
-                drain_timeout=600, latency="",
+                drain_timeout=DRAIN_TIMEOUT, latency="",
                 extra=["--refused-out", str(refused), "--answer-slo-ms", str(ANSWER_SLO_MS)]
                 + (["--multipart-every", str(self.multipart)] if self.multipart else []))
 
@@ -465,7 +469,7 @@ def explain(ids_file, limit=20):
     by_dest = {d["destination"]: d for d in ledger([row[3] for row, _ in bad])} if bad else {}
     # Listed first: the statuses other than `unknown` (the list is cut at `limit`).
     bad.sort(key=lambda b: b[1].get("status") == UNKNOWN)
-    out, summary = [], {}
+    out, summary, every = [], {}, []
     for row, v in bad:
         led = by_dest.get(row[3]) or {}
         accepted, segments = led.get("accepted", 0), led.get("segments", 0)
@@ -476,11 +480,16 @@ def explain(ids_file, limit=20):
                 else "part")
         status = v.get("status")
         summary.setdefault(status, {"all": 0, "part": 0, "none": 0})[have] += 1
+        every.append(f"{row[1]}\t{row[2]}\t{status}\t{v.get('status_reason') or ''}\t{have}\n")
         if len(out) < limit:
             out.append({"id": row[1], "priority": row[2], "status": status,
                         "reason": v.get("status_reason"), "carrier_accepted": accepted,
                         "segments": v.get("segments"), "segments_at_carrier": segments,
                         "attempts": v.get("attempts")})
+    # Every one of them, to find in the services' logs by id (ids only: no number, no text).
+    with open(f"{ids_file}.not-delivered.tsv", "w") as f:
+        f.write("message_id\tpriority\tstatus\treason\tat_carrier\n")
+        f.writelines(every)
     return out, summary
 
 

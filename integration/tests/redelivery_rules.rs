@@ -105,6 +105,7 @@ async fn bench(connected: bool) -> Bench {
             (CarrierId::parse("down").unwrap(), down),
         ]),
         breakers: HashMap::from([(CarrierId::parse("down").unwrap(), breaker)]),
+        slots: HashMap::new(),
         producers: LaneProducers::beside(&kafka, producer, "redelivery").unwrap(),
         topics: kafka.topics(),
         max_attempts: 4,

@@ -17,6 +17,7 @@
 //!    counting it unknown ([`Unwritten`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use smsflow_events::topics::RETRY_TIERS;
@@ -36,6 +37,7 @@ use crate::config::UnknownOutcomePolicy;
 use crate::followup::{FailureKind, Next, plan};
 use crate::lease::Held;
 use crate::metrics;
+use crate::slots::Slots;
 use crate::state::{AttemptState, DispatchState, History};
 
 /// Attempts whose write-ahead this instance began but could not confirm (a store timeout):
@@ -73,6 +75,9 @@ pub struct Dispatcher {
     pub carriers: HashMap<CarrierId, SmppClient>,
     /// Circuit breakers by carrier id (a carrier without one is never held down).
     pub breakers: HashMap<CarrierId, Breaker>,
+    /// Window slots by carrier id, taken before a write-ahead that precedes the submit
+    /// ([`crate::slots`]; a carrier without them takes none).
+    pub slots: HashMap<CarrierId, Arc<Slots>>,
     /// Producers of the write-ahead `AttemptStarted`, by lane.
     pub producers: LaneProducers,
     /// Topic names.
@@ -327,6 +332,20 @@ impl Dispatcher {
             metrics::ambiguous(carrier);
         }
 
+        // Rule 2's write-ahead says the carrier may have the parts: so it waits until they
+        // can go to the socket at once (window slots, strict priority), or a crash would
+        // leave `unknown` what waited behind the window. Taken before the lease's permit, so
+        // a revoke never waits for a record that only waits for a slot (ADR 12, decision 23).
+        let slot = match self.slots.get(&d.carrier_id) {
+            Some(s) if !self.may_resubmit(d.message_type) && !remaining.is_empty() => {
+                let t = Instant::now();
+                let held = s.acquire(d.lane, remaining.len()).await;
+                metrics::slot_wait(d.lane, t.elapsed());
+                Some(held)
+            }
+            _ => None,
+        };
+
         // One owner per attempt: held until the outcome is recorded; no part is written after
         // the lease's end, when another instance may own the message.
         let permit = lease.map(Held::permit).transpose()?;
@@ -379,6 +398,7 @@ impl Dispatcher {
                 .await
                 .inspect_err(|_| self.unwritten.mark(m, a))?;
             let outcomes = submit.await;
+            drop(slot);
             return self.conclude(d, outcomes, done, total, ambiguous).await;
         }
         // An unknown outcome is resubmitted anyway (OTP by default), so neither the event nor

@@ -128,6 +128,11 @@ pub struct Config {
     pub unknown_settle_margin_secs: u64,
     /// When a carrier counts as down.
     pub breaker: BreakerConfig,
+    /// Attempts that are not resubmitted when their outcome is unknown take window slots
+    /// before their write-ahead, this many windows of all the carrier's sessions (ADR 12,
+    /// decision 23): a crash then leaves `unknown` no more than these, rather than every
+    /// decision in flight. 0: no slots.
+    pub write_ahead_windows: u32,
 }
 
 impl Config {
@@ -161,6 +166,7 @@ impl Default for Config {
             lease_secs: 15,
             unknown_settle_margin_secs: 15,
             breaker: BreakerConfig::default(),
+            write_ahead_windows: 2,
         }
     }
 }

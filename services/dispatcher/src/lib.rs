@@ -17,6 +17,7 @@
 //! | [`state`] | the `dispatch_state` table: attempts and accepted segments per message |
 //! | [`fresh`] | which decisions skip reading their history (`dispatch_progress`) |
 //! | [`lease`] | one owner per partition: leases in `dispatch_leases`, submits only inside them |
+//! | [`slots`] | a carrier's window slots, taken before the write-ahead (strict priority) |
 //! | [`handler`] | consumer handler (retries arrive due: the retry consumer holds them until `not_before`) |
 //! | [`inbound`] | receipts and MO from the binds to Kafka |
 //! | [`metrics`] | metric names |
@@ -30,6 +31,7 @@ pub mod handler;
 pub mod inbound;
 pub mod lease;
 pub mod metrics;
+pub mod slots;
 pub mod state;
 
 use std::collections::HashMap;
@@ -171,10 +173,12 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         .keys()
         .map(|id| (id.clone(), breaker::Breaker::new(config.breaker.options())))
         .collect();
+    let slots = slots::of(&carriers, config.write_ahead_windows);
     let dispatcher = Arc::new(attempt::Dispatcher {
         state: state::DispatchState::new(links.store.clone()).await?,
         carriers,
         breakers,
+        slots,
         producers: producers.clone(),
         topics: topics.clone(),
         max_attempts: config.max_attempts,

@@ -51,6 +51,14 @@ pub(crate) fn carrier_down(carrier: &str) {
     counter!(CARRIER_DOWN, "carrier" => carrier.to_owned()).increment(1);
 }
 
+/// `smsflow_dispatcher_slot_wait_seconds{lane}`: time an attempt waited for its carrier's
+/// window slots before its write-ahead (`slots`).
+pub const SLOT_WAIT_SECONDS: &str = "smsflow_dispatcher_slot_wait_seconds";
+
+pub(crate) fn slot_wait(lane: Lane, took: Duration) {
+    histogram!(SLOT_WAIT_SECONDS, "lane" => lane.as_str()).record(took.as_secs_f64());
+}
+
 pub(crate) fn write_ahead(lane: Lane, took: Duration) {
     histogram!(WRITE_AHEAD_SECONDS, "lane" => lane.as_str()).record(took.as_secs_f64());
 }
