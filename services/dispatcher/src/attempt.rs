@@ -166,6 +166,17 @@ fn span(from: Timestamp, to: Timestamp) -> Duration {
     Duration::from_micros(u64::try_from(us).unwrap_or(0))
 }
 
+/// The failure of a decision whose validity has ended, if it has.
+fn expired(d: &RoutingDecided) -> Option<Failure> {
+    d.expires_at
+        .is_some_and(|e| e <= Timestamp::now())
+        .then(|| Failure {
+            class: ErrorClass::Permanent,
+            code: EXPIRED_CODE.into(),
+            reason: "validity ended before submit".into(),
+        })
+}
+
 /// Error code of an attempt not made because its carrier was down (no bind, breaker open).
 pub const CARRIER_UNAVAILABLE: &str = "CARRIER_UNAVAILABLE";
 
@@ -288,12 +299,7 @@ impl Dispatcher {
             };
             return self.finish_failed(d, f, &done).await;
         }
-        if d.expires_at.is_some_and(|e| e <= Timestamp::now()) {
-            let f = Failure {
-                class: ErrorClass::Permanent,
-                code: EXPIRED_CODE.into(),
-                reason: "validity ended before submit".into(),
-            };
+        if let Some(f) = expired(d) {
             return self.finish_failed(d, f, &done).await;
         }
         // A down carrier gets no attempt: fail over at once (or wait on a tier), holding no
@@ -332,15 +338,22 @@ impl Dispatcher {
             metrics::ambiguous(carrier);
         }
 
-        // Rule 2's write-ahead says the carrier may have the parts: so it waits until they
-        // can go to the socket at once (window slots, strict priority), or a crash would
-        // leave `unknown` what waited behind the window. Taken before the lease's permit, so
-        // a revoke never waits for a record that only waits for a slot (ADR 12, decision 23).
+        // Rule 2's write-ahead says the carrier may have the parts: so it waits for slots of
+        // the carrier's (`write_ahead_windows` windows, strict priority), which bound what a
+        // crash can leave written ahead but unsent; before, every decision in flight could
+        // be. Taken before the lease's permit, so a revoke never waits for a record that
+        // only waits for a slot; the permit then refuses a record whose assignment ended
+        // meanwhile (ADR 12, decision 23).
         let slot = match self.slots.get(&d.carrier_id) {
             Some(s) if !self.may_resubmit(d.message_type) && !remaining.is_empty() => {
                 let t = Instant::now();
                 let held = s.acquire(d.lane, remaining.len()).await;
                 metrics::slot_wait(d.lane, t.elapsed());
+                // The validity may have ended while it waited.
+                if let Some(f) = expired(d) {
+                    drop(held);
+                    return self.finish_failed(d, f, &done).await;
+                }
                 Some(held)
             }
             _ => None,

@@ -128,10 +128,10 @@ pub struct Config {
     pub unknown_settle_margin_secs: u64,
     /// When a carrier counts as down.
     pub breaker: BreakerConfig,
-    /// Attempts that are not resubmitted when their outcome is unknown take window slots
-    /// before their write-ahead, this many windows of all the carrier's sessions (ADR 12,
-    /// decision 23): a crash then leaves `unknown` no more than these, rather than every
-    /// decision in flight. 0: no slots.
+    /// Attempts that are not resubmitted when their outcome is unknown take a slot per part
+    /// before their write-ahead, of this many windows of the carrier's configured sessions
+    /// (per carrier and instance; ADR 12, decision 23): a crash then leaves written ahead
+    /// but unsent at most these parts, rather than every decision in flight. 0: no slots.
     pub write_ahead_windows: u32,
 }
 

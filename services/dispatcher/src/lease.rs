@@ -75,6 +75,17 @@ impl State {
         self.stale_for(self.assignment)
     }
 
+    /// Until when a record of `assignment` may write to a carrier, or why it may not.
+    fn permit_for(&self, assignment: u64, now: Instant) -> Result<Instant, Refused> {
+        if self.stale_for(assignment) {
+            return Err(Refused::Stale);
+        }
+        match self.usable_until {
+            Some(u) if u > now && assignment == self.assignment => Ok(u),
+            _ => Err(Refused::Lapsed),
+        }
+    }
+
     /// Revokes the assignments up to `through`: the token to release now, if the one the
     /// lease was claimed under is among them and no permit is out.
     fn revoke(&mut self, through: u64) -> Option<String> {
@@ -147,19 +158,31 @@ impl Drop for Permit {
     }
 }
 
-/// A partition's lease, held for a record.
+/// A partition's lease, held for a record of one assignment.
 #[derive(Debug)]
 pub struct Held {
     leases: Leases,
     lease: Arc<Lease>,
+    assignment: u64,
 }
 
 impl Held {
     /// Leave to write to the carrier until the lease's end; refused once it lapsed (retry:
-    /// claimed again) or was revoked (given up).
+    /// claimed again) or the record's assignment ended (given up), even if the lease was
+    /// claimed again since for a later one: a record that waited (for window slots) across a
+    /// revoke and a reassignment must not act on the history it read before them.
     pub fn permit(&self) -> Result<Permit, HandlerError> {
-        self.leases.permit(&self.lease)
+        self.leases.permit(&self.lease, self.assignment)
     }
+}
+
+/// Why a record may not write now.
+#[derive(Debug, PartialEq, Eq)]
+enum Refused {
+    /// Its assignment ended: given up.
+    Stale,
+    /// The lease lapsed (renewals failing, or lost): claimed again on the next try.
+    Lapsed,
 }
 
 /// What a record's lease check found.
@@ -286,6 +309,7 @@ impl Leases {
         let held = |lease: Arc<Lease>| Held {
             leases: self.clone(),
             lease,
+            assignment,
         };
         if let Some(done) = lease.ready(assignment) {
             return done.map(|()| held(lease));
@@ -319,21 +343,19 @@ impl Leases {
     }
 
     /// A permit to write to a carrier for a record of `lease`'s partition, while it is held.
-    fn permit(&self, lease: &Arc<Lease>) -> Result<Permit, HandlerError> {
+    fn permit(&self, lease: &Arc<Lease>, assignment: u64) -> Result<Permit, HandlerError> {
         let mut st = lease.state.lock();
-        let now = Instant::now();
-        match st.usable_until {
-            Some(u) if u > now && !st.revoked() => {
+        match st.permit_for(assignment, Instant::now()) {
+            Ok(write_by) => {
                 st.submitting += 1;
                 Ok(Permit {
                     lease: lease.clone(),
                     leases: self.inner.clone(),
-                    write_by: u,
+                    write_by,
                 })
             }
-            _ if st.revoked() => Err(stale(lease)),
-            // Lapsed (renewals failing, or lost): claimed again on the next try.
-            _ => Err(HandlerError::retry(format!(
+            Err(Refused::Stale) => Err(stale(lease)),
+            Err(Refused::Lapsed) => Err(HandlerError::retry(format!(
                 "lease of {}/{} lapsed before the submit",
                 lease.topic, lease.partition
             ))),
@@ -627,6 +649,35 @@ mod tests {
         assert!(
             st.refused("a#7"),
             "refused with no permit out: released now"
+        );
+    }
+
+    /// A record that waited (for window slots) while its assignment was revoked and the
+    /// partition came back gets no permit, though the lease is held again: the history it
+    /// read may predate another instance's submit.
+    #[test]
+    fn a_permit_is_refused_to_a_record_of_an_ended_assignment() {
+        let mut st = State::default();
+        let now = Instant::now();
+        let until = now + Duration::from_secs(10);
+        assert!(st.take(1, "a#1", until));
+        assert_eq!(st.permit_for(1, now), Ok(until));
+        assert_eq!(st.revoke(1).as_deref(), Some("a#1"));
+        assert!(st.take(2, "a#2", until), "assigned back, claimed again");
+        assert_eq!(
+            st.permit_for(2, now),
+            Ok(until),
+            "its new records may write"
+        );
+        assert_eq!(
+            st.permit_for(1, now),
+            Err(Refused::Stale),
+            "the waiting one may not"
+        );
+        assert_eq!(
+            st.permit_for(2, until),
+            Err(Refused::Lapsed),
+            "nor anyone past the lease's end"
         );
     }
 
