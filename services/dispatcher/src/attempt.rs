@@ -17,7 +17,6 @@
 //!    counting it unknown ([`Unwritten`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use smsflow_events::topics::RETRY_TIERS;
@@ -77,7 +76,7 @@ pub struct Dispatcher {
     pub breakers: HashMap<CarrierId, Breaker>,
     /// Window slots by carrier id, taken before a write-ahead that precedes the submit
     /// ([`crate::slots`]; a carrier without them takes none).
-    pub slots: HashMap<CarrierId, Arc<Slots>>,
+    pub slots: HashMap<CarrierId, Slots>,
     /// Producers of the write-ahead `AttemptStarted`, by lane.
     pub producers: LaneProducers,
     /// Topic names.

@@ -75,14 +75,17 @@ impl State {
         self.stale_for(self.assignment)
     }
 
-    /// Until when a record of `assignment` may write to a carrier, or why it may not.
-    fn permit_for(&self, assignment: u64, now: Instant) -> Result<Instant, Refused> {
+    /// Where a record of `assignment` stands: it may act (until when), is given up, or the
+    /// lease is to be claimed (for a permit: it lapsed). The same rule for the record's
+    /// start and its permit, so a record that waited across a revoke and a reassignment is
+    /// as stale at its permit as it would have been at its start.
+    fn check(&self, assignment: u64, now: Instant) -> Check {
         if self.stale_for(assignment) {
-            return Err(Refused::Stale);
+            return Check::Stale;
         }
         match self.usable_until {
-            Some(u) if u > now && assignment == self.assignment => Ok(u),
-            _ => Err(Refused::Lapsed),
+            Some(u) if u > now && assignment == self.assignment => Check::Held(u),
+            _ => Check::Claim,
         }
     }
 
@@ -176,18 +179,11 @@ impl Held {
     }
 }
 
-/// Why a record may not write now.
-#[derive(Debug, PartialEq, Eq)]
-enum Refused {
-    /// Its assignment ended: given up.
-    Stale,
-    /// The lease lapsed (renewals failing, or lost): claimed again on the next try.
-    Lapsed,
-}
-
 /// What a record's lease check found.
+#[derive(Debug, PartialEq, Eq)]
 enum Check {
-    Held,
+    /// Held for the record's assignment, usable until then.
+    Held(Instant),
     /// The record was read under an assignment this instance no longer has.
     Stale,
     Claim,
@@ -198,21 +194,14 @@ impl Lease {
     /// `None`: to be claimed.
     fn ready(&self, assignment: u64) -> Option<Result<(), HandlerError>> {
         match self.check(assignment, Instant::now()) {
-            Check::Held => Some(Ok(())),
+            Check::Held(_) => Some(Ok(())),
             Check::Stale => Some(Err(stale(self))),
             Check::Claim => None,
         }
     }
 
     fn check(&self, assignment: u64, now: Instant) -> Check {
-        let st = self.state.lock();
-        if st.stale_for(assignment) {
-            Check::Stale
-        } else if assignment == st.assignment && st.usable_until.is_some_and(|u| u > now) {
-            Check::Held
-        } else {
-            Check::Claim
-        }
+        self.state.lock().check(assignment, now)
     }
 }
 
@@ -345,8 +334,8 @@ impl Leases {
     /// A permit to write to a carrier for a record of `lease`'s partition, while it is held.
     fn permit(&self, lease: &Arc<Lease>, assignment: u64) -> Result<Permit, HandlerError> {
         let mut st = lease.state.lock();
-        match st.permit_for(assignment, Instant::now()) {
-            Ok(write_by) => {
+        match st.check(assignment, Instant::now()) {
+            Check::Held(write_by) => {
                 st.submitting += 1;
                 Ok(Permit {
                     lease: lease.clone(),
@@ -354,8 +343,9 @@ impl Leases {
                     write_by,
                 })
             }
-            Err(Refused::Stale) => Err(stale(lease)),
-            Err(Refused::Lapsed) => Err(HandlerError::retry(format!(
+            Check::Stale => Err(stale(lease)),
+            // Lapsed (renewals failing, or lost): claimed again on the next try.
+            Check::Claim => Err(HandlerError::retry(format!(
                 "lease of {}/{} lapsed before the submit",
                 lease.topic, lease.partition
             ))),
@@ -601,7 +591,7 @@ mod tests {
             st.assignment = 2;
             st.usable_until = Some(now + Duration::from_secs(5));
         }
-        assert!(matches!(l.check(2, now), Check::Held));
+        assert!(matches!(l.check(2, now), Check::Held(_)));
         assert!(
             matches!(l.check(1, now), Check::Stale),
             "a record of an earlier assignment"
@@ -661,23 +651,19 @@ mod tests {
         let now = Instant::now();
         let until = now + Duration::from_secs(10);
         assert!(st.take(1, "a#1", until));
-        assert_eq!(st.permit_for(1, now), Ok(until));
+        assert_eq!(st.check(1, now), Check::Held(until));
         assert_eq!(st.revoke(1).as_deref(), Some("a#1"));
         assert!(st.take(2, "a#2", until), "assigned back, claimed again");
         assert_eq!(
-            st.permit_for(2, now),
-            Ok(until),
+            st.check(2, now),
+            Check::Held(until),
             "its new records may write"
         );
+        assert_eq!(st.check(1, now), Check::Stale, "the waiting one may not");
         assert_eq!(
-            st.permit_for(1, now),
-            Err(Refused::Stale),
-            "the waiting one may not"
-        );
-        assert_eq!(
-            st.permit_for(2, until),
-            Err(Refused::Lapsed),
-            "nor anyone past the lease's end"
+            st.check(2, until),
+            Check::Claim,
+            "nor anyone past the lease's end (lapsed)"
         );
     }
 

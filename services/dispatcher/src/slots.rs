@@ -14,10 +14,7 @@
 //! Strict priority: a freed slot goes to the oldest waiter of the highest lane, and a lower
 //! lane never jumps a higher lane's head (transactional before bulk, as on the link).
 
-use std::collections::VecDeque;
-use std::sync::Arc;
-
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use parking_lot::Mutex;
 use smsflow_events::{CarrierId, Lane};
@@ -26,10 +23,7 @@ use tokio::sync::oneshot;
 
 /// The slots of each carrier: `windows` times what its submit sessions' windows hold
 /// together (none: no slots).
-pub fn of(
-    carriers: &HashMap<CarrierId, SmppClient>,
-    windows: u32,
-) -> HashMap<CarrierId, Arc<Slots>> {
+pub fn of(carriers: &HashMap<CarrierId, SmppClient>, windows: u32) -> HashMap<CarrierId, Slots> {
     if windows == 0 {
         return HashMap::new();
     }
@@ -62,12 +56,12 @@ struct Inner {
 
 /// Slots held; given back when dropped.
 #[derive(Debug)]
-pub struct SlotPermit {
-    slots: Arc<Slots>,
+pub struct SlotPermit<'a> {
+    slots: &'a Slots,
     n: usize,
 }
 
-impl Drop for SlotPermit {
+impl Drop for SlotPermit<'_> {
     fn drop(&mut self) {
         self.slots.release(self.n);
     }
@@ -84,25 +78,26 @@ fn rank(lane: Lane) -> usize {
 
 impl Slots {
     /// `capacity` slots (at least one).
-    pub fn new(capacity: usize) -> Arc<Self> {
+    pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        Arc::new(Self {
+        Self {
             capacity,
             inner: Mutex::new(Inner {
                 free: capacity,
                 waiting: Default::default(),
             }),
-        })
+        }
     }
 
     /// Slots free now.
-    pub fn free(&self) -> usize {
+    #[cfg(test)]
+    fn free(&self) -> usize {
         self.inner.lock().free
     }
 
     /// Waits for `n` slots (at most the capacity) for `lane`. Cancel-safe: dropped while
     /// waiting, it takes nothing, and slots handed to it meanwhile go back.
-    pub async fn acquire(self: &Arc<Self>, lane: Lane, n: usize) -> SlotPermit {
+    pub async fn acquire(&self, lane: Lane, n: usize) -> SlotPermit<'_> {
         let n = n.clamp(1, self.capacity);
         let at = rank(lane);
         let rx = {
@@ -116,25 +111,23 @@ impl Slots {
             inner.waiting[at].push_back((n, tx));
             rx
         };
+        // Dropped before it took them, the guard gives back slots handed over meanwhile.
         let mut wait = Wait {
             slots: self,
             rx: Some(rx),
             n,
         };
         if let Some(rx) = wait.rx.as_mut() {
-            // The sender lives in the queue until it hands the slots over (or is dropped
-            // by `release` after our receiver closed, which only `Wait::drop` does).
+            // The sender stays queued until it hands the slots over; `hand_on` drops it
+            // unsent only once this receiver closed, which only `Wait::drop` does.
             let _ = rx.await;
         }
         wait.rx = None;
         self.permit(n)
     }
 
-    fn permit(self: &Arc<Self>, n: usize) -> SlotPermit {
-        SlotPermit {
-            slots: Arc::clone(self),
-            n,
-        }
+    fn permit(&self, n: usize) -> SlotPermit<'_> {
+        SlotPermit { slots: self, n }
     }
 
     /// Gives `n` slots back and hands them on, highest lane first.
@@ -165,7 +158,7 @@ impl Slots {
 
 /// A waiter in the queue; gives back what it was handed if dropped before taking it.
 struct Wait<'a> {
-    slots: &'a Arc<Slots>,
+    slots: &'a Slots,
     rx: Option<oneshot::Receiver<()>>,
     n: usize,
 }
@@ -187,11 +180,23 @@ impl Drop for Wait<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::future::Future;
+    use std::pin::Pin;
 
     use super::*;
 
-    fn ready<F: std::future::Future>(f: F) -> Option<F::Output> {
+    /// `slots.acquire(lane, n)`, polled once: it must wait (it is queued, in order).
+    async fn queued(
+        slots: &Slots,
+        lane: Lane,
+        n: usize,
+    ) -> Pin<Box<impl Future<Output = SlotPermit<'_>>>> {
+        let mut f = Box::pin(slots.acquire(lane, n));
+        assert!(futures::poll!(&mut f).is_pending(), "{lane:?} waits");
+        f
+    }
+
+    fn ready<F: Future>(f: F) -> Option<F::Output> {
         futures::FutureExt::now_or_never(f)
     }
 
@@ -199,23 +204,16 @@ mod tests {
     async fn a_freed_slot_goes_to_the_highest_lane_first() {
         let slots = Slots::new(1);
         let held = slots.acquire(Lane::Bulk, 1).await;
-        let s = Arc::clone(&slots);
-        let bulk = tokio::spawn(async move { s.acquire(Lane::Bulk, 1).await });
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        let s = Arc::clone(&slots);
-        let tx = tokio::spawn(async move { s.acquire(Lane::Transactional, 1).await });
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        let mut bulk = queued(&slots, Lane::Bulk, 1).await;
+        let tx = queued(&slots, Lane::Transactional, 1).await;
         drop(held);
-        let tx = tokio::time::timeout(Duration::from_secs(1), tx)
-            .await
-            .expect("the transactional waiter gets the slot")
-            .expect("no panic");
-        assert!(!bulk.is_finished(), "bulk waited first but ranks lower");
+        let tx = ready(tx).expect("the transactional waiter gets the slot");
+        assert!(
+            futures::poll!(&mut bulk).is_pending(),
+            "bulk waited first but ranks lower"
+        );
         drop(tx);
-        tokio::time::timeout(Duration::from_secs(1), bulk)
-            .await
-            .expect("then bulk gets it")
-            .expect("no panic");
+        drop(ready(bulk).expect("then bulk gets it"));
         assert_eq!(slots.free(), 1);
     }
 
@@ -224,15 +222,10 @@ mod tests {
         let slots = Slots::new(2);
         let one = slots.acquire(Lane::Bulk, 1).await;
         // Transactional wants two: it waits, and bulk may not take the free one past it.
-        let s = Arc::clone(&slots);
-        let tx = tokio::spawn(async move { s.acquire(Lane::Transactional, 2).await });
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        let tx = queued(&slots, Lane::Transactional, 2).await;
         assert!(ready(slots.acquire(Lane::Bulk, 1)).is_none());
         drop(one);
-        let both = tokio::time::timeout(Duration::from_secs(1), tx)
-            .await
-            .expect("transactional gets both")
-            .expect("no panic");
+        let both = ready(tx).expect("transactional gets both");
         assert_eq!(slots.free(), 0);
         drop(both);
         assert_eq!(slots.free(), 2);
@@ -242,21 +235,11 @@ mod tests {
     async fn a_dropped_waiter_takes_nothing_and_blocks_no_one() {
         let slots = Slots::new(1);
         let held = slots.acquire(Lane::Bulk, 1).await;
-        // Given up while waiting (a revoke drops the record's future).
-        let s = Arc::clone(&slots);
-        let gone = tokio::spawn(async move { s.acquire(Lane::Transactional, 1).await });
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        gone.abort();
-        let _ = gone.await;
-        let s = Arc::clone(&slots);
-        let next = tokio::spawn(async move { s.acquire(Lane::Bulk, 1).await });
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        // Given up while waiting, before any slot was handed to it.
+        drop(queued(&slots, Lane::Transactional, 1).await);
+        let next = queued(&slots, Lane::Bulk, 1).await;
         drop(held);
-        let next = tokio::time::timeout(Duration::from_secs(1), next)
-            .await
-            .expect("the next waiter is served")
-            .expect("no panic");
-        drop(next);
+        drop(ready(next).expect("the next waiter is served"));
         assert_eq!(slots.free(), 1);
     }
 
@@ -264,11 +247,7 @@ mod tests {
     async fn slots_handed_to_a_waiter_that_gave_up_before_waking_go_back() {
         let slots = Slots::new(1);
         let held = slots.acquire(Lane::Bulk, 1).await;
-        let mut wait = Box::pin(slots.acquire(Lane::Transactional, 1));
-        assert!(
-            futures::poll!(&mut wait).is_pending(),
-            "queued behind the held slot"
-        );
+        let wait = queued(&slots, Lane::Transactional, 1).await;
         // Handed over, then dropped before it ran again.
         drop(held);
         drop(wait);
