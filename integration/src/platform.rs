@@ -210,6 +210,11 @@ impl Platform {
             http: local(),
             kafka: self.kafka.clone(),
             store: self.store.clone(),
+            // Inbound messages are the test tenant's (numbers are not assigned to tenants).
+            keywords: dlr_ingester::keywords::KeywordConfig {
+                default_tenant: TENANT.into(),
+                ..Default::default()
+            },
             ..Default::default()
         })
         .await

@@ -11,6 +11,7 @@
 //! | [`dedupe`] | the [`Dedupe`] hook (the durable one is in `smsflow-store`) |
 //! | [`dlq`] | dead-lettering to `sms.dlq` with origin and error headers |
 //! | [`headers`] | header names, W3C `traceparent` propagation |
+//! | [`table`] | a compacted topic followed into a local table, with a caught-up signal |
 //! | [`admin`] | topic creation from the catalog, describe, ping |
 //! | [`metrics`] | every metric this crate emits |
 //! | [`error`] | [`KafkaError`], and [`HandlerError`] (retry vs dead-letter) |
@@ -27,6 +28,7 @@ pub mod metrics;
 mod offsets;
 pub mod producer;
 mod retry;
+pub mod table;
 
 pub use config::KafkaConfig;
 pub use consumer::{ConsumerOptions, ConsumerParts, Fetch, Finished, Handler, Incoming, Outcome};

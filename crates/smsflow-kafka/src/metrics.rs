@@ -25,6 +25,9 @@ pub const PRODUCED: &str = "smsflow_kafka_produced_total";
 pub const PRODUCE_ERRORS: &str = "smsflow_kafka_produce_errors_total";
 /// `smsflow_kafka_dead_lettered_total{group,code}`: records sent to `sms.dlq`.
 pub const DEAD_LETTERED: &str = "smsflow_kafka_dead_lettered_total";
+/// `smsflow_kafka_table_records_total{topic,outcome}`: records of a followed compacted topic
+/// applied to its local table (`applied`) or skipped as unreadable (`skipped`).
+pub const TABLE_RECORDS: &str = "smsflow_kafka_table_records_total";
 
 /// The metric handles of one consumer, registered once: the per-record path only bumps
 /// atomics (no label strings built per record).
@@ -94,4 +97,12 @@ pub(crate) fn produced(topic: &str, ok: bool) {
 
 pub(crate) fn dead_lettered(group: &str, code: &'static str) {
     counter!(DEAD_LETTERED, "group" => group.to_owned(), "code" => code).increment(1);
+}
+
+pub(crate) fn table_applied(topic: &str) {
+    counter!(TABLE_RECORDS, "topic" => topic.to_owned(), "outcome" => "applied").increment(1);
+}
+
+pub(crate) fn table_skipped(topic: &str) {
+    counter!(TABLE_RECORDS, "topic" => topic.to_owned(), "outcome" => "skipped").increment(1);
 }

@@ -25,6 +25,7 @@
 //! - `cluster`: where a part may end (grapheme clusters, as the calculator counts them).
 //! - `segment`: [`segment`], [`Segmented`] and [`Part`].
 //! - `preview`: [`preview`] and [`Preview`] for the API.
+//! - [`keywords`]: STOP / START / HELP and their synonyms in an inbound message.
 //! - `error`: [`EncodingError`].
 //!
 //! Units: a GSM-7 message is measured in septets (an extension character costs 2), a UCS-2
@@ -35,6 +36,7 @@ mod concat;
 mod encoding;
 mod error;
 pub mod gsm7;
+pub mod keywords;
 mod preview;
 mod segment;
 pub mod smart;

@@ -18,6 +18,7 @@ use smsflow_runtime::CancellationToken;
 use smsflow_smpp::{
     DeliverAck, DeliveryReceipt, Inbound, InboundEvent, MoMessage, ReceiptDate, ReceiptState,
 };
+use smsflow_sms::keywords::Keywords;
 use tokio::sync::mpsc;
 use tracing::warn;
 
@@ -78,10 +79,9 @@ pub fn receipt_event(carrier: &CarrierId, r: &DeliveryReceipt) -> CarrierReceipt
 /// The inbound message event of `mo`, if its sender is a phone number.
 pub fn mo_event(carrier: &CarrierId, mo: &MoMessage) -> Option<InboundMessageReceived> {
     let from = Msisdn::parse(&e164(&mo.source_addr)).ok()?;
-    let keyword = mo.text.trim().to_ascii_uppercase();
-    let keyword = ["STOP", "START", "HELP", "UNSTOP", "STOPALL", "UNSUBSCRIBE"]
-        .contains(&keyword.as_str())
-        .then_some(keyword);
+    // The standard words only: dlr-ingester acts on keywords, with the deployment's own.
+    static KEYWORDS: std::sync::LazyLock<Keywords> = std::sync::LazyLock::new(Keywords::default);
+    let keyword = KEYWORDS.classify(&mo.text).map(|(_, word)| word);
     Some(InboundMessageReceived {
         meta: EventMeta::new(PRODUCER, None),
         message_id: MessageId::new(),

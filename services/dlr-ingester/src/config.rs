@@ -32,6 +32,8 @@ pub struct Config {
     /// ends `expired` with error `RECEIPT_TIMEOUT` (seconds; 0: never). A receipt that comes
     /// later still sets its status. Default 48 h, as long as a receipt waits parked.
     pub receipt_timeout_secs: u64,
+    /// STOP / START / HELP in inbound messages.
+    pub keywords: crate::keywords::KeywordConfig,
 }
 
 impl Default for Config {
@@ -46,6 +48,7 @@ impl Default for Config {
             early_receipt_wait_ms: 30_000,
             park_sweep_secs: 10,
             receipt_timeout_secs: DEFAULT_RECEIPT_TIMEOUT_SECS,
+            keywords: crate::keywords::KeywordConfig::default(),
         }
     }
 }

@@ -5,7 +5,8 @@
 //! segment, and publishes `DeliveryReported` on `sms.dlr`, with the message's terminal status
 //! once every segment is final. A receipt may be handled before its submit (different topics,
 //! possibly different instances): it waits for the submit, and one that waits too long is
-//! parked and applied by a periodic sweep once the submit is recorded.
+//! parked and applied by a periodic sweep once the submit is recorded. It also reads
+//! `sms.inbound` for STOP, START and HELP ([`keywords`]): consent changes and their replies.
 //!
 //! | module | role |
 //! |---|---|
@@ -14,6 +15,7 @@
 //! | [`cache`] | recent correlations in memory: no store read for a receipt that follows its submit |
 //! | [`settle`] | a message's terminal status from its segments |
 //! | [`sweep`] | applies parked receipts whose submit is recorded by now |
+//! | [`keywords`] | STOP / START / HELP: `ConsentChanged` on `sms.consent`, and the reply |
 //! | [`deadline`] | the receipt timeout: a message without every receipt ends `expired` |
 //! | [`tables`] | `dlr_correlation`, `dlr_pending`, `dlr_segments` |
 //! | [`metrics`] | metric names |
@@ -22,6 +24,7 @@ pub mod cache;
 pub mod config;
 pub mod correlate;
 pub mod deadline;
+pub mod keywords;
 pub mod metrics;
 pub mod settle;
 pub mod sweep;
@@ -72,6 +75,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     // Submits and receipts have a consumer (and group) each: a receipt waiting for its submit
     // holds a slot of the receipts' consumer only.
     let topics_attempts = topics.attempts.clone();
+    let topics_for_keywords = topics.clone();
     let consumers = [
         ("dlr-ingester-submits", topics.attempts.clone()),
         ("dlr-ingester", topics.dlr_raw.clone()),
@@ -127,6 +131,20 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         opts.fetch = Fetch::Batched;
         opts
     });
+    // Inbound messages, read for keywords: a group of its own, so a burst of replies never
+    // waits behind receipts.
+    let keywords = if config.keywords.enabled {
+        let handler = keywords::KeywordHandler::new(topics_for_keywords, config.keywords.clone())
+            .map_err(smsflow_runtime::service::ServiceError::Config)?;
+        let opts = ConsumerOptions::new(
+            group_id(&config.kafka, "dlr-ingester-keywords"),
+            vec![handler.topics.inbound.clone()],
+            handler.topics.dlq.clone(),
+        );
+        Some((opts, Arc::new(handler)))
+    } else {
+        None
+    };
     tracing::info!("dlr-ingester started");
     // One consumer failing stops the others (drained), as `run_all` does among its own.
     let stop = shutdown.child_token();
@@ -165,9 +183,25 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
             ),
         }
     };
-    let (correlated, timed_out) = tokio::join!(correlating, timing_out);
+    let reading_keywords = async {
+        match keywords {
+            None => Ok(()),
+            Some((opts, handler)) => stopping(
+                smsflow_kafka::consumer::run(
+                    &config.kafka,
+                    opts,
+                    ctx.links.consumer_parts(),
+                    handler,
+                    stop.clone(),
+                )
+                .await,
+            ),
+        }
+    };
+    let (correlated, timed_out, read) = tokio::join!(correlating, timing_out, reading_keywords);
     correlated?;
     timed_out?;
+    read?;
     let _ = sweeper.await;
     ctx.links.producer.flush(Duration::from_secs(10))?;
     let _ = server.await;

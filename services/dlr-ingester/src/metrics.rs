@@ -36,3 +36,12 @@ pub const DEADLINES: &str = "smsflow_dlr_ingester_deadlines_total";
 pub(crate) fn deadline(outcome: &'static str) {
     counter!(DEADLINES, "outcome" => outcome).increment(1);
 }
+
+/// `smsflow_dlr_ingester_consent_changes_total{status}`: keywords that changed a consent
+/// (`opted_out`, `opted_in`).
+pub const CONSENT_CHANGES: &str = "smsflow_dlr_ingester_consent_changes_total";
+
+pub(crate) fn consent_changed(opted_out: bool) {
+    let status = if opted_out { "opted_out" } else { "opted_in" };
+    counter!(CONSENT_CHANGES, "status" => status).increment(1);
+}

@@ -111,6 +111,44 @@ impl ValidityConfig {
     }
 }
 
+/// What an opt-out stops besides marketing, for one tenant (ADR 13).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsentPolicy {
+    /// Transactional messages still go to a recipient who opted out (default false: a STOP
+    /// stops every message from the tenant but OTPs, as carriers expect).
+    pub transactional_after_opt_out: bool,
+    /// OTPs still go to a recipient who opted out (default true: a code is sent because the
+    /// recipient asked for it, just now).
+    pub otp_after_opt_out: bool,
+}
+
+impl Default for ConsentPolicy {
+    fn default() -> Self {
+        Self {
+            transactional_after_opt_out: false,
+            otp_after_opt_out: true,
+        }
+    }
+}
+
+/// Consent: the policy for every tenant, and the tenants that have their own.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsentConfig {
+    /// The policy of a tenant not listed in `tenants`.
+    pub default: ConsentPolicy,
+    /// Tenant id → its policy.
+    pub tenants: std::collections::BTreeMap<String, ConsentPolicy>,
+}
+
+impl ConsentConfig {
+    /// The policy of `tenant`.
+    pub fn for_tenant(&self, tenant: &str) -> &ConsentPolicy {
+        self.tenants.get(tenant).unwrap_or(&self.default)
+    }
+}
+
 /// Router settings.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -129,6 +167,8 @@ pub struct Config {
     pub max_in_flight: Option<usize>,
     /// Default validity per message type.
     pub validity: ValidityConfig,
+    /// What an opt-out stops.
+    pub consent: ConsentConfig,
 }
 
 impl smsflow_runtime::service::ServiceConfig for Config {

@@ -2,7 +2,8 @@
 //! route (carrier, failover, encoding, segments, cost, table version).
 
 use smsflow_events::{
-    EXPIRED_CODE, Encoding, EventMeta, MessageRejected, RoutingDecided, SendRequested, Timestamp,
+    EXPIRED_CODE, Encoding, EventId, EventMeta, MessageRejected, OPTED_OUT_CODE, RoutingDecided,
+    SendRequested, Timestamp,
 };
 use smsflow_sms::{Options, encode, preview};
 
@@ -41,11 +42,13 @@ fn reject(req: &SendRequested, code: &str, reason: String) -> Decision {
 }
 
 /// Decides what happens to `req` with `table`, at `now`. A request without an expiry gets
-/// the default `validity` of its type, counted from when it was requested.
+/// the default `validity` of its type, counted from when it was requested. `opted_out`: the
+/// consent event that stops it, if any (`consent::ConsentBook::blocks`).
 pub fn decide(
     req: &SendRequested,
     table: &RouteTable,
     validity: &ValidityConfig,
+    opted_out: Option<EventId>,
     now: Timestamp,
 ) -> Decision {
     let expires_at = req.expires_at.unwrap_or_else(|| {
@@ -55,6 +58,13 @@ pub fn decide(
     });
     if expires_at <= now {
         return reject(req, EXPIRED_CODE, "validity ended before routing".into());
+    }
+    if let Some(consent) = opted_out {
+        return reject(
+            req,
+            OPTED_OUT_CODE,
+            format!("the recipient opted out (consent event {consent})"),
+        );
     }
     let opts = Options::default().with_smart_replacement(req.smart_encoding);
     let p = preview(&req.text, &opts);
@@ -129,7 +139,8 @@ mod tests {
 
     #[test]
     fn routes_with_encoding_segments_and_cost() {
-        let Decision::Routed(d) = decide(&req(&"é🙂".repeat(40)), &table(), V, Timestamp::now())
+        let Decision::Routed(d) =
+            decide(&req(&"é🙂".repeat(40)), &table(), V, None, Timestamp::now())
         else {
             panic!()
         };
@@ -145,7 +156,7 @@ mod tests {
     fn smart_encoding_sends_the_replaced_text() {
         let mut r = req("It\u{2019}s \u{201c}fine\u{201d} \u{2014} ok");
         r.smart_encoding = true;
-        let Decision::Routed(d) = decide(&r, &table(), V, Timestamp::now()) else {
+        let Decision::Routed(d) = decide(&r, &table(), V, None, Timestamp::now()) else {
             panic!()
         };
         assert_eq!(d.encoding, Encoding::Gsm7);
@@ -156,8 +167,8 @@ mod tests {
     fn the_same_request_gets_the_same_decision_id() {
         let r = req("hi");
         let (Decision::Routed(a), Decision::Routed(b)) = (
-            decide(&r, &table(), V, Timestamp::now()),
-            decide(&r, &table(), V, Timestamp::now()),
+            decide(&r, &table(), V, None, Timestamp::now()),
+            decide(&r, &table(), V, None, Timestamp::now()),
         ) else {
             panic!()
         };
@@ -169,7 +180,7 @@ mod tests {
     fn expired_and_unroutable_are_rejected_with_codes() {
         let mut r = req("hi");
         r.expires_at = Some(Timestamp::from_micros(1));
-        let Decision::Rejected(x) = decide(&r, &table(), V, Timestamp::now()) else {
+        let Decision::Rejected(x) = decide(&r, &table(), V, None, Timestamp::now()) else {
             panic!()
         };
         assert_eq!(x.reason_code, EXPIRED_CODE);
@@ -177,16 +188,24 @@ mod tests {
             version: 2,
             routes: vec![],
         };
-        let Decision::Rejected(x) = decide(&req("hi"), &empty, V, Timestamp::now()) else {
+        let Decision::Rejected(x) = decide(&req("hi"), &empty, V, None, Timestamp::now()) else {
             panic!()
         };
         assert_eq!(x.reason_code, "NO_ROUTE");
+        let consent = EventId::new();
+        let Decision::Rejected(x) =
+            decide(&req("hi"), &table(), V, Some(consent), Timestamp::now())
+        else {
+            panic!("an opted-out recipient's request is routed")
+        };
+        assert_eq!(x.reason_code, OPTED_OUT_CODE);
+        assert!(x.reason.contains(&consent.to_string()), "{}", x.reason);
     }
 
     #[test]
     fn a_request_without_expiry_gets_its_types_validity_and_is_rejected_after_it() {
         let r = req("code 1234"); // an OTP requested now
-        let Decision::Routed(d) = decide(&r, &table(), V, Timestamp::now()) else {
+        let Decision::Routed(d) = decide(&r, &table(), V, None, Timestamp::now()) else {
             panic!("a fresh OTP is routed");
         };
         assert_eq!(
@@ -196,7 +215,7 @@ mod tests {
         );
         // The same request read again 11 minutes later (offsets lost, a replay): not sent.
         let later = r.meta.occurred_at.plus(Duration::from_secs(660));
-        let Decision::Rejected(x) = decide(&r, &table(), V, later) else {
+        let Decision::Rejected(x) = decide(&r, &table(), V, None, later) else {
             panic!("an OTP past its validity is rejected");
         };
         assert_eq!(x.reason_code, EXPIRED_CODE);
@@ -205,7 +224,7 @@ mod tests {
         bulk.message_type = MessageType::Marketing;
         bulk.lane = Lane::Bulk;
         assert!(matches!(
-            decide(&bulk, &table(), V, later),
+            decide(&bulk, &table(), V, None, later),
             Decision::Routed(_)
         ));
     }
@@ -216,7 +235,7 @@ mod tests {
         let asked = r.meta.occurred_at.plus(Duration::from_secs(3600));
         r.expires_at = Some(asked);
         let at = r.meta.occurred_at.plus(Duration::from_secs(1800));
-        let Decision::Routed(d) = decide(&r, &table(), V, at) else {
+        let Decision::Routed(d) = decide(&r, &table(), V, None, at) else {
             panic!("within the client's validity");
         };
         assert_eq!(d.expires_at, Some(asked));

@@ -5,7 +5,10 @@ use smsflow_events::{Event, Timestamp, Topics};
 use smsflow_kafka::{Handler, HandlerError, Incoming, Outgoing};
 use tracing::debug;
 
-use crate::config::ValidityConfig;
+use std::sync::Arc;
+
+use crate::config::{ConsentConfig, ValidityConfig};
+use crate::consent::ConsentBook;
 use crate::decide::{Decision, decide, rejection};
 use crate::metrics;
 use crate::routes::RouteTable;
@@ -19,6 +22,10 @@ pub struct Router {
     pub table: RouteTable,
     /// Default validity per message type.
     pub validity: ValidityConfig,
+    /// Who opted out, followed from `sms.consent`.
+    pub consent: Arc<ConsentBook>,
+    /// What an opt-out stops.
+    pub consent_policy: ConsentConfig,
 }
 
 impl Handler for Router {
@@ -32,7 +39,14 @@ impl Handler for Router {
         };
         let topic = self.topics.lane(req.lane).to_owned();
         let key = req.to.as_str().to_owned();
-        let decision = decide(req, &self.table, &self.validity, Timestamp::now());
+        let opted_out = self.consent.blocks(req, &self.consent_policy);
+        let decision = decide(
+            req,
+            &self.table,
+            &self.validity,
+            opted_out,
+            Timestamp::now(),
+        );
         Ok(match decision {
             Decision::Routed(d) => {
                 metrics::routed(d.lane);
@@ -80,6 +94,8 @@ mod tests {
         let router = Router {
             table: RouteTable::from_config(&RouteTableConfig::default()).unwrap(),
             validity: ValidityConfig::DEFAULT,
+            consent: Arc::default(),
+            consent_policy: ConsentConfig::default(),
             topics: topics.clone(),
         };
         let req = sample_request("+447700900123");

@@ -10,11 +10,13 @@
 //! |---|---|
 //! | [`config`] | [`Config`], the route table as configured |
 //! | [`routes`] | [`routes::RouteTable`] and the selection rule |
+//! | [`consent`] | the consent book followed from `sms.consent`: who opted out |
 //! | [`decide`] | one request → one decision |
 //! | [`handler`] | the consumer handler |
 //! | [`metrics`] | metric names |
 
 pub mod config;
+pub mod consent;
 pub mod decide;
 pub mod handler;
 pub mod metrics;
@@ -70,10 +72,27 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     let topics = config.kafka.topics();
     let ops = http::ops_router(ctx.svc.links.readiness(&config.kafka));
     let server = tokio::spawn(http::serve(ctx.svc.listener, ops, shutdown.clone()));
+    // The consent book is whole before the first request is routed: a router that started
+    // routing while still reading `sms.consent` would send to recipients who opted out.
+    let consent = Arc::new(consent::ConsentBook::default());
+    let follower = smsflow_kafka::table::follow(
+        &config.kafka,
+        &topics.consent,
+        ctx.svc.links.producer.codec().clone(),
+        consent.clone(),
+        shutdown.clone(),
+    )
+    .await?;
+    if !follower.caught_up().await {
+        let _ = server.await;
+        return Ok(());
+    }
     let handler = Arc::new(handler::Router {
         topics: topics.clone(),
         table: ctx.table,
         validity: config.validity,
+        consent,
+        consent_policy: config.consent.clone(),
     });
     tracing::info!(
         version = handler.table.version,
@@ -113,6 +132,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     let result =
         smsflow_kafka::consumer::run_each(&config.kafka, consumers, handler, shutdown).await;
     producers.flush(std::time::Duration::from_secs(10))?;
+    follower.stopped().await;
     let _ = server.await;
     tracing::info!("router stopped");
     result?;

@@ -14,6 +14,16 @@ pub const EXPIRED_CODE: &str = "EXPIRED";
 /// names the dead letter's own code.
 pub const DEAD_LETTERED_CODE: &str = "DEAD_LETTERED";
 
+/// Reason code of a message the router refused because its recipient opted out of the
+/// tenant's messages (`ConsentChanged`, ADR 13); the reason names the consent event.
+pub const OPTED_OUT_CODE: &str = "RECIPIENT_OPTED_OUT";
+
+/// `SendRequested.channel` of the confirmation a STOP, START or HELP keyword gets
+/// (dlr-ingester): the router sends it whatever the recipient's consent, since the recipient
+/// must learn that the STOP worked, and a START's reply may be routed before the router has
+/// read the START. The public API never sets it (its channel is `api`).
+pub const CONSENT_REPLY_CHANNEL: &str = "consent-reply";
+
 /// Who produced an event: a service name and its version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Producer {

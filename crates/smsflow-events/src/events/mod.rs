@@ -19,8 +19,8 @@ mod routing;
 
 pub use attempt::{AttemptFailed, AttemptStarted, AttemptSubmitted, RetryScheduled};
 pub use common::{
-    DEAD_LETTERED_CODE, DeliveryState, EXPIRED_CODE, Encoding, ErrorClass, EventMeta, Lane,
-    MessageType, Producer, TerminalStatus,
+    CONSENT_REPLY_CHANNEL, DEAD_LETTERED_CODE, DeliveryState, EXPIRED_CODE, Encoding, ErrorClass,
+    EventMeta, Lane, MessageType, OPTED_OUT_CODE, Producer, TerminalStatus,
 };
 pub use config::{CarrierConfigured, CarrierKind, Route, RouteTablePublished};
 pub use inbound::{ConsentChanged, ConsentStatus, InboundMessageReceived};
