@@ -133,13 +133,26 @@ impl Default for ConsentPolicy {
 }
 
 /// Consent: the policy for every tenant, and the tenants that have their own.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConsentConfig {
+    /// Whether the router follows `sms.consent` and obeys it (default true; false for a
+    /// deployment whose tenants keep consent themselves, and to measure what it costs).
+    pub enabled: bool,
     /// The policy of a tenant not listed in `tenants`.
     pub default: ConsentPolicy,
     /// Tenant id → its policy.
     pub tenants: std::collections::BTreeMap<String, ConsentPolicy>,
+}
+
+impl Default for ConsentConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            default: ConsentPolicy::default(),
+            tenants: std::collections::BTreeMap::new(),
+        }
+    }
 }
 
 impl ConsentConfig {

@@ -75,18 +75,24 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     // The consent book is whole before the first request is routed: a router that started
     // routing while still reading `sms.consent` would send to recipients who opted out.
     let consent = Arc::new(consent::ConsentBook::default());
-    let follower = smsflow_kafka::table::follow(
-        &config.kafka,
-        &topics.consent,
-        ctx.svc.links.producer.codec().clone(),
-        consent.clone(),
-        shutdown.clone(),
-    )
-    .await?;
-    if !follower.caught_up().await {
-        let _ = server.await;
-        return Ok(());
-    }
+    let follower = if config.consent.enabled {
+        let follower = smsflow_kafka::table::follow(
+            &config.kafka,
+            &topics.consent,
+            ctx.svc.links.producer.codec().clone(),
+            consent.clone(),
+            shutdown.clone(),
+        )
+        .await?;
+        if !follower.caught_up().await {
+            let _ = server.await;
+            return Ok(());
+        }
+        Some(follower)
+    } else {
+        tracing::warn!("consent not followed: requests to opted-out recipients are routed");
+        None
+    };
     let handler = Arc::new(handler::Router {
         topics: topics.clone(),
         table: ctx.table,
@@ -132,7 +138,9 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     let result =
         smsflow_kafka::consumer::run_each(&config.kafka, consumers, handler, shutdown).await;
     producers.flush(std::time::Duration::from_secs(10))?;
-    follower.stopped().await;
+    if let Some(f) = follower {
+        f.stopped().await;
+    }
     let _ = server.await;
     tracing::info!("router stopped");
     result?;
