@@ -3,7 +3,8 @@
 //! router refuses the tenant's next marketing message to it (`RECIPIENT_OPTED_OUT`, nothing
 //! at the carrier); START reverses it. The router reads consent from `sms.consent` alone: a
 //! router started after the STOP refuses too (its table is rebuilt from the compacted topic
-//! before it routes).
+//! before it routes). `GET /v1/consent/{number}` shows every change with its provenance, and
+//! `PUT` records the tenant's own, which the router obeys as well.
 
 use std::time::Duration;
 
@@ -125,5 +126,80 @@ async fn stop_opts_out_start_opts_in_and_the_router_obeys() {
         ],
         "nothing refused reached the carrier"
     );
+
+    // The history, newest first, with where each change came from.
+    let v = eventually(Duration::from_secs(30), || async {
+        let v = consent(&p, &handset).await;
+        (v["history"].as_array()?.len() == 2).then_some(v)
+    })
+    .await
+    .expect("both keyword changes in the history");
+    assert_eq!(v["status"], "opted_in", "{v}");
+    let h = &v["history"];
+    assert_eq!(
+        (&h[0]["status"], &h[0]["keyword"]),
+        (&json!("opted_in"), &json!("START"))
+    );
+    assert_eq!(
+        (&h[1]["status"], &h[1]["keyword"]),
+        (&json!("opted_out"), &json!("STOP"))
+    );
+    for change in h.as_array().unwrap() {
+        assert_eq!(change["source"], "keyword", "{v}");
+        assert!(change["evidence_message_id"].is_string(), "{v}");
+    }
+
+    // The tenant opts the handset out itself; the router obeys that too.
+    let r = put_consent(&p, &handset, json!({"status": "opted_out"})).await;
+    assert_eq!(r.status(), 200);
+    let put: Value = r.json().await.unwrap();
+    let id = send(&p, &handset, "One more sale", "marketing").await;
+    let v = final_view(&p, &id).await;
+    assert_eq!(v["status_reason"], "RECIPIENT_OPTED_OUT", "{v}");
+    let v = eventually(Duration::from_secs(30), || async {
+        let v = consent(&p, &handset).await;
+        (v["history"].as_array()?.len() == 3).then_some(v)
+    })
+    .await
+    .expect("the API's change in the history");
+    assert_eq!(v["status"], "opted_out");
+    assert_eq!(v["history"][0]["source"], "api");
+    assert_eq!(v["history"][0]["event_id"], put["event_id"]);
+    assert_eq!(consent(&p, &other).await["status"], "none");
+
+    for (number, body, code) in [
+        (
+            handset.as_str(),
+            json!({"status": "maybe"}),
+            "invalid_status",
+        ),
+        ("12345", json!({"status": "opted_out"}), "invalid_number"),
+    ] {
+        let r = put_consent(&p, number, body).await;
+        assert_eq!(r.status(), 400);
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["error"]["code"], code, "{e}");
+    }
     p.stop().await;
+}
+
+async fn consent(p: &Platform, number: &str) -> Value {
+    let r = reqwest::Client::new()
+        .get(format!("{}/v1/consent/{number}", p.api()))
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+async fn put_consent(p: &Platform, number: &str, body: Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .put(format!("{}/v1/consent/{number}", p.api()))
+        .bearer_auth(API_KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
 }

@@ -61,6 +61,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "dispatch_leases",
         cql: include_str!("../migrations/0007_dispatch_leases.cql"),
     },
+    Migration {
+        version: 8,
+        name: "consent_history",
+        cql: include_str!("../migrations/0008_consent_history.cql"),
+    },
 ];
 
 /// The schema version this build needs.

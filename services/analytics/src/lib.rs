@@ -4,8 +4,9 @@
 //! materialises, in the CQL store, `message_view`: one row per message with its details and
 //! every event (the timeline; the status is computed from it when read). Writes are upserts
 //! with event-derived cell timestamps and entries keyed by event id, so the view is a function
-//! of the log; events are grouped per message and flush (ADR 11). Serves
-//! `GET /v1/messages/{id}`.
+//! of the log; events are grouped per message and flush (ADR 11). Also keeps every consent
+//! change of `sms.consent` (`consent_history`, ADR 13). Serves `GET /v1/messages/{id}` and
+//! `GET /v1/consent/{tenant}/{number}`.
 //!
 //! | module | role |
 //! |---|---|
@@ -13,12 +14,14 @@
 //! | [`status`] | status rule: rank, then time |
 //! | [`views`] | the `message_view` row: writes and reads |
 //! | [`writer`] | group commit: one batch per message per flush |
+//! | [`consent`] | the `consent_history` rows and their query |
 //! | [`handler`] | consumer handler |
 //! | [`api`] | query API |
 //! | [`metrics`] | metric names |
 
 pub mod api;
 pub mod config;
+pub mod consent;
 pub mod handler;
 pub mod metrics;
 pub mod status;
@@ -43,6 +46,7 @@ pub use smsflow_runtime::service::ServiceError as Error;
 pub struct Context {
     svc: ServiceContext,
     views: Arc<views::Views>,
+    consent: Arc<consent::ConsentHistory>,
 }
 
 impl Context {
@@ -51,7 +55,12 @@ impl Context {
         let svc = ServiceContext::connect(&config.kafka, &config.store, &config.http, "analytics")
             .await?;
         let views = Arc::new(views::Views::new(svc.links.store.clone()).await?);
-        Ok(Self { svc, views })
+        let consent = Arc::new(consent::ConsentHistory::new(svc.links.store.clone()).await?);
+        Ok(Self {
+            svc,
+            views,
+            consent,
+        })
     }
 
     /// Where the query API is served.
@@ -70,6 +79,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         t.routing_bulk.clone(),
         t.attempts.clone(),
         t.dlr.clone(),
+        t.consent.clone(),
     ]);
     let mut opts =
         ConsumerOptions::new(group_id(&config.kafka, "analytics"), topics, t.dlq.clone());
@@ -80,7 +90,12 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     opts.ordered_by_key = false;
     let api = Router::new()
         .route("/v1/messages/{id}", get(api::message))
-        .with_state(ctx.views.clone());
+        .with_state(ctx.views.clone())
+        .merge(
+            Router::new()
+                .route("/v1/consent/{tenant}/{number}", get(consent::get))
+                .with_state(ctx.consent.clone()),
+        );
     let router = http::ops_router(ctx.svc.links.readiness(&config.kafka)).merge(api);
     let server = tokio::spawn(http::serve(ctx.svc.listener, router, shutdown.clone()));
     let parts = ctx.svc.links.consumer_parts();
@@ -93,7 +108,10 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
         ..writer::FlushOptions::default()
     };
     let (writer, writer_task) = writer::ViewWriter::start(ctx.views.clone(), flush);
-    let handler = Arc::new(handler::Materialise { writer });
+    let handler = Arc::new(handler::Materialise {
+        writer,
+        consent: ctx.consent.clone(),
+    });
     tracing::info!("analytics started");
     smsflow_kafka::consumer::run(&config.kafka, opts, parts, handler, shutdown).await?;
     let _ = writer_task.await;

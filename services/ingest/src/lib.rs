@@ -9,6 +9,7 @@
 //! |---|---|
 //! | [`config`] | [`Config`] |
 //! | [`api`] | `POST /v1/messages`, `GET /v1/messages/{id}` |
+//! | [`consent`] | `PUT` / `GET /v1/consent/{number}`: opt-outs and opt-ins by API, and their history |
 //! | [`validate`] | request body and validation rules |
 //! | [`auth`] | API keys |
 //! | [`error`] | [`ApiError`]: stable codes, HTTP statuses, JSON bodies |
@@ -17,6 +18,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod consent;
 pub mod error;
 pub mod metrics;
 pub mod validate;
@@ -116,6 +118,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/v1/messages", post(api::send))
         .route("/v1/messages/{id}", get(api::get))
+        .route(
+            "/v1/consent/{number}",
+            axum::routing::put(consent::put).get(consent::get),
+        )
         .fallback(api::fallback)
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::trace::TraceLayer::new_for_http())

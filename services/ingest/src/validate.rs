@@ -59,18 +59,23 @@ pub fn parse_and_validate(
     Ok((req, valid))
 }
 
-/// Rejects anything smsflow could not deliver as asked.
-pub fn validate(req: &SendRequest, max_segments: usize) -> Result<Valid, ApiError> {
-    let to = Msisdn::parse(&req.to)
+/// `s` as a valid phone number in E.164, or the `invalid_number` error naming `field`.
+pub fn phone_number(s: &str, field: &'static str) -> Result<Msisdn, ApiError> {
+    Msisdn::parse(s)
         .ok()
         .filter(is_valid_number)
         .ok_or_else(|| {
             ApiError::invalid(
                 "invalid_number",
-                "to",
-                "`to` must be a valid phone number in E.164, e.g. +447700900123",
+                field,
+                format!("`{field}` must be a valid phone number in E.164, e.g. +447700900123"),
             )
-        })?;
+        })
+}
+
+/// Rejects anything smsflow could not deliver as asked.
+pub fn validate(req: &SendRequest, max_segments: usize) -> Result<Valid, ApiError> {
+    let to = phone_number(&req.to, "to")?;
     let from = validate_sender(&req.from)?;
     if req.text.trim().is_empty() {
         return Err(ApiError::invalid(

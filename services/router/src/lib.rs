@@ -24,6 +24,7 @@ pub mod routes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use smsflow_events::{Lane, Producer};
 use smsflow_kafka::{ConsumerOptions, ConsumerParts, Fetch, LaneProducers};
@@ -70,7 +71,21 @@ impl Context {
 /// another lane, however deep the bulk backlog in `sms.requests` is.
 pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> Result<(), Error> {
     let topics = config.kafka.topics();
-    let ops = http::ops_router(ctx.svc.links.readiness(&config.kafka));
+    // Not ready while the consent book is still being read: nothing is routed until then.
+    let consent_loaded = Arc::new(AtomicBool::new(!config.consent.enabled));
+    let loaded = consent_loaded.clone();
+    let readiness = ctx
+        .svc
+        .links
+        .readiness(&config.kafka)
+        .with("consent", move || {
+            let ok = loaded.load(Ordering::Acquire);
+            async move {
+                ok.then_some(())
+                    .ok_or_else(|| "still reading sms.consent: nothing is routed until then".into())
+            }
+        });
+    let ops = http::ops_router(readiness);
     let server = tokio::spawn(http::serve(ctx.svc.listener, ops, shutdown.clone()));
     // The consent book is whole before the first request is routed: a router that started
     // routing while still reading `sms.consent` would send to recipients who opted out.
@@ -88,6 +103,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
             let _ = server.await;
             return Ok(());
         }
+        consent_loaded.store(true, Ordering::Release);
         Some(follower)
     } else {
         tracing::warn!("consent not followed: requests to opted-out recipients are routed");
