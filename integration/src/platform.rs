@@ -212,7 +212,7 @@ impl Platform {
             store: self.store.clone(),
             // Inbound messages are the test tenant's (numbers are not assigned to tenants).
             keywords: dlr_ingester::keywords::KeywordConfig {
-                default_tenant: TENANT.into(),
+                default_tenant: Some(TENANT.into()),
                 ..Default::default()
             },
             ..Default::default()

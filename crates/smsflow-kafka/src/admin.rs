@@ -34,6 +34,10 @@ fn admin(cfg: &KafkaConfig) -> Result<AdminClient<DefaultClientContext>, KafkaEr
     Ok(cfg.client_config().create()?)
 }
 
+/// How long a record of a compacted topic is kept before a later one of its key may replace
+/// it (`min.compaction.lag.ms`).
+pub const COMPACTION_LAG: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// Creates every topic in `specs` that does not exist yet, with `cfg.partitions` partitions,
 /// `cfg.replication_factor` replicas, and the spec's cleanup policy and retention.
 pub async fn ensure_topics(
@@ -53,6 +57,15 @@ pub async fn ensure_topics(
             )];
             if let Some(r) = s.retention {
                 c.push(("retention.ms", r.as_millis().to_string()));
+            }
+            if s.cleanup == Cleanup::Compact {
+                // Every change stays a week before compaction may drop it for a later one of
+                // its key: a reader that keeps history (analytics' consent history) and is
+                // down for less than that misses none.
+                c.push((
+                    "min.compaction.lag.ms",
+                    COMPACTION_LAG.as_millis().to_string(),
+                ));
             }
             if cfg.replication_factor > 1 {
                 c.push(("min.insync.replicas", "2".to_owned()));

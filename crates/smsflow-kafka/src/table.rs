@@ -44,9 +44,12 @@ impl Follower {
         rx.wait_for(|c| *c).await.is_ok()
     }
 
-    /// Waits for the follower to end (after its shutdown token).
-    pub async fn stopped(self) {
-        let _ = self.task.await;
+    /// Waits for the follower to end: after its shutdown token, or because it failed (a
+    /// panic in the table's `apply`). Awaiting it again after it returned returns at once.
+    pub async fn ended(&mut self) {
+        if !self.task.is_finished() {
+            let _ = (&mut self.task).await;
+        }
     }
 }
 
@@ -73,8 +76,10 @@ impl CatchUp {
     }
 }
 
-/// Starts following `topic` into `table`, until `shutdown`.
-pub async fn follow<A: Apply>(
+/// Starts following `topic` into `table`, until `shutdown`. A topic the broker cannot
+/// describe yet (the broker down, the topic not created) is asked for again every second:
+/// the follower is not caught up meanwhile, and says so in the log.
+pub fn follow<A: Apply>(
     cfg: &KafkaConfig,
     topic: &str,
     codec: Arc<EventCodec>,
@@ -82,40 +87,24 @@ pub async fn follow<A: Apply>(
     shutdown: CancellationToken,
 ) -> Result<Follower, KafkaError> {
     let mut cc = cfg.client_config();
-    for (k, v) in &cfg.properties {
-        cc.set(k, v);
-    }
     // A group id is required by the client, never used: partitions are assigned, not
-    // subscribed, and no offset is committed.
+    // subscribed, and no offset is committed. An offset out of range restarts the
+    // partition from its beginning, never from its end.
     cc.set("group.id", format!("{}table-follower", cfg.topic_prefix))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
+        .set("auto.offset.reset", "earliest")
         .set("isolation.level", "read_committed");
-    let consumer: StreamConsumer = cc.create()?;
-    // Blocks for one metadata round trip, once at start.
-    let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-    let partitions: Vec<i32> = md
-        .topics()
-        .iter()
-        .filter(|t| t.name() == topic)
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
-    if partitions.is_empty() {
-        return Err(KafkaError::Admin(format!(
-            "topic {topic} has no partitions"
-        )));
-    }
-    let mut tpl = TopicPartitionList::new();
-    for p in &partitions {
-        tpl.add_partition_offset(topic, *p, Offset::Beginning)?;
-    }
-    consumer.assign(&tpl)?;
+    let consumer: Arc<StreamConsumer> = Arc::new(cc.create()?);
     let (tx, rx) = watch::channel(false);
     let topic = topic.to_owned();
-    let mut catch_up = CatchUp::new(partitions);
-    info!(%topic, "following a compacted topic");
     let task = tokio::spawn(async move {
+        let Some(partitions) = assign_all(&consumer, &topic, &shutdown).await else {
+            return;
+        };
+        info!(%topic, partitions = partitions.len(), "following a compacted topic");
+        let mut catch_up = CatchUp::new(partitions);
         loop {
             let msg = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -156,6 +145,53 @@ pub async fn follow<A: Apply>(
         caught_up: rx,
         task,
     })
+}
+
+/// Assigns every partition of `topic` from its beginning, once the broker describes it;
+/// `None` if `shutdown` came first. The metadata call blocks, so it runs off the runtime.
+async fn assign_all(
+    consumer: &Arc<StreamConsumer>,
+    topic: &str,
+    shutdown: &CancellationToken,
+) -> Option<Vec<i32>> {
+    loop {
+        let c = consumer.clone();
+        let t = topic.to_owned();
+        let described = tokio::task::spawn_blocking(move || -> Result<Vec<i32>, String> {
+            let md = c
+                .fetch_metadata(Some(&t), Duration::from_secs(5))
+                .map_err(|e| e.to_string())?;
+            let mt = md
+                .topics()
+                .iter()
+                .find(|m| m.name() == t)
+                .ok_or_else(|| "not in the metadata".to_owned())?;
+            if let Some(e) = mt.error() {
+                return Err(format!("{e:?}"));
+            }
+            let parts: Vec<i32> = mt.partitions().iter().map(|p| p.id()).collect();
+            if parts.is_empty() {
+                return Err("no partitions".to_owned());
+            }
+            let mut tpl = TopicPartitionList::new();
+            for p in &parts {
+                tpl.add_partition_offset(&t, *p, Offset::Beginning)
+                    .map_err(|e| e.to_string())?;
+            }
+            c.assign(&tpl).map_err(|e| e.to_string())?;
+            Ok(parts)
+        })
+        .await;
+        match described {
+            Ok(Ok(parts)) => return Some(parts),
+            Ok(Err(e)) => warn!(%topic, error = %e, "table follower: topic not readable yet"),
+            Err(e) => warn!(%topic, error = %e, "table follower: metadata task failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
 }
 
 /// Decodes a record, retrying what may succeed later (the registry unreachable) until

@@ -23,8 +23,10 @@ pub struct KeywordConfig {
     /// Whether inbound messages are read for keywords at all.
     pub enabled: bool,
     /// The tenant of an inbound message to a number no tenant owns (numbers are not yet
-    /// assigned to tenants: every inbound message is this tenant's).
-    pub default_tenant: String,
+    /// assigned to tenants: every inbound message is this tenant's). Required while
+    /// `enabled`: a STOP recorded for a tenant nobody sends as would tell the handset it is
+    /// unsubscribed while the real tenant's messages kept coming.
+    pub default_tenant: Option<String>,
     /// Words that mean STOP besides the standard ones (localized ones, any case).
     pub extra_stop: Vec<String>,
     /// Words that mean START besides the standard ones.
@@ -43,7 +45,7 @@ impl Default for KeywordConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            default_tenant: "default".into(),
+            default_tenant: None,
             extra_stop: vec![],
             extra_start: vec![],
             extra_help: vec![],
@@ -72,8 +74,13 @@ pub struct KeywordHandler {
 impl KeywordHandler {
     /// A handler with `config`; fails on a default tenant that is not a valid tenant id.
     pub fn new(topics: Topics, config: KeywordConfig) -> Result<Self, String> {
-        let default_tenant = TenantId::parse(&config.default_tenant)
-            .map_err(|e| format!("keywords.default_tenant: {e}"))?;
+        let given = config.default_tenant.as_deref().ok_or_else(|| {
+            "keywords.default_tenant is not set: the tenant inbound keywords apply to (or set \
+             keywords.enabled = false)"
+                .to_owned()
+        })?;
+        let default_tenant =
+            TenantId::parse(given).map_err(|e| format!("keywords.default_tenant: {e}"))?;
         Ok(Self {
             topics,
             keywords: Keywords::with_extra(
@@ -105,7 +112,7 @@ impl KeywordHandler {
                     (ConsentStatus::OptedIn, &self.config.start_reply)
                 };
                 let change = ConsentChanged {
-                    meta: EventMeta::derived(PRODUCER, &mo.meta, "consent"),
+                    meta: derived(&mo.meta, "consent", mo),
                     tenant_id: tenant.clone(),
                     number: mo.from.clone(),
                     status,
@@ -114,14 +121,13 @@ impl KeywordHandler {
                     evidence_message_id: Some(EventId::from(mo.message_id.as_uuid())),
                 };
                 let meta = change.meta.clone();
-                let key = format!("{}/{}", tenant.as_str(), mo.from.as_str());
+                let key = ConsentChanged::key_of(&tenant, &mo.from);
                 out.push(Outgoing::new(self.topics.consent.clone(), key, change));
-                metrics::consent_changed(status == ConsentStatus::OptedOut);
                 (meta, reply)
             }
         };
         if !reply.is_empty() {
-            let meta = EventMeta::derived(PRODUCER, &cause, "reply");
+            let meta = derived(&cause, "reply", mo);
             let request = SendRequested {
                 message_id: MessageId::from(meta.event_id.as_uuid()),
                 meta,
@@ -149,6 +155,16 @@ impl KeywordHandler {
     }
 }
 
+/// The envelope of an output of `cause`, dated when the handset sent `mo`: an inbound
+/// message handled again gives the same events, time included (the consent history is keyed
+/// by it), and the change is dated by the handset's act, not by when it was read.
+fn derived(cause: &EventMeta, what: &str, mo: &InboundMessageReceived) -> EventMeta {
+    EventMeta {
+        occurred_at: mo.meta.occurred_at,
+        ..EventMeta::derived(PRODUCER, cause, what)
+    }
+}
+
 impl Handler for KeywordHandler {
     fn wants(&self, kind: EventKind) -> bool {
         kind == EventKind::InboundMessageReceived
@@ -163,6 +179,11 @@ impl Handler for KeywordHandler {
             return Ok(vec![]);
         };
         let out = self.outputs(mo);
+        for o in &out {
+            if let Event::ConsentChanged(c) = &o.event {
+                metrics::consent_changed(c.status == ConsentStatus::OptedOut);
+            }
+        }
         debug!(message_id = %mo.message_id, outputs = out.len(), "inbound message read for keywords");
         Ok(out)
     }
@@ -196,7 +217,7 @@ mod tests {
 
     fn handler() -> KeywordHandler {
         let config = KeywordConfig {
-            default_tenant: "acme".into(),
+            default_tenant: Some("acme".into()),
             extra_stop: vec!["arrêt".into()],
             ..KeywordConfig::default()
         };
@@ -232,13 +253,11 @@ mod tests {
         assert_eq!(r.meta.causation_id, Some(c.meta.event_id));
         let again = h.outputs(&m);
         assert_eq!(
-            (
-                again[0].event.meta().event_id,
-                again[1].event.meta().event_id
-            ),
-            (c.meta.event_id, r.meta.event_id),
-            "the same inbound message gives the same events"
+            (again[0].event.meta(), again[1].event.meta()),
+            (&c.meta, &r.meta),
+            "the same inbound message gives the same events, dated by it"
         );
+        assert_eq!(c.meta.occurred_at, m.meta.occurred_at);
         let Event::SendRequested(r2) = &again[1].event else {
             panic!()
         };
@@ -262,10 +281,18 @@ mod tests {
             Topics::with_prefix("t."),
             KeywordConfig {
                 stop_reply: String::new(),
+                default_tenant: Some("acme".into()),
                 ..KeywordConfig::default()
             },
         )
         .unwrap();
         assert_eq!(quiet.outputs(&mo("STOP")).len(), 1, "no reply configured");
+    }
+
+    #[test]
+    fn keywords_without_a_tenant_to_apply_them_to_refuse_to_start() {
+        let e =
+            KeywordHandler::new(Topics::with_prefix("t."), KeywordConfig::default()).unwrap_err();
+        assert!(e.contains("default_tenant"), "{e}");
     }
 }

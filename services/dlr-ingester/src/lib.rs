@@ -49,33 +49,42 @@ pub const PRODUCER: Producer = Producer {
     version: env!("CARGO_PKG_VERSION"),
 };
 
-/// dlr-ingester's links and listener.
+/// dlr-ingester's links and listener, and its keyword handler (checked before anything is
+/// opened: a configuration error is one).
 #[derive(Debug)]
-pub struct Context(ServiceContext);
+pub struct Context {
+    svc: ServiceContext,
+    keywords: Option<keywords::KeywordHandler>,
+}
 
 impl Context {
     /// Opens Kafka, registry and store links and binds the ops listener.
     pub async fn connect(config: &Config) -> Result<Self, Error> {
-        Ok(Self(
+        let keywords = config
+            .keywords
+            .enabled
+            .then(|| keywords::KeywordHandler::new(config.kafka.topics(), config.keywords.clone()))
+            .transpose()
+            .map_err(smsflow_runtime::service::ServiceError::Config)?;
+        let svc =
             ServiceContext::connect(&config.kafka, &config.store, &config.http, "dlr-ingester")
-                .await?,
-        ))
+                .await?;
+        Ok(Self { svc, keywords })
     }
 
     /// Where `/healthz`, `/readyz` and `/metrics` are served.
     pub fn http_addr(&self) -> SocketAddr {
-        self.0.http_addr()
+        self.svc.http_addr()
     }
 }
 
 /// Correlates receipts until `shutdown`, then drains and commits.
 pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> Result<(), Error> {
-    let ctx = ctx.0;
+    let Context { svc: ctx, keywords } = ctx;
     let topics = config.kafka.topics();
     // Submits and receipts have a consumer (and group) each: a receipt waiting for its submit
     // holds a slot of the receipts' consumer only.
     let topics_attempts = topics.attempts.clone();
-    let topics_for_keywords = topics.clone();
     let consumers = [
         ("dlr-ingester-submits", topics.attempts.clone()),
         ("dlr-ingester", topics.dlr_raw.clone()),
@@ -133,18 +142,14 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     });
     // Inbound messages, read for keywords: a group of its own, so a burst of replies never
     // waits behind receipts.
-    let keywords = if config.keywords.enabled {
-        let handler = keywords::KeywordHandler::new(topics_for_keywords, config.keywords.clone())
-            .map_err(smsflow_runtime::service::ServiceError::Config)?;
+    let keywords = keywords.map(|handler| {
         let opts = ConsumerOptions::new(
             group_id(&config.kafka, "dlr-ingester-keywords"),
             vec![handler.topics.inbound.clone()],
             handler.topics.dlq.clone(),
         );
-        Some((opts, Arc::new(handler)))
-    } else {
-        None
-    };
+        (opts, Arc::new(handler))
+    });
     tracing::info!("dlr-ingester started");
     // One consumer failing stops the others (drained), as `run_all` does among its own.
     let stop = shutdown.child_token();

@@ -135,23 +135,39 @@ pub async fn get(
         "{}/v1/messages/{id}",
         s.config.analytics_url.trim_end_matches('/')
     );
-    let resp = s.http.get(&url).send().await.map_err(|e| {
-        warn!(error = %e, "analytics unreachable");
-        ApiError::unavailable("message status is unavailable right now, retry")
-    })?;
-    if resp.status() == StatusCode::NOT_FOUND {
-        return Err(ApiError::not_found("message"));
-    }
-    let body: serde_json::Value = resp
-        .error_for_status()
-        .map_err(|e| ApiError::unavailable(format!("analytics answered {e}")))?
-        .json()
-        .await
-        .map_err(|e| ApiError::unavailable(format!("analytics answered garbage: {e}")))?;
+    let body = analytics_get(&s, &url, "message status")
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
     if body["tenant_id"] != tenant.as_str() {
         return Err(ApiError::not_found("message"));
     }
     Ok(Json(body).into_response())
+}
+
+/// GETs `url` from the analytics service: its JSON, or `None` for its 404. What fails is
+/// logged and answered without the URL, which holds ids and numbers: 503 naming `what`.
+pub(crate) async fn analytics_get(
+    s: &Shared,
+    url: &str,
+    what: &str,
+) -> Result<Option<serde_json::Value>, ApiError> {
+    let unavailable = || ApiError::unavailable(format!("{what} is unavailable right now, retry"));
+    let resp = s.http.get(url).send().await.map_err(|e| {
+        warn!(error = %e.without_url(), "analytics unreachable");
+        unavailable()
+    })?;
+    if resp.status() == StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    let resp = resp.error_for_status().map_err(|e| {
+        warn!(status = ?e.status(), "analytics answered an error");
+        unavailable()
+    })?;
+    let body = resp.json().await.map_err(|e| {
+        warn!(error = %e.without_url(), "analytics answered something else than JSON");
+        unavailable()
+    })?;
+    Ok(Some(body))
 }
 
 /// Any other path.

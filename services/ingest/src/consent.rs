@@ -2,7 +2,9 @@
 //! tenant records a handset's opt-out or opt-in itself (a web form, a call centre: source
 //! `api`), and reads its current status with every change and where it came from. A change
 //! is a `ConsentChanged` on `sms.consent`, answered only once Kafka holds it, as a send is;
-//! the router obeys it from then on. The history is the analytics service's.
+//! the router obeys it as soon as it reads it (it follows the topic: within moments, not
+//! necessarily before a request sent right after the answer). The history is the analytics
+//! service's.
 
 use std::sync::Arc;
 
@@ -18,6 +20,7 @@ use smsflow_events::{ConsentChanged, ConsentStatus, EventMeta, Lane};
 use smsflow_kafka::Outgoing;
 use tracing::warn;
 
+use crate::api::analytics_get;
 use crate::error::ApiError;
 use crate::validate::phone_number;
 use crate::{PRODUCER, Shared};
@@ -64,7 +67,7 @@ pub async fn put(
     };
     let event_id = change.meta.event_id;
     let changed_at = change.meta.occurred_at;
-    let key = format!("{}/{}", tenant.as_str(), number.as_str());
+    let key = ConsentChanged::key_of(&tenant, &number);
     let out = Outgoing::new(s.topics.consent.clone(), key, change);
     let deadline = s.config.accept_timeout();
     // Rare and small: the transactional lane's client, which does not linger.
@@ -73,8 +76,12 @@ pub async fn put(
         s.producers.for_lane(Lane::Transactional).send(&out),
     )
     .await;
-    if !matches!(sent, Ok(Ok(_))) {
-        warn!("consent change not confirmed by the log");
+    if let Some(error) = match sent {
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some("no acknowledgement by the deadline".to_owned()),
+    } {
+        warn!(%error, "consent change not confirmed by the log");
         return Err(ApiError::unavailable(
             "the consent log did not confirm the change: it may or may not have been recorded; \
              retry (the same change twice is harmless)",
@@ -109,16 +116,9 @@ pub async fn get(
         tenant.as_str(),
         number.as_str().trim_start_matches('+'),
     );
-    let resp = s.http.get(&url).send().await.map_err(|e| {
-        warn!(error = %e, "analytics unreachable");
-        ApiError::unavailable("consent is unavailable right now, retry")
-    })?;
-    let mut body: serde_json::Value = resp
-        .error_for_status()
-        .map_err(|e| ApiError::unavailable(format!("analytics answered {e}")))?
-        .json()
-        .await
-        .map_err(|e| ApiError::unavailable(format!("analytics answered garbage: {e}")))?;
+    let mut body = analytics_get(&s, &url, "consent")
+        .await?
+        .ok_or_else(|| ApiError::unavailable("consent is unavailable right now, retry"))?;
     if let Some(o) = body.as_object_mut() {
         o.remove("tenant_id");
     }

@@ -124,7 +124,19 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .fallback(api::fallback)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // The span names the route (`/v1/consent/{number}`), never the path: paths hold
+        // phone numbers, which are not logged.
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<axum::body::Body>| {
+                    let route = req
+                        .extensions()
+                        .get::<axum::extract::MatchedPath>()
+                        .map_or("unmatched", axum::extract::MatchedPath::as_str);
+                    tracing::debug_span!("request", method = %req.method(), route)
+                },
+            ),
+        )
         .with_state(shared.clone());
     http::ops_router(smsflow_runtime::wiring::kafka_readiness(
         &shared.config.kafka,

@@ -10,16 +10,28 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 use smsflow_events::{
-    CONSENT_REPLY_CHANNEL, ConsentStatus, Event, EventId, MessageType, SendRequested,
+    CONSENT_REPLY_CHANNEL, ConsentChanged, ConsentStatus, Event, EventId, MessageType,
+    SendRequested,
 };
 use smsflow_kafka::table::Apply;
 
 use crate::config::{ConsentConfig, ConsentPolicy};
 
 /// Tenant → recipient number → the opt-out event in force.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct ConsentBook {
     opted_out: RwLock<HashMap<String, HashMap<String, EventId>>>,
+}
+
+/// Counts only: the numbers are personal data, never printed.
+impl std::fmt::Debug for ConsentBook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let book = self.opted_out.read().unwrap_or_else(|e| e.into_inner());
+        f.debug_struct("ConsentBook")
+            .field("tenants", &book.len())
+            .field("opted_out", &book.values().map(HashMap::len).sum::<usize>())
+            .finish()
+    }
 }
 
 impl ConsentBook {
@@ -81,7 +93,7 @@ impl Apply for ConsentBook {
             // withdrawn, that is, not opted out.
             None => {
                 let key = key.and_then(|k| std::str::from_utf8(k).ok());
-                if let Some((tenant, number)) = key.and_then(|k| k.rsplit_once('/')) {
+                if let Some((tenant, number)) = key.and_then(ConsentChanged::parse_key) {
                     self.set(tenant, number, None);
                 }
             }
@@ -93,7 +105,7 @@ impl Apply for ConsentBook {
 #[cfg(test)]
 mod tests {
     use smsflow_events::arbitrary::sample_request;
-    use smsflow_events::{ConsentChanged, EventMeta, Msisdn, TenantId};
+    use smsflow_events::{EventMeta, Msisdn, TenantId};
 
     use super::*;
 
@@ -120,7 +132,7 @@ mod tests {
 
     fn apply(book: &ConsentBook, c: &ConsentChanged) {
         book.apply(
-            Some(format!("{}/{}", c.tenant_id.as_str(), c.number.as_str()).as_bytes()),
+            Some(ConsentChanged::key_of(&c.tenant_id, &c.number).as_bytes()),
             Some(Event::ConsentChanged(c.clone())),
         );
     }

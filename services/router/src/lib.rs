@@ -86,22 +86,30 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
             }
         });
     let ops = http::ops_router(readiness);
-    let server = tokio::spawn(http::serve(ctx.svc.listener, ops, shutdown.clone()));
+    // Everything stops on `stop`: at shutdown, or when the consent follower fails, since
+    // routing on a book nobody updates any more would miss every later opt-out.
+    let stop = shutdown.child_token();
+    let server = tokio::spawn(http::serve(ctx.svc.listener, ops, stop.clone()));
     // The consent book is whole before the first request is routed: a router that started
     // routing while still reading `sms.consent` would send to recipients who opted out.
     let consent = Arc::new(consent::ConsentBook::default());
     let follower = if config.consent.enabled {
-        let follower = smsflow_kafka::table::follow(
+        let mut follower = smsflow_kafka::table::follow(
             &config.kafka,
             &topics.consent,
             ctx.svc.links.producer.codec().clone(),
             consent.clone(),
-            shutdown.clone(),
-        )
-        .await?;
+            stop.clone(),
+        )?;
         if !follower.caught_up().await {
+            follower.ended().await;
+            stop.cancel();
             let _ = server.await;
-            return Ok(());
+            return if shutdown.is_cancelled() {
+                Ok(())
+            } else {
+                Err(follower_failed())
+            };
         }
         consent_loaded.store(true, Ordering::Release);
         Some(follower)
@@ -151,14 +159,43 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
             (opts, parts)
         })
         .collect();
-    let result =
-        smsflow_kafka::consumer::run_each(&config.kafka, consumers, handler, shutdown).await;
+    let watch = async {
+        let Some(mut f) = follower else {
+            return Ok(());
+        };
+        tokio::select! {
+            () = f.ended() => {}
+            () = stop.cancelled() => {
+                f.ended().await;
+                return Ok(());
+            }
+        }
+        if shutdown.is_cancelled() {
+            return Ok(());
+        }
+        tracing::error!("the consent follower ended: the router stops routing");
+        consent_loaded.store(false, Ordering::Release);
+        stop.cancel();
+        Err(follower_failed())
+    };
+    let routing = async {
+        let r = smsflow_kafka::consumer::run_each(&config.kafka, consumers, handler, stop.clone())
+            .await;
+        // A consumer that failed ends the watch (and the listener) too.
+        stop.cancel();
+        r
+    };
+    let (result, watched) = tokio::join!(routing, watch);
     producers.flush(std::time::Duration::from_secs(10))?;
-    if let Some(f) = follower {
-        f.stopped().await;
-    }
     let _ = server.await;
     tracing::info!("router stopped");
     result?;
-    Ok(())
+    watched
+}
+
+fn follower_failed() -> Error {
+    ServiceError::Kafka(smsflow_kafka::KafkaError::Aborted {
+        group: "consent follower".into(),
+        reason: "it stopped following sms.consent (see the log)".into(),
+    })
 }

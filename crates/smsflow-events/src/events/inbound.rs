@@ -51,3 +51,15 @@ pub struct ConsentChanged {
     /// Inbound message proving it.
     pub evidence_message_id: Option<EventId>,
 }
+
+impl ConsentChanged {
+    /// The Kafka key of `tenant`'s consent for `number` on `sms.consent`: `tenant/number`.
+    pub fn key_of(tenant: &TenantId, number: &Msisdn) -> String {
+        format!("{}/{}", tenant.as_str(), number.as_str())
+    }
+
+    /// The tenant and number of a key [`ConsentChanged::key_of`] made.
+    pub fn parse_key(key: &str) -> Option<(&str, &str)> {
+        key.rsplit_once('/')
+    }
+}
