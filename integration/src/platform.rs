@@ -61,6 +61,21 @@ pub async fn start_dlr_with(cfg: dlr_ingester::Config) -> Running {
     start!(dlr_ingester, cfg)
 }
 
+/// dlr-ingester's settings for a test on `kafka` and `store`: a local listener, and inbound
+/// keywords applied to [`TENANT`] (numbers are not assigned to tenants).
+pub fn dlr_config(kafka: &KafkaConfig, store: &StoreConfig) -> dlr_ingester::Config {
+    dlr_ingester::Config {
+        http: local(),
+        kafka: kafka.clone(),
+        store: store.clone(),
+        keywords: dlr_ingester::keywords::KeywordConfig {
+            default_tenant: Some(TENANT.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
 /// Ingest's settings for a test on `kafka`: a local listener, [`API_KEY`] for [`TENANT`].
 pub fn ingest_config(kafka: KafkaConfig) -> ingest::Config {
     ingest::Config {
@@ -206,18 +221,7 @@ impl Platform {
 
     /// Starts dlr-ingester.
     pub async fn start_dlr(&self) -> Running {
-        start_dlr_with(dlr_ingester::Config {
-            http: local(),
-            kafka: self.kafka.clone(),
-            store: self.store.clone(),
-            // Inbound messages are the test tenant's (numbers are not assigned to tenants).
-            keywords: dlr_ingester::keywords::KeywordConfig {
-                default_tenant: Some(TENANT.into()),
-                ..Default::default()
-            },
-            ..Default::default()
-        })
-        .await
+        start_dlr_with(dlr_config(&self.kafka, &self.store)).await
     }
 
     /// Starts the dispatcher, bound to the simulator.

@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smsflow_events::*;
-use smsflow_integration::platform::{Running, start_dlr_with};
+use smsflow_integration::platform::{Running, dlr_config, start_dlr_with};
 use smsflow_integration::{Stack, payload, read_topic, unique};
 use smsflow_kafka::{EventProducer, KafkaConfig, Outgoing};
-use smsflow_runtime::HttpConfig;
 use smsflow_store::{Store, StoreConfig};
 
 const PRODUCER: Producer = Producer {
@@ -71,12 +70,9 @@ async fn start_dlr(
     sweep_secs: u64,
 ) -> Running {
     start_dlr_with(dlr_ingester::Config {
-        http: HttpConfig::on("127.0.0.1:0"),
-        kafka: kafka.clone(),
-        store: store.clone(),
         early_receipt_wait_ms: wait_ms,
         park_sweep_secs: sweep_secs,
-        ..Default::default()
+        ..dlr_config(kafka, store)
     })
     .await
 }
@@ -251,11 +247,8 @@ async fn a_message_without_its_receipt_ends_expired_after_the_receipt_timeout() 
         EventProducer::new(&kafka, Arc::new(kafka.codec().unwrap()), "receipts-test").unwrap();
     let timeout = Duration::from_secs(4);
     let dlr = start_dlr_with(dlr_ingester::Config {
-        http: HttpConfig::on("127.0.0.1:0"),
-        kafka: kafka.clone(),
-        store: store.clone(),
         receipt_timeout_secs: timeout.as_secs(),
-        ..Default::default()
+        ..dlr_config(&kafka, &store)
     })
     .await;
 
