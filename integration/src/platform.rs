@@ -252,8 +252,10 @@ impl Platform {
     }
 
     /// Starts the router with the default table (everything to `sim`).
+    /// Returns once it routes: its consent book read (its `/readyz`), so requests sent
+    /// right after reach it as they come, not in a burst once it is ready.
     pub async fn start_router(&self) -> Running {
-        start!(
+        let running = start!(
             router,
             router::Config {
                 http: local(),
@@ -261,7 +263,15 @@ impl Platform {
                 store: self.store.clone(),
                 ..Default::default()
             }
-        )
+        );
+        let url = format!("http://{}/readyz", running.addr);
+        let ready = crate::eventually(std::time::Duration::from_secs(30), || async {
+            let r = reqwest::get(&url).await.ok()?;
+            r.status().is_success().then_some(())
+        })
+        .await;
+        assert!(ready.is_some(), "the router was not ready within 30 s");
+        running
     }
 
     /// Starts ingest with the test key.

@@ -12,7 +12,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::KafkaError as RdKafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -94,9 +95,12 @@ pub fn follow<A: Apply>(
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
+        // An empty partition reaches its end after one fetch wait: short, so a start is not
+        // held for long, and a change is read within it while idle (10 fetches a second).
+        .set("fetch.wait.max.ms", "100")
         .set("auto.offset.reset", "earliest")
         .set("isolation.level", "read_committed");
-    let consumer: Arc<StreamConsumer> = Arc::new(cc.create()?);
+    let consumer: Arc<StreamConsumer<Quiet>> = Arc::new(cc.create_with_context(Quiet)?);
     let (tx, rx) = watch::channel(false);
     let topic = topic.to_owned();
     let task = tokio::spawn(async move {
@@ -150,7 +154,7 @@ pub fn follow<A: Apply>(
 /// Assigns every partition of `topic` from its beginning, once the broker describes it;
 /// `None` if `shutdown` came first. The metadata call blocks, so it runs off the runtime.
 async fn assign_all(
-    consumer: &Arc<StreamConsumer>,
+    consumer: &Arc<StreamConsumer<Quiet>>,
     topic: &str,
     shutdown: &CancellationToken,
 ) -> Option<Vec<i32>> {
@@ -193,6 +197,21 @@ async fn assign_all(
         }
     }
 }
+
+/// The client context of a follower: librdkafka reports every partition end as an error
+/// event, which the default context logs at error level; here it is the catch-up signal
+/// (read from the stream), not an error.
+struct Quiet;
+
+impl ClientContext for Quiet {
+    fn error(&self, error: RdKafkaError, reason: &str) {
+        if !matches!(error, RdKafkaError::PartitionEOF(_)) {
+            warn!(error = %error, reason, "table follower: client error");
+        }
+    }
+}
+
+impl ConsumerContext for Quiet {}
 
 /// Decodes a record, retrying what may succeed later (the registry unreachable) until
 /// `shutdown`; `None` for a record that can never be read.
