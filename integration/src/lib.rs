@@ -91,23 +91,15 @@ const KEYSPACE_PREFIX: &str = "ks";
 async fn drop_stale_test_keyspaces(store: &Store) {
     let run = async {
         let names: Vec<String> = store
-            .session()
-            .query_unpaged("SELECT keyspace_name FROM system_schema.keyspaces", ())
+            .keyspace_names()
             .await?
-            .into_rows_result()?
-            .rows::<(String,)>()?
-            .map(|r| r.map(|(n,)| n))
-            .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .filter(|n| stale_test_name(n, KEYSPACE_PREFIX, '_', process_alive))
             .collect();
         for ks in &names {
-            store
-                .session()
-                .query_unpaged(format!("DROP KEYSPACE IF EXISTS \"{ks}\""), ())
-                .await?;
+            store.drop_keyspace(ks).await?;
         }
-        Ok::<_, anyhow::Error>(names.len())
+        Ok::<_, smsflow_store::StoreError>(names.len())
     };
     match run.await {
         Ok(0) => {}

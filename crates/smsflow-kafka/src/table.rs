@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::{KafkaConfig, KafkaError, metrics};
+use crate::{KafkaConfig, KafkaError, admin, metrics};
 
 /// What a table does with the topic's records, in log order per partition.
 pub trait Apply: Send + Sync + 'static {
@@ -43,6 +43,13 @@ impl Follower {
     pub async fn caught_up(&self) -> bool {
         let mut rx = self.caught_up.clone();
         rx.wait_for(|c| *c).await.is_ok()
+    }
+
+    /// Whether the table is caught up and still followed, now (for a readiness check: false
+    /// before the catch-up and again once the follower ended).
+    pub fn following(&self) -> impl Fn() -> bool + Send + Sync + 'static {
+        let rx = self.caught_up.clone();
+        move || *rx.borrow()
     }
 
     /// Waits for the follower to end: after its shutdown token, or because it failed (a
@@ -100,11 +107,12 @@ pub fn follow<A: Apply>(
         .set("fetch.wait.max.ms", "100")
         .set("auto.offset.reset", "earliest")
         .set("isolation.level", "read_committed");
-    let consumer: Arc<StreamConsumer<Quiet>> = Arc::new(cc.create_with_context(Quiet)?);
+    let consumer: StreamConsumer<Quiet> = cc.create_with_context(Quiet)?;
     let (tx, rx) = watch::channel(false);
-    let topic = topic.to_owned();
+    let signal = Signal(tx);
+    let (cfg, topic) = (cfg.clone(), topic.to_owned());
     let task = tokio::spawn(async move {
-        let Some(partitions) = assign_all(&consumer, &topic, &shutdown).await else {
+        let Some(partitions) = assign_all(&cfg, &consumer, &topic, &shutdown).await else {
             return;
         };
         info!(%topic, partitions = partitions.len(), "following a compacted topic");
@@ -132,7 +140,7 @@ pub fn follow<A: Apply>(
                 Err(RdKafkaError::PartitionEOF(p)) => {
                     if catch_up.reached_end(p) {
                         info!(%topic, "table caught up");
-                        let _ = tx.send(true);
+                        signal.0.send_replace(true);
                     }
                 }
                 Err(e) => {
@@ -151,50 +159,54 @@ pub fn follow<A: Apply>(
     })
 }
 
-/// Assigns every partition of `topic` from its beginning, once the broker describes it;
-/// `None` if `shutdown` came first. The metadata call blocks, so it runs off the runtime.
+/// Assigns every partition of `topic` from its beginning, once the broker describes it
+/// ([`admin::describe_topic`], off the runtime: it blocks); `None` if `shutdown` came first.
 async fn assign_all(
-    consumer: &Arc<StreamConsumer<Quiet>>,
+    cfg: &KafkaConfig,
+    consumer: &StreamConsumer<Quiet>,
     topic: &str,
     shutdown: &CancellationToken,
 ) -> Option<Vec<i32>> {
     loop {
-        let c = consumer.clone();
-        let t = topic.to_owned();
-        let described = tokio::task::spawn_blocking(move || -> Result<Vec<i32>, String> {
-            let md = c
-                .fetch_metadata(Some(&t), Duration::from_secs(5))
-                .map_err(|e| e.to_string())?;
-            let mt = md
-                .topics()
-                .iter()
-                .find(|m| m.name() == t)
-                .ok_or_else(|| "not in the metadata".to_owned())?;
-            if let Some(e) = mt.error() {
-                return Err(format!("{e:?}"));
-            }
-            let parts: Vec<i32> = mt.partitions().iter().map(|p| p.id()).collect();
-            if parts.is_empty() {
-                return Err("no partitions".to_owned());
-            }
-            let mut tpl = TopicPartitionList::new();
-            for p in &parts {
-                tpl.add_partition_offset(&t, *p, Offset::Beginning)
-                    .map_err(|e| e.to_string())?;
-            }
-            c.assign(&tpl).map_err(|e| e.to_string())?;
-            Ok(parts)
+        let (c, t) = (cfg.clone(), topic.to_owned());
+        let described = tokio::task::spawn_blocking(move || {
+            admin::describe_topic(&c, &t, Duration::from_secs(5))
         })
         .await;
-        match described {
-            Ok(Ok(parts)) => return Some(parts),
-            Ok(Err(e)) => warn!(%topic, error = %e, "table follower: topic not readable yet"),
-            Err(e) => warn!(%topic, error = %e, "table follower: metadata task failed"),
-        }
+        let error = match described {
+            Ok(Ok(Some(info))) if info.partitions > 0 => {
+                let parts: Vec<i32> =
+                    (0..i32::try_from(info.partitions).unwrap_or(i32::MAX)).collect();
+                let mut tpl = TopicPartitionList::new();
+                let assigned = parts
+                    .iter()
+                    .try_for_each(|p| tpl.add_partition_offset(topic, *p, Offset::Beginning))
+                    .and_then(|()| consumer.assign(&tpl));
+                match assigned {
+                    Ok(()) => return Some(parts),
+                    Err(e) => e.to_string(),
+                }
+            }
+            Ok(Ok(_)) => "not described (missing, or no partitions)".to_owned(),
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        warn!(%topic, %error, "table follower: topic not readable yet");
         tokio::select! {
             _ = shutdown.cancelled() => return None,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+    }
+}
+
+/// Whether the table is caught up and followed: `true` once every partition reached its
+/// end, `false` again when the follower ends for whatever reason (a panic included), so a
+/// readiness check reading it never reports a table nobody updates.
+struct Signal(watch::Sender<bool>);
+
+impl Drop for Signal {
+    fn drop(&mut self) {
+        self.0.send_replace(false);
     }
 }
 
@@ -245,5 +257,15 @@ mod tests {
         assert!(c.reached_end(2));
         assert!(c.done());
         assert!(!c.reached_end(2), "later ends are not a new catch-up");
+    }
+
+    #[test]
+    fn a_follower_that_ends_is_no_longer_following() {
+        let (tx, rx) = watch::channel(false);
+        let signal = Signal(tx);
+        signal.0.send_replace(true);
+        assert!(*rx.borrow(), "caught up");
+        drop(signal); // the task's end, however it ended
+        assert!(!*rx.borrow(), "a table nobody updates is not ready");
     }
 }

@@ -192,6 +192,31 @@ impl Store {
             .map_err(|e| crate::unreadable(what, e))
     }
 
+    /// Every keyspace's name on the server (`system_schema.keyspaces`): tools and tests
+    /// that clean up the keyspaces they made.
+    pub async fn keyspace_names(&self) -> Result<Vec<String>, StoreError> {
+        let what = "list keyspaces";
+        self.session
+            .query_unpaged("SELECT keyspace_name FROM system_schema.keyspaces", &[])
+            .await
+            .map_err(|e| StoreError::query(what, e))?
+            .into_rows_result()
+            .map_err(|e| StoreError::query(what, e))?
+            .rows::<(String,)>()
+            .map_err(|e| StoreError::query(what, e))?
+            .map(|r| r.map(|(n,)| n).map_err(|e| StoreError::query(what, e)))
+            .collect()
+    }
+
+    /// Drops keyspace `name` if it exists (quoted: a name from [`Store::keyspace_names`]).
+    pub async fn drop_keyspace(&self, name: &str) -> Result<(), StoreError> {
+        self.session
+            .query_unpaged(format!("DROP KEYSPACE IF EXISTS \"{name}\""), &[])
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::query("drop keyspace", e))
+    }
+
     /// Checks the store answers (readiness probe); returns its release version.
     pub async fn ping(&self) -> Result<String, StoreError> {
         let res = self

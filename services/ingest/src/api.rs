@@ -131,11 +131,7 @@ pub async fn get(
     let id: MessageId = id
         .parse()
         .map_err(|_| ApiError::invalid("invalid_id", "id", "message ids are UUIDs"))?;
-    let url = format!(
-        "{}/v1/messages/{id}",
-        s.config.analytics_url.trim_end_matches('/')
-    );
-    let body = analytics_get(&s, &url, "message status")
+    let body = analytics_get(&s, &format!("/v1/messages/{id}"), "message status")
         .await?
         .ok_or_else(|| ApiError::not_found("message"))?;
     if body["tenant_id"] != tenant.as_str() {
@@ -144,14 +140,15 @@ pub async fn get(
     Ok(Json(body).into_response())
 }
 
-/// GETs `url` from the analytics service: its JSON, or `None` for its 404. What fails is
+/// GETs `path` from the analytics service: its JSON, or `None` for its 404. What fails is
 /// logged and answered without the URL, which holds ids and numbers: 503 naming `what`.
 pub(crate) async fn analytics_get(
     s: &Shared,
-    url: &str,
+    path: &str,
     what: &str,
 ) -> Result<Option<serde_json::Value>, ApiError> {
     let unavailable = || ApiError::unavailable(format!("{what} is unavailable right now, retry"));
+    let url = format!("{}{path}", s.config.analytics_url.trim_end_matches('/'));
     let resp = s.http.get(url).send().await.map_err(|e| {
         warn!(error = %e.without_url(), "analytics unreachable");
         unavailable()

@@ -110,13 +110,12 @@ pub async fn get(
     let tenant = s.keys.authenticate(&headers)?;
     let number = phone_number(&number, "number")?;
     // The number's `+` travels encoded in the path.
-    let url = format!(
-        "{}/v1/consent/{}/%2B{}",
-        s.config.analytics_url.trim_end_matches('/'),
+    let path = format!(
+        "/v1/consent/{}/%2B{}",
         tenant.as_str(),
         number.as_str().trim_start_matches('+'),
     );
-    let mut body = analytics_get(&s, &url, "consent")
+    let mut body = analytics_get(&s, &path, "consent")
         .await?
         .ok_or_else(|| ApiError::unavailable("consent is unavailable right now, retry"))?;
     if let Some(o) = body.as_object_mut() {

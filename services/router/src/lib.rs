@@ -24,7 +24,6 @@ pub mod routes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use smsflow_events::{Lane, Producer};
 use smsflow_kafka::{ConsumerOptions, ConsumerParts, Fetch, LaneProducers};
@@ -71,52 +70,51 @@ impl Context {
 /// another lane, however deep the bulk backlog in `sms.requests` is.
 pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> Result<(), Error> {
     let topics = config.kafka.topics();
-    // Not ready while the consent book is still being read: nothing is routed until then.
-    let consent_loaded = Arc::new(AtomicBool::new(!config.consent.enabled));
-    let loaded = consent_loaded.clone();
-    let readiness = ctx
-        .svc
-        .links
-        .readiness(&config.kafka)
-        .with("consent", move || {
-            let ok = loaded.load(Ordering::Acquire);
-            async move {
-                ok.then_some(())
-                    .ok_or_else(|| "still reading sms.consent: nothing is routed until then".into())
-            }
-        });
-    let ops = http::ops_router(readiness);
     // Everything stops on `stop`: at shutdown, or when the consent follower fails, since
     // routing on a book nobody updates any more would miss every later opt-out.
     let stop = shutdown.child_token();
-    let server = tokio::spawn(http::serve(ctx.svc.listener, ops, stop.clone()));
     // The consent book is whole before the first request is routed: a router that started
     // routing while still reading `sms.consent` would send to recipients who opted out.
+    // `/readyz` says so meanwhile, and again if the follower ends.
     let consent = Arc::new(consent::ConsentBook::default());
+    let mut readiness = ctx.svc.links.readiness(&config.kafka);
     let follower = if config.consent.enabled {
-        let mut follower = smsflow_kafka::table::follow(
+        let follower = smsflow_kafka::table::follow(
             &config.kafka,
             &topics.consent,
             ctx.svc.links.producer.codec().clone(),
             consent.clone(),
             stop.clone(),
         )?;
-        if !follower.caught_up().await {
-            follower.ended().await;
-            stop.cancel();
-            let _ = server.await;
-            return if shutdown.is_cancelled() {
-                Ok(())
-            } else {
-                Err(follower_failed())
-            };
-        }
-        consent_loaded.store(true, Ordering::Release);
+        let following = follower.following();
+        readiness = readiness.with("consent", move || {
+            let ok = following();
+            async move {
+                ok.then_some(())
+                    .ok_or_else(|| "sms.consent not read to its end: nothing is routed".into())
+            }
+        });
         Some(follower)
     } else {
         tracing::warn!("consent not followed: requests to opted-out recipients are routed");
         None
     };
+    let server = tokio::spawn(http::serve(
+        ctx.svc.listener,
+        http::ops_router(readiness),
+        stop.clone(),
+    ));
+    if let Some(f) = &follower
+        && !f.caught_up().await
+    {
+        stop.cancel();
+        let _ = server.await;
+        return if shutdown.is_cancelled() {
+            Ok(())
+        } else {
+            Err(follower_failed())
+        };
+    }
     let handler = Arc::new(handler::Router {
         topics: topics.clone(),
         table: ctx.table,
@@ -159,22 +157,16 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
             (opts, parts)
         })
         .collect();
+    // The follower ends at `stop`, or by failing: then routing stops too.
     let watch = async {
         let Some(mut f) = follower else {
             return Ok(());
         };
-        tokio::select! {
-            () = f.ended() => {}
-            () = stop.cancelled() => {
-                f.ended().await;
-                return Ok(());
-            }
-        }
-        if shutdown.is_cancelled() {
+        f.ended().await;
+        if stop.is_cancelled() {
             return Ok(());
         }
         tracing::error!("the consent follower ended: the router stops routing");
-        consent_loaded.store(false, Ordering::Release);
         stop.cancel();
         Err(follower_failed())
     };

@@ -95,24 +95,15 @@ pub async fn drop_keyspaces(contact_point: &str, which: Keyspaces<'_>) -> anyhow
     };
     let store = smsflow_store::Store::connect(&cfg).await?;
     let names: Vec<String> = store
-        .session()
-        .query_unpaged("SELECT keyspace_name FROM system_schema.keyspaces", ())
+        .keyspace_names()
         .await
-        .context("list keyspaces")?
-        .into_rows_result()
-        .context("list keyspaces")?
-        .rows::<(String,)>()
-        .context("list keyspaces")?
-        .map(|r| r.map(|(n,)| n))
-        .collect::<Result<Vec<_>, _>>()
         .context("list keyspaces")?
         .into_iter()
         .filter(|n| which.matches(n))
         .collect();
     for ks in &names {
         store
-            .session()
-            .query_unpaged(format!("DROP KEYSPACE IF EXISTS \"{ks}\""), ())
+            .drop_keyspace(ks)
             .await
             .with_context(|| format!("drop keyspace {ks}"))?;
     }
