@@ -7,22 +7,31 @@
 //! request keeps the rules it was checked against (an E.164 destination that parses back to
 //! itself, a sender that validates again to itself, non-blank text within the segment limit,
 //! the preview of its own text, priority and type as asked or defaulted from each other, an
-//! http(s) callback) and becomes a `SendRequested` event that encodes and decodes unchanged.
+//! http(s) callback to a public host) and becomes a `SendRequested` event that encodes and decodes unchanged.
 #![no_main]
 
-use ingest::validate::{SendRequest, parse_and_validate, validate};
+use ingest::validate::{Rules, SendRequest, parse_and_validate, validate};
 use libfuzzer_sys::fuzz_target;
 use smsflow_events::codec::{decode_datum, encode_datum};
 use smsflow_events::{
     Event, EventMeta, Lane, MessageId, MessageType, Msisdn, SendRequested, TenantId,
 };
 use smsflow_sms::{Options, preview};
+use smsflow_webhooks::TargetPolicy;
 
 /// The ingest default (`max_segments` in `config/`).
 const MAX_SEGMENTS: usize = 10;
 
+/// The ingest defaults: no private network allowed for callbacks.
+const RULES: Rules<'static> = Rules {
+    max_segments: MAX_SEGMENTS,
+    callbacks: &TargetPolicy {
+        allow_networks: Vec::new(),
+    },
+};
+
 fuzz_target!(|data: &[u8]| {
-    match parse_and_validate(data, MAX_SEGMENTS) {
+    match parse_and_validate(data, &RULES) {
         Err(e) => {
             let well_formed = serde_json::from_slice::<SendRequest>(data).is_ok();
             assert_eq!(e.status.as_u16(), 400, "{e:?}");
@@ -34,7 +43,8 @@ fuzz_target!(|data: &[u8]| {
                         "invalid_sender",
                         "empty_text",
                         "text_too_long",
-                        "invalid_value"
+                        "invalid_value",
+                        "callback_url_not_allowed"
                     ]
                     .contains(&e.code),
                     "{e:?}"
@@ -49,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
             let mut again = req.clone();
             again.from.clone_from(&v.from);
             again.to = v.to.as_str().to_owned();
-            let again = validate(&again, MAX_SEGMENTS).expect("a valid request validates again");
+            let again = validate(&again, &RULES).expect("a valid request validates again");
             assert_eq!(again.from, v.from, "sender normalisation is idempotent");
             assert_eq!(again.to, v.to);
             assert!(!req.text.trim().is_empty());
@@ -68,7 +78,11 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(MessageType::parse(t), Some(v.message_type));
             }
             if let Some(url) = &req.callback_url {
-                assert!(url.starts_with("https://") || url.starts_with("http://"));
+                let url = RULES
+                    .callbacks
+                    .check_url(url)
+                    .expect("an accepted callback passes the guard");
+                assert!(matches!(url.scheme(), "http" | "https"));
             }
             // What ingest publishes for it reaches the router intact.
             let event = Event::SendRequested(SendRequested {

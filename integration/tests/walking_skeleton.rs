@@ -406,6 +406,30 @@ async fn invalid_requests_get_stable_errors_and_publish_nothing() {
             400,
             "invalid_value",
         ),
+        (
+            "callback to a private address",
+            Some(API_KEY),
+            with("callback_url", json!("http://10.0.0.7:8080/hook")),
+            400,
+            "callback_url_not_allowed",
+        ),
+        (
+            "callback to the metadata endpoint",
+            Some(API_KEY),
+            with(
+                "callback_url",
+                json!("http://169.254.169.254/latest/meta-data/"),
+            ),
+            400,
+            "callback_url_not_allowed",
+        ),
+        (
+            "callback not http",
+            Some(API_KEY),
+            with("callback_url", json!("file:///etc/passwd")),
+            400,
+            "invalid_value",
+        ),
     ];
     for (what, key, body, status, code) in cases {
         let mut req = http

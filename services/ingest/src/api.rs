@@ -50,7 +50,7 @@ pub async fn send(
     if !is_json(&headers) {
         return Err(ApiError::unsupported_media_type());
     }
-    let (req, v) = parse_and_validate(&body, s.config.max_segments)?;
+    let (req, v) = parse_and_validate(&body, &s.config.rules())?;
     let idempotency_key = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())

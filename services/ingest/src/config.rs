@@ -3,6 +3,9 @@
 use serde::Deserialize;
 use smsflow_kafka::KafkaConfig;
 use smsflow_runtime::{HttpConfig, TelemetryConfig};
+use smsflow_webhooks::TargetPolicy;
+
+use crate::validate::Rules;
 
 /// One API key and the tenant it belongs to.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -39,6 +42,9 @@ pub struct Config {
     /// room); then it answers 503 saying the outcome is unknown. 4.5 s by default: every
     /// answer within 5 s, the rest of the request included.
     pub accept_timeout_ms: u64,
+    /// Where a `callback_url` may point: public addresses, plus `allow_networks` (the SSRF
+    /// guard; the local demo allows `127.0.0.0/8`).
+    pub webhooks: TargetPolicy,
 }
 
 impl Default for Config {
@@ -52,11 +58,20 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             max_segments: 10,
             accept_timeout_ms: 4_500,
+            webhooks: TargetPolicy::default(),
         }
     }
 }
 
 impl Config {
+    /// What a request is checked against.
+    pub fn rules(&self) -> Rules<'_> {
+        Rules {
+            max_segments: self.max_segments,
+            callbacks: &self.webhooks,
+        }
+    }
+
     /// `accept_timeout_ms`, kept where the producer accepts it (above its 2 ms linger).
     pub fn accept_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.accept_timeout_ms.clamp(100, 600_000))

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use smsflow_events::{Lane, MessageType, Msisdn};
 use smsflow_sms::{Options, Preview, preview};
+use smsflow_webhooks::{TargetError, TargetPolicy};
 
 use crate::error::ApiError;
 
@@ -51,11 +52,11 @@ pub struct Valid {
 /// (`fuzz/`) drives exactly what the handler does.
 pub fn parse_and_validate(
     body: &[u8],
-    max_segments: usize,
+    rules: &Rules<'_>,
 ) -> Result<(SendRequest, Valid), ApiError> {
     let req: SendRequest = serde_json::from_slice(body)
         .map_err(|e| ApiError::malformed(format!("body is not a valid send request: {e}")))?;
-    let valid = validate(&req, max_segments)?;
+    let valid = validate(&req, rules)?;
     Ok((req, valid))
 }
 
@@ -73,8 +74,18 @@ pub fn phone_number(s: &str, field: &'static str) -> Result<Msisdn, ApiError> {
         })
 }
 
+/// What a request is checked against (from ingest's configuration).
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    /// Most segments a message may take.
+    pub max_segments: usize,
+    /// Where a `callback_url` may point.
+    pub callbacks: &'a TargetPolicy,
+}
+
 /// Rejects anything smsflow could not deliver as asked.
-pub fn validate(req: &SendRequest, max_segments: usize) -> Result<Valid, ApiError> {
+pub fn validate(req: &SendRequest, rules: &Rules<'_>) -> Result<Valid, ApiError> {
+    let max_segments = rules.max_segments;
     let to = phone_number(&req.to, "to")?;
     let from = validate_sender(&req.from)?;
     if req.text.trim().is_empty() {
@@ -106,14 +117,8 @@ pub fn validate(req: &SendRequest, max_segments: usize) -> Result<Valid, ApiErro
         (None, Some(t)) => (Lane::for_type(t), t),
         (None, None) => (Lane::Transactional, MessageType::Transactional),
     };
-    if let Some(url) = &req.callback_url
-        && !(url.starts_with("https://") || url.starts_with("http://"))
-    {
-        return Err(ApiError::invalid(
-            "invalid_value",
-            "callback_url",
-            "`callback_url` must be an http(s) URL",
-        ));
+    if let Some(url) = &req.callback_url {
+        callback_url(url, rules.callbacks)?;
     }
     Ok(Valid {
         to,
@@ -122,6 +127,29 @@ pub fn validate(req: &SendRequest, max_segments: usize) -> Result<Valid, ApiErro
         message_type,
         preview,
     })
+}
+
+/// A `callback_url` smsflow may call: `invalid_value` when it is not an http(s) URL,
+/// `callback_url_not_allowed` when it names a private, loopback or link-local address, a local
+/// host name, or carries credentials (the SSRF guard, `smsflow_webhooks::target`).
+fn callback_url(url: &str, policy: &TargetPolicy) -> Result<(), ApiError> {
+    match policy.check_url(url) {
+        Ok(_) => Ok(()),
+        Err(
+            e @ (TargetError::NotPublic { .. }
+            | TargetError::LocalName(_)
+            | TargetError::Credentials),
+        ) => Err(ApiError::invalid(
+            "callback_url_not_allowed",
+            "callback_url",
+            format!("`callback_url` is not allowed: {e}"),
+        )),
+        Err(e) => Err(ApiError::invalid(
+            "invalid_value",
+            "callback_url",
+            format!("`callback_url` must be an http(s) URL: {e}"),
+        )),
+    }
 }
 
 fn parse_opt<T>(
@@ -203,6 +231,13 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    const RULES: Rules<'static> = Rules {
+        max_segments: 10,
+        callbacks: &TargetPolicy {
+            allow_networks: Vec::new(),
+        },
+    };
+
     fn req(to: &str, from: &str, text: &str) -> SendRequest {
         SendRequest {
             to: to.into(),
@@ -218,7 +253,7 @@ mod tests {
 
     #[test]
     fn accepts_a_plain_request() {
-        let v = validate(&req("+447700900123", "ACME", "hello"), 10).unwrap();
+        let v = validate(&req("+447700900123", "ACME", "hello"), &RULES).unwrap();
         assert_eq!(v.lane, Lane::Transactional);
         assert_eq!(v.preview.parts, 1);
     }
@@ -226,70 +261,99 @@ mod tests {
     #[test]
     fn field_errors_have_stable_codes() {
         assert_eq!(
-            validate(&req("12345", "ACME", "x"), 10).unwrap_err().code,
-            "invalid_number"
-        );
-        assert_eq!(
-            validate(&req("+999999999999", "ACME", "x"), 10)
+            validate(&req("12345", "ACME", "x"), &RULES)
                 .unwrap_err()
                 .code,
             "invalid_number"
         );
         assert_eq!(
-            validate(&req("+4477009001234567", "ACME", "x"), 10)
+            validate(&req("+999999999999", "ACME", "x"), &RULES)
                 .unwrap_err()
                 .code,
             "invalid_number"
         );
         assert_eq!(
-            validate(&req("+44770090", "ACME", "x"), 10)
+            validate(&req("+4477009001234567", "ACME", "x"), &RULES)
                 .unwrap_err()
                 .code,
             "invalid_number"
         );
         assert_eq!(
-            validate(&req("+447700900123", "ACME", "  "), 10)
+            validate(&req("+44770090", "ACME", "x"), &RULES)
+                .unwrap_err()
+                .code,
+            "invalid_number"
+        );
+        assert_eq!(
+            validate(&req("+447700900123", "ACME", "  "), &RULES)
                 .unwrap_err()
                 .code,
             "empty_text"
         );
         assert_eq!(
-            validate(&req("+447700900123", "TOOLONGSENDERID", "x"), 10)
+            validate(&req("+447700900123", "TOOLONGSENDERID", "x"), &RULES)
                 .unwrap_err()
                 .code,
             "invalid_sender"
         );
         assert_eq!(
-            validate(&req("+447700900123", "ACME", &"x".repeat(2000)), 10)
+            validate(&req("+447700900123", "ACME", &"x".repeat(2000)), &RULES)
                 .unwrap_err()
                 .code,
             "text_too_long"
         );
         let mut r = req("+447700900123", "ACME", "x");
         r.priority = Some("urgent".into());
-        assert_eq!(validate(&r, 10).unwrap_err().field, Some("priority"));
+        assert_eq!(validate(&r, &RULES).unwrap_err().field, Some("priority"));
     }
 
     #[test]
     fn priority_and_type_default_from_each_other() {
         let mut r = req("+447700900123", "ACME", "code 1234");
         r.priority = Some("otp".into());
-        let v = validate(&r, 10).unwrap();
+        let v = validate(&r, &RULES).unwrap();
         assert_eq!((v.lane, v.message_type), (Lane::Otp, MessageType::Otp));
         let mut r = req("+447700900123", "ACME", "sale");
         r.message_type = Some("marketing".into());
-        assert_eq!(validate(&r, 10).unwrap().lane, Lane::Bulk);
+        assert_eq!(validate(&r, &RULES).unwrap().lane, Lane::Bulk);
     }
 
     proptest! {
         #[test]
         fn validation_never_panics(to in ".{0,20}", from in ".{0,14}", text in ".{0,300}") {
-            let _ = validate(&req(&to, &from, &text), 10);
+            let _ = validate(&req(&to, &from, &text), &RULES);
         }
 
         #[test]
         fn alphanumeric_senders_up_to_11(s in "[A-Za-z][A-Za-z0-9 ]{0,10}") {
             prop_assert!(validate_sender(&s).is_ok());
         }
+    }
+
+    #[test]
+    fn a_callback_to_a_private_address_is_refused_with_its_own_code() {
+        let with = |url: &str, rules: &Rules<'_>| {
+            let mut r = req("+447700900123", "ACME", "hi");
+            r.callback_url = Some(url.into());
+            validate(&r, rules)
+                .map(|_| ())
+                .map_err(|e| (e.code, e.field))
+        };
+        let refused = Err(("callback_url_not_allowed", Some("callback_url")));
+        assert_eq!(with("https://hooks.example.com/sms", &RULES), Ok(()));
+        assert_eq!(with("http://10.0.0.7/hook", &RULES), refused);
+        assert_eq!(with("http://169.254.169.254/latest", &RULES), refused);
+        assert_eq!(with("http://localhost:9000/", &RULES), refused);
+        assert_eq!(
+            with("ftp://example.com/", &RULES),
+            Err(("invalid_value", Some("callback_url")))
+        );
+        let local = TargetPolicy::allowing(["127.0.0.0/8".parse().unwrap()]);
+        let demo = Rules {
+            max_segments: 10,
+            callbacks: &local,
+        };
+        assert_eq!(with("http://127.0.0.1:9000/hook", &demo), Ok(()));
+        assert_eq!(with("http://10.0.0.7/hook", &demo), refused);
     }
 }
