@@ -333,9 +333,11 @@ fn inbound_and_consent() -> impl Strategy<Value = Event> {
             text(),
             carrier(),
             pick(Encoding::ALL),
-            option::of(text())
+            option::of(text()),
+            option::of((0..=65_535i32, 1..=255i32, 1..=255i32)),
+            vec(uuid(), 0..4)
         )
-            .prop_map(|(meta, id, t, from, to, body, c, enc, kw)| {
+            .prop_map(|(meta, id, t, from, to, body, c, enc, kw, part, parts)| {
                 InboundMessageReceived {
                     meta,
                     message_id: id.into(),
@@ -346,6 +348,12 @@ fn inbound_and_consent() -> impl Strategy<Value = Event> {
                     carrier_id: c,
                     encoding: enc,
                     keyword: kw,
+                    part: part.map(|(reference, total, seq)| InboundPart {
+                        reference,
+                        total,
+                        seq,
+                    }),
+                    assembled_from: parts.into_iter().map(Into::into).collect(),
                 }
                 .into()
             }),

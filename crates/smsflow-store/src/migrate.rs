@@ -66,6 +66,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "consent_history",
         cql: include_str!("../migrations/0008_consent_history.cql"),
     },
+    Migration {
+        version: 9,
+        name: "inbound_parts",
+        cql: include_str!("../migrations/0009_inbound_parts.cql"),
+    },
 ];
 
 /// The schema version this build needs.

@@ -11,7 +11,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use rdkafka::message::OwnedHeaders;
 use smsflow_events::{
     CarrierId, CarrierReceiptReceived, DeliveryState, Encoding, EventMeta, InboundMessageReceived,
-    MessageId, Msisdn, Timestamp, Topics,
+    InboundPart, MessageId, Msisdn, Timestamp, Topics,
 };
 use smsflow_kafka::{EventProducer, Outgoing, headers};
 use smsflow_runtime::CancellationToken;
@@ -81,7 +81,16 @@ pub fn mo_event(carrier: &CarrierId, mo: &MoMessage) -> Option<InboundMessageRec
     let from = Msisdn::parse(&e164(&mo.source_addr)).ok()?;
     // The standard words only: dlr-ingester acts on keywords, with the deployment's own.
     static KEYWORDS: std::sync::LazyLock<Keywords> = std::sync::LazyLock::new(Keywords::default);
-    let keyword = KEYWORDS.classify(&mo.text).map(|(_, word)| word);
+    let part = mo.concat.map(|c| InboundPart {
+        reference: i32::from(c.reference),
+        total: i32::from(c.total),
+        seq: i32::from(c.seq),
+    });
+    // A part's text is not the message's: only a whole message can be a keyword.
+    let keyword = part
+        .is_none()
+        .then(|| KEYWORDS.classify(&mo.text).map(|(_, word)| word))
+        .flatten();
     Some(InboundMessageReceived {
         meta: EventMeta::new(PRODUCER, None),
         message_id: MessageId::new(),
@@ -96,6 +105,8 @@ pub fn mo_event(carrier: &CarrierId, mo: &MoMessage) -> Option<InboundMessageRec
             Encoding::Gsm7
         },
         keyword,
+        part,
+        assembled_from: Vec::new(),
     })
 }
 
@@ -216,5 +227,42 @@ mod tests {
             date(Some(d)).unwrap().to_string(),
             "2026-11-25T22:40:00+00:00"
         );
+    }
+
+    fn mo(text: &str, concat: Option<smsflow_smpp::ConcatInfo>) -> MoMessage {
+        MoMessage {
+            carrier: "sim".into(),
+            source_addr: "447700900123".into(),
+            source_ton: 1,
+            source_npi: 1,
+            destination_addr: "4000".into(),
+            data_coding: 0,
+            text: text.into(),
+            lossy: false,
+            concat,
+            received_at: std::time::SystemTime::now(),
+        }
+    }
+
+    #[test]
+    fn a_part_carries_its_place_and_is_never_a_keyword() {
+        let carrier = CarrierId::parse("sim").unwrap();
+        let whole = mo_event(&carrier, &mo("STOP", None)).unwrap();
+        assert_eq!((whole.part, whole.keyword.as_deref()), (None, Some("STOP")));
+        let concat = smsflow_smpp::ConcatInfo {
+            reference: 300,
+            total: 3,
+            seq: 2,
+        };
+        let part = mo_event(&carrier, &mo("STOP", Some(concat))).unwrap();
+        assert_eq!(
+            part.part,
+            Some(InboundPart {
+                reference: 300,
+                total: 3,
+                seq: 2
+            })
+        );
+        assert_eq!(part.keyword, None);
     }
 }

@@ -8,12 +8,14 @@
 use serde::Deserialize;
 use smsflow_events::{
     CONSENT_REPLY_CHANNEL, ConsentChanged, ConsentStatus, Event, EventId, EventKind, EventMeta,
-    InboundMessageReceived, Lane, MessageId, MessageType, SendRequested, TenantId, Topics,
+    InboundMessageReceived, InboundPart, Lane, MessageId, MessageType, SendRequested, TenantId,
+    Topics,
 };
 use smsflow_kafka::{Handler, HandlerError, Incoming, Outgoing};
 use smsflow_sms::keywords::{Keyword, Keywords};
 use tracing::{debug, warn};
 
+use crate::assemble::{self, Added, PartStore};
 use crate::{PRODUCER, metrics};
 
 /// Keyword settings (`[keywords]`).
@@ -69,6 +71,9 @@ pub struct KeywordHandler {
     pub config: KeywordConfig,
     /// `config.default_tenant`, checked.
     pub default_tenant: TenantId,
+    /// Where the parts of long messages wait for each other (set by `run` once the store is
+    /// open; without it a part is only logged).
+    pub parts: Option<PartStore>,
 }
 
 impl KeywordHandler {
@@ -90,6 +95,7 @@ impl KeywordHandler {
             ),
             config,
             default_tenant,
+            parts: None,
         })
     }
 
@@ -155,6 +161,38 @@ impl KeywordHandler {
     }
 }
 
+impl KeywordHandler {
+    /// One part of a long message: kept; the whole message published once it is complete
+    /// (read again from `sms.inbound`, it is then handled as a whole).
+    async fn part(
+        &self,
+        mo: &InboundMessageReceived,
+        part: InboundPart,
+    ) -> Result<Vec<Outgoing>, HandlerError> {
+        let Some(store) = &self.parts else {
+            warn!(message_id = %mo.message_id, "a part of a long inbound message, and no part store: not assembled");
+            return Ok(vec![]);
+        };
+        let parts = match store.add(mo, part).await? {
+            Added::Parts(parts) => parts,
+            Added::Duplicate => {
+                metrics::inbound_part("duplicate");
+                debug!(message_id = %mo.message_id, seq = part.seq, "a carrier's duplicate of a kept part, ignored");
+                return Ok(vec![]);
+            }
+        };
+        let Some(whole) = assemble::whole(mo, &parts, &self.keywords) else {
+            metrics::inbound_part("kept");
+            debug!(message_id = %mo.message_id, seq = part.seq, total = part.total, kept = parts.len(), "part kept");
+            return Ok(vec![]);
+        };
+        metrics::inbound_part("completed");
+        debug!(message_id = %whole.message_id, parts = part.total, "long inbound message assembled");
+        let key = whole.from.as_str().to_owned();
+        Ok(vec![Outgoing::new(self.topics.inbound.clone(), key, whole)])
+    }
+}
+
 /// The envelope of an output of `cause`, dated when the handset sent `mo`: an inbound
 /// message handled again gives the same events, time included (the consent history is keyed
 /// by it), and the change is dated by the handset's act, not by when it was read.
@@ -178,6 +216,9 @@ impl Handler for KeywordHandler {
             );
             return Ok(vec![]);
         };
+        if let Some(part) = mo.part {
+            return self.part(mo, part).await;
+        }
         let out = self.outputs(mo);
         for o in &out {
             if let Event::ConsentChanged(c) = &o.event {
@@ -212,6 +253,8 @@ mod tests {
             carrier_id: CarrierId::parse("sim").unwrap(),
             encoding: Encoding::Gsm7,
             keyword: None,
+            part: None,
+            assembled_from: vec![],
         }
     }
 

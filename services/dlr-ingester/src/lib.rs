@@ -20,6 +20,7 @@
 //! | [`tables`] | `dlr_correlation`, `dlr_pending`, `dlr_segments` |
 //! | [`metrics`] | metric names |
 
+pub mod assemble;
 pub mod cache;
 pub mod config;
 pub mod correlate;
@@ -142,6 +143,13 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     });
     // Inbound messages, read for keywords: a group of its own, so a burst of replies never
     // waits behind receipts.
+    let keywords = match keywords {
+        Some(mut handler) => {
+            handler.parts = Some(assemble::PartStore::new(ctx.links.store.clone()).await?);
+            Some(handler)
+        }
+        None => None,
+    };
     let keywords = keywords.map(|handler| {
         let opts = ConsumerOptions::new(
             group_id(&config.kafka, "dlr-ingester-keywords"),

@@ -45,3 +45,12 @@ pub(crate) fn consent_changed(opted_out: bool) {
     let status = if opted_out { "opted_out" } else { "opted_in" };
     counter!(CONSENT_CHANGES, "status" => status).increment(1);
 }
+
+/// `smsflow_dlr_ingester_inbound_parts_total{outcome}`: parts of long inbound messages:
+/// `kept` (waiting for the rest), `completed` (the message was published whole),
+/// `duplicate` (a carrier's second copy of a kept part, ignored).
+pub const INBOUND_PARTS: &str = "smsflow_dlr_ingester_inbound_parts_total";
+
+pub(crate) fn inbound_part(outcome: &'static str) {
+    counter!(INBOUND_PARTS, "outcome" => outcome).increment(1);
+}

@@ -154,7 +154,20 @@ impl RunningSim {
         to: &str,
         text: &str,
     ) -> Result<(), SimError> {
-        mo::inject(&self.shared, system_id, from, to, text).await
+        mo::inject(&self.shared, system_id, from, to, text, 1).await
+    }
+
+    /// [`Self::inject_mo`] as `parts` deliver_sms, the text split in order behind a
+    /// concatenation UDH (8-bit reference), as a network delivers a long message.
+    pub async fn inject_mo_parts(
+        &self,
+        system_id: &str,
+        from: &str,
+        to: &str,
+        text: &str,
+        parts: u8,
+    ) -> Result<(), SimError> {
+        mo::inject(&self.shared, system_id, from, to, text, parts).await
     }
 
     /// Closes every SMPP connection at once, without answering in-flight requests, and

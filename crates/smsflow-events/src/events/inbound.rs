@@ -26,6 +26,31 @@ pub struct InboundMessageReceived {
     pub encoding: Encoding,
     /// Recognised compliance keyword.
     pub keyword: Option<String>,
+    /// Set on one part of a concatenated message; whole-message consumers skip it.
+    #[serde(default)]
+    pub part: Option<InboundPart>,
+    /// The part events' message ids, in part order, when assembled from parts.
+    #[serde(default)]
+    pub assembled_from: Vec<MessageId>,
+}
+
+/// Where a part sits in a concatenated inbound message (`InboundPart` in
+/// `schemas/InboundMessageReceived.avsc`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct InboundPart {
+    /// Reference shared by the parts.
+    pub reference: i32,
+    /// Number of parts.
+    pub total: i32,
+    /// This part, 1-based.
+    pub seq: i32,
+}
+
+impl InboundMessageReceived {
+    /// True for a whole message (arrived whole, or assembled), false for one part of one.
+    pub fn is_whole(&self) -> bool {
+        self.part.is_none()
+    }
 }
 
 avro_enum!(

@@ -23,7 +23,7 @@ pub use common::{
     EventMeta, Lane, MessageType, OPTED_OUT_CODE, Producer, TerminalStatus,
 };
 pub use config::{CarrierConfigured, CarrierKind, Route, RouteTablePublished};
-pub use inbound::{ConsentChanged, ConsentStatus, InboundMessageReceived};
+pub use inbound::{ConsentChanged, ConsentStatus, InboundMessageReceived, InboundPart};
 pub use receipt::{CarrierReceiptReceived, DeliveryReported};
 pub use request::SendRequested;
 pub use routing::{MessageRejected, RoutingDecided};

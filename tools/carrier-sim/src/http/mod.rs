@@ -111,6 +111,8 @@ struct MoRequest {
     from: String,
     to: String,
     text: String,
+    /// Sent as this many parts with a concatenation UDH (default 1: one deliver_sm).
+    parts: Option<u8>,
 }
 
 async fn inject_mo(State(shared): State<Arc<Shared>>, Json(req): Json<MoRequest>) -> Response {
@@ -118,7 +120,16 @@ async fn inject_mo(State(shared): State<Arc<Shared>>, Json(req): Json<MoRequest>
         .system_id
         .or_else(|| shared.config.accounts.first().map(|a| a.system_id.clone()))
         .unwrap_or_default();
-    match mo::inject(&shared, &system_id, &req.from, &req.to, &req.text).await {
+    match mo::inject(
+        &shared,
+        &system_id,
+        &req.from,
+        &req.to,
+        &req.text,
+        req.parts.unwrap_or(1),
+    )
+    .await
+    {
         Ok(()) => (
             StatusCode::ACCEPTED,
             Json(serde_json::json!({ "status": "sent", "system_id": system_id })),

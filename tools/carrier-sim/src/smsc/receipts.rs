@@ -158,6 +158,21 @@ pub(crate) fn build_mo(
     body: &str,
     alphabet: DefaultAlphabet,
 ) -> Result<DeliverSm, SimError> {
+    build_mo_part(from, to, body, alphabet, None)
+}
+
+/// Position of one part of a long MO: reference, total, seq (an 8-bit concatenation UDH).
+pub(crate) type MoPart = (u8, u8, u8);
+
+/// One part of a long MO (`part`): its text behind a concatenation UDH (`esm_class` 0x40), as
+/// a handset's network splits a long message; [`build_mo`] without one.
+pub(crate) fn build_mo_part(
+    from: &str,
+    to: &str,
+    body: &str,
+    alphabet: DefaultAlphabet,
+    part: Option<MoPart>,
+) -> Result<DeliverSm, SimError> {
     let addr = |s: &str| {
         COctetString::<1, 21>::from_string(s.to_string())
             .map_err(|e| SimError::InvalidMo(format!("address: {e}")))
@@ -166,7 +181,7 @@ pub(crate) fn build_mo(
         .chars()
         .map(|c| u8::try_from(u32::from(c)).ok())
         .collect();
-    let (dc, bytes) = match (alphabet, text::encode_gsm7(body), latin1) {
+    let (dc, mut bytes) = match (alphabet, text::encode_gsm7(body), latin1) {
         (DefaultAlphabet::Gsm7, Some(septets), _) => (0u8, septets),
         (DefaultAlphabet::Latin1, _, Some(l)) => (3u8, l),
         _ => (8u8, text::encode_ucs2(body)),
@@ -190,8 +205,13 @@ pub(crate) fn build_mo(
         .dest_addr_npi(Npi::Isdn)
         .destination_addr(addr(to.trim_start_matches('+'))?)
         // explicit: rusmpp 0.4's EsmClass::default() is 0x08, not 0
-        .esm_class(EsmClass::from(0))
+        .esm_class(EsmClass::from(if part.is_some() { 0x40 } else { 0 }))
         .data_coding(DataCoding::from(dc));
+    if let Some((reference, total, seq)) = part {
+        let mut udh = vec![5, 0, 3, reference, total, seq];
+        udh.append(&mut bytes);
+        bytes = udh;
+    }
     if bytes.len() <= 254 {
         b = b.short_message(
             OctetString::from_vec(bytes).map_err(|e| SimError::InvalidMo(e.to_string()))?,
@@ -340,5 +360,15 @@ mod tests {
         assert!(pdu.short_message().is_empty());
         assert_eq!(pdu.tlvs().len(), 1);
         assert!(build_mo(&"1".repeat(30), "1", "x", DefaultAlphabet::Gsm7).is_err());
+    }
+
+    #[test]
+    fn a_part_of_a_long_mo_carries_its_udh() {
+        let pdu =
+            build_mo_part("4917", "123", "hel", DefaultAlphabet::Gsm7, Some((9, 3, 2))).unwrap();
+        assert_eq!(u8::from(pdu.esm_class), 0x40);
+        let sm = pdu.short_message().as_ref();
+        assert_eq!(&sm[..6], &[5, 0, 3, 9, 3, 2]);
+        assert_eq!(&sm[6..], text::encode_gsm7("hel").unwrap().as_slice());
     }
 }
