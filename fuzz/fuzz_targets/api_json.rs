@@ -44,6 +44,8 @@ fuzz_target!(|data: &[u8]| {
                         "empty_text",
                         "text_too_long",
                         "invalid_value",
+                        "invalid_text",
+                        "value_too_long",
                         "callback_url_not_allowed"
                     ]
                     .contains(&e.code),
@@ -63,6 +65,21 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(again.from, v.from, "sender normalisation is idempotent");
             assert_eq!(again.to, v.to);
             assert!(!req.text.trim().is_empty());
+            assert!(
+                !req.text
+                    .chars()
+                    .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\u{0C}')),
+                "no control characters in an accepted text"
+            );
+            assert!(
+                req.client_ref
+                    .as_ref()
+                    .is_none_or(|r| r.chars().count() <= 255)
+            );
+            assert!(
+                v.lane >= Lane::for_type(v.message_type),
+                "a type never rides a higher lane"
+            );
             let opts = Options::default().with_smart_replacement(req.smart_encoding);
             assert_eq!(v.preview, preview(&req.text, &opts));
             assert!((1..=MAX_SEGMENTS).contains(&v.preview.parts));

@@ -430,6 +430,39 @@ async fn invalid_requests_get_stable_errors_and_publish_nothing() {
             400,
             "invalid_value",
         ),
+        (
+            "NUL text",
+            Some(API_KEY),
+            with("text", json!("\u{0}\u{0}")),
+            400,
+            "invalid_text",
+        ),
+        (
+            "zero-width text",
+            Some(API_KEY),
+            with("text", json!("\u{200B}\u{200D}\u{FEFF}")),
+            400,
+            "empty_text",
+        ),
+        (
+            "marketing on the OTP lane",
+            Some(API_KEY),
+            {
+                let mut b = ok.clone();
+                b["priority"] = json!("otp");
+                b["type"] = json!("marketing");
+                b.to_string()
+            },
+            400,
+            "invalid_value",
+        ),
+        (
+            "long client_ref",
+            Some(API_KEY),
+            with("client_ref", json!("r".repeat(256))),
+            400,
+            "value_too_long",
+        ),
     ];
     for (what, key, body, status, code) in cases {
         let mut req = http
@@ -441,6 +474,28 @@ async fn invalid_requests_get_stable_errors_and_publish_nothing() {
         }
         let r = req.send().await.unwrap();
         assert_eq!(r.status().as_u16(), status, "{what}");
+        let header = |name: &str| {
+            r.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            header("cache-control").as_deref(),
+            Some("no-store"),
+            "{what}"
+        );
+        assert_eq!(
+            header("x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{what}"
+        );
+        if status == 401 {
+            assert!(
+                header("www-authenticate").is_some_and(|v| v.starts_with("Bearer")),
+                "{what}: 401 without WWW-Authenticate"
+            );
+        }
         let v: Value = r
             .json()
             .await
@@ -462,6 +517,18 @@ async fn invalid_requests_get_stable_errors_and_publish_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status(), 415);
+    // An Idempotency-Key longer than 255 characters is refused, not stored.
+    let r = http
+        .post(&api)
+        .bearer_auth(API_KEY)
+        .header("idempotency-key", "k".repeat(256))
+        .json(&ok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "value_too_long", "{v}");
     // Ingest writes each lane's requests to its own topic (OTP and transactional skip bulk).
     let topics = kafka.topics();
     let published = |wait| {

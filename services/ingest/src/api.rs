@@ -55,6 +55,9 @@ pub async fn send(
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    if let Some(k) = &idempotency_key {
+        crate::validate::at_most(k, "Idempotency-Key")?;
+    }
     let message_id = match &idempotency_key {
         Some(k) => MessageId::from_idempotency_key(&tenant, k),
         None => MessageId::new(),

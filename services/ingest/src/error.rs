@@ -119,6 +119,12 @@ impl IntoResponse for ApiError {
         let body =
             json!({"error": {"code": self.code, "message": self.message, "field": self.field}});
         let mut resp = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"smsflow\""),
+            );
+        }
         if let Some(secs) = self.retry_after_secs {
             resp.headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, secs.into());

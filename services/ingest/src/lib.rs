@@ -29,11 +29,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
 use axum::routing::{get, post};
 use smsflow_events::{Producer, Topics};
 use smsflow_kafka::{EventProducer, LaneProducers};
 use smsflow_runtime::{CancellationToken, http};
 use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use config::Config;
 pub use error::ApiError;
@@ -124,6 +126,15 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .fallback(api::fallback)
         .layer(DefaultBodyLimit::max(limit))
+        // Answers hold message details: no cache keeps them, no browser sniffs them.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         // The span names the route (`/v1/consent/{number}`), never the path: paths hold
         // phone numbers, which are not logged.
         .layer(

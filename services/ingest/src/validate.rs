@@ -88,12 +88,9 @@ pub fn validate(req: &SendRequest, rules: &Rules<'_>) -> Result<Valid, ApiError>
     let max_segments = rules.max_segments;
     let to = phone_number(&req.to, "to")?;
     let from = validate_sender(&req.from)?;
-    if req.text.trim().is_empty() {
-        return Err(ApiError::invalid(
-            "empty_text",
-            "text",
-            "`text` must not be empty",
-        ));
+    check_text(&req.text)?;
+    if let Some(r) = &req.client_ref {
+        at_most(r, "client_ref")?;
     }
     let preview = preview(
         &req.text,
@@ -117,6 +114,21 @@ pub fn validate(req: &SendRequest, rules: &Rules<'_>) -> Result<Valid, ApiError>
         (None, Some(t)) => (Lane::for_type(t), t),
         (None, None) => (Lane::Transactional, MessageType::Transactional),
     };
+    // A type may ride its own lane or a lower one, never a higher one: marketing on the OTP
+    // lane would queue ahead of every OTP (lanes are ordered OTP, transactional, bulk).
+    let own = Lane::for_type(message_type);
+    if lane < own {
+        return Err(ApiError::invalid(
+            "invalid_value",
+            "priority",
+            format!(
+                "a {} message may use the {} lane or a lower one, not {}",
+                message_type.as_str().to_ascii_lowercase(),
+                own.as_str().to_ascii_lowercase(),
+                lane.as_str().to_ascii_lowercase()
+            ),
+        ));
+    }
     if let Some(url) = &req.callback_url {
         callback_url(url, rules.callbacks)?;
     }
@@ -127,6 +139,56 @@ pub fn validate(req: &SendRequest, rules: &Rules<'_>) -> Result<Valid, ApiError>
         message_type,
         preview,
     })
+}
+
+/// Longest `client_ref` and `Idempotency-Key`, in characters.
+pub const MAX_REF_CHARS: usize = 255;
+
+/// `value_too_long` unless `value` has at most [`MAX_REF_CHARS`] characters.
+pub fn at_most(value: &str, field: &'static str) -> Result<(), ApiError> {
+    if value.chars().count() > MAX_REF_CHARS {
+        return Err(ApiError::invalid(
+            "value_too_long",
+            field,
+            format!("`{field}` must be at most {MAX_REF_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// `empty_text` unless some character would show on a handset (whitespace and invisible
+/// formatting characters alone, e.g. zero-width spaces, do not); `invalid_text` for control
+/// characters other than line feed, carriage return, tab and form feed (a NUL, a bell).
+fn check_text(text: &str) -> Result<(), ApiError> {
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\u{0C}'))
+    {
+        return Err(ApiError::invalid(
+            "invalid_text",
+            "text",
+            "`text` must not contain control characters (line feed, carriage return, tab and \
+             form feed are allowed)",
+        ));
+    }
+    if text.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
+        return Err(ApiError::invalid(
+            "empty_text",
+            "text",
+            "`text` must contain a visible character",
+        ));
+    }
+    Ok(())
+}
+
+/// Formatting characters that show nothing: zero-width spaces and joiners, direction marks,
+/// the byte-order mark, variation selectors, soft hyphen, Hangul fillers, tag characters.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
+        | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
 /// A `callback_url` smsflow may call: `invalid_value` when it is not an http(s) URL,
@@ -355,5 +417,50 @@ mod tests {
         };
         assert_eq!(with("http://127.0.0.1:9000/hook", &demo), Ok(()));
         assert_eq!(with("http://10.0.0.7/hook", &demo), refused);
+    }
+
+    #[test]
+    fn texts_that_show_nothing_or_hold_control_characters_are_refused() {
+        let code = |text: &str| {
+            validate(&req("+447700900123", "ACME", text), &RULES)
+                .map(|_| ())
+                .map_err(|e| e.code)
+        };
+        assert_eq!(code("\u{0}\u{0}"), Err("invalid_text"));
+        assert_eq!(code("hello\u{7}"), Err("invalid_text"));
+        assert_eq!(code("\u{200B}\u{200D}\u{FEFF}"), Err("empty_text"));
+        assert_eq!(code(" \u{2060}\n"), Err("empty_text"));
+        assert_eq!(code("line one\nline two\ttab"), Ok(()));
+        assert_eq!(code("\u{200B}hi"), Ok(()));
+    }
+
+    #[test]
+    fn a_type_never_rides_a_higher_lane() {
+        let with = |p: &str, t: &str| {
+            let mut r = req("+447700900123", "ACME", "hi");
+            r.priority = Some(p.into());
+            r.message_type = Some(t.into());
+            validate(&r, &RULES)
+                .map(|v| v.lane)
+                .map_err(|e| (e.code, e.field))
+        };
+        let refused = Err(("invalid_value", Some("priority")));
+        assert_eq!(with("otp", "marketing"), refused);
+        assert_eq!(with("transactional", "marketing"), refused);
+        assert_eq!(with("otp", "transactional"), refused);
+        assert_eq!(with("bulk", "marketing"), Ok(Lane::Bulk));
+        assert_eq!(with("bulk", "otp"), Ok(Lane::Bulk));
+        assert_eq!(with("transactional", "otp"), Ok(Lane::Transactional));
+        assert_eq!(with("otp", "otp"), Ok(Lane::Otp));
+    }
+
+    #[test]
+    fn a_client_ref_over_255_characters_is_refused() {
+        let mut r = req("+447700900123", "ACME", "hi");
+        r.client_ref = Some("é".repeat(255));
+        assert!(validate(&r, &RULES).is_ok());
+        r.client_ref = Some("é".repeat(256));
+        let e = validate(&r, &RULES).unwrap_err();
+        assert_eq!((e.code, e.field), ("value_too_long", Some("client_ref")));
     }
 }
