@@ -9,6 +9,7 @@
 //! `SMSFLOW_STACK_*` (the local stack script) and `SMSFLOW_SIM_*` (the carrier simulator).
 
 use std::path::Path;
+use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -72,14 +73,26 @@ fn is_secret(key: &str) -> bool {
 pub struct HttpConfig {
     /// Address to listen on, e.g. `127.0.0.1:8080`; port 0 picks a free one.
     pub listen: String,
+    /// Milliseconds a client has to send a request's headers, and an idle connection stays
+    /// open waiting for the next request; then the connection is closed (slowloris).
+    pub header_timeout_ms: u64,
+    /// Most connections open at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 impl HttpConfig {
-    /// A listener on `listen`.
+    /// A listener on `listen`, with the default limits.
     pub fn on(listen: &str) -> Self {
         Self {
             listen: listen.to_owned(),
+            header_timeout_ms: 10_000,
+            max_connections: 4_096,
         }
+    }
+
+    /// `header_timeout_ms` (at least 100 ms).
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_timeout_ms.max(100))
     }
 }
 

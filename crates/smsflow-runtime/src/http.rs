@@ -10,9 +10,15 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use futures::future::BoxFuture;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::service::TowerToHyperService;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
 
 use crate::config::HttpConfig;
 
@@ -110,15 +116,169 @@ pub async fn bind(cfg: &HttpConfig) -> std::io::Result<TcpListener> {
     TcpListener::bind(&cfg.listen).await
 }
 
-/// Serves `router` until `shutdown` is cancelled, then lets open requests finish.
+/// Serves `router` until `shutdown` is cancelled, then lets open requests finish. At most
+/// `limits.max_connections` connections at once (the next clients wait in the backlog). A
+/// connection is closed when it has not sent a whole request head `limits.header_timeout_ms`
+/// after its first byte, or has been silent that long (a new one, or a kept-alive one between
+/// requests; one handling a request finishes it first): a slowloris client holds nothing.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    limits: HttpConfig,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let timeout = limits.header_timeout();
+    let connections = TaskTracker::new();
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(timeout)
+        .keep_alive_timeout(timeout);
+    let builder = Arc::new(builder);
+    loop {
+        let slot = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            slot = Arc::clone(&slots).acquire_owned() => slot.expect("never closed"),
+        };
+        let (stream, _) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let activity = Arc::new(Activity::default());
+        let service = TowerToHyperService::new(
+            router
+                .clone()
+                .map_request(|r: axum::http::Request<Incoming>| r.map(axum::body::Body::new)),
+        );
+        let builder = Arc::clone(&builder);
+        let stop = shutdown.clone();
+        let io = TokioIo::new(Watched {
+            inner: stream,
+            activity: Arc::clone(&activity),
+        });
+        connections.spawn(async move {
+            let conn = builder.serve_connection_with_upgrades(io, service);
+            let mut conn = std::pin::pin!(conn);
+            let mut tick = tokio::time::interval(timeout / 4);
+            let mut closing = false;
+            loop {
+                tokio::select! {
+                    _ = conn.as_mut() => break,
+                    _ = stop.cancelled(), if !closing => {
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                    _ = tick.tick(), if !closing => {
+                        if activity.idle_for() >= timeout {
+                            closing = true;
+                            conn.as_mut().graceful_shutdown();
+                        }
+                    }
+                }
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    connections.close();
+    connections.wait().await;
+    Ok(())
+}
+
+/// When a connection last moved a byte. A connection silent for the header timeout is shut
+/// down gracefully: one still handling a request finishes it, answers, then closes.
+#[derive(Debug)]
+struct Activity {
+    born: std::time::Instant,
+    last_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self {
+            born: std::time::Instant::now(),
+            last_ms: 0.into(),
+        }
+    }
+}
+
+impl Activity {
+    fn touch(&self) {
+        let ms = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long nothing moved.
+    fn idle_for(&self) -> Duration {
+        let last = self.last_ms.load(std::sync::atomic::Ordering::Relaxed);
+        self.born
+            .elapsed()
+            .saturating_sub(Duration::from_millis(last))
+    }
+}
+
+/// A socket that records when it last read or wrote a byte.
+struct Watched {
+    inner: tokio::net::TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl tokio::io::AsyncRead for Watched {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.touch();
+        }
+        r
+    }
+}
+
+impl tokio::io::AsyncWrite for Watched {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(r, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        r
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 #[cfg(test)]
@@ -174,5 +334,153 @@ mod tests {
                 "{name}: {err:?}"
             );
         }
+    }
+
+    /// A server of the ops router with `limits`, and its address.
+    async fn server(limits: HttpConfig) -> (std::net::SocketAddr, CancellationToken) {
+        let listener = bind(&limits).await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let stop = CancellationToken::new();
+        let s = stop.clone();
+        tokio::spawn(
+            async move { serve(listener, ops_router(Readiness::default()), limits, s).await },
+        );
+        (addr, stop)
+    }
+
+    fn limits(header_timeout_ms: u64, max_connections: usize) -> HttpConfig {
+        HttpConfig {
+            header_timeout_ms,
+            max_connections,
+            ..HttpConfig::on("127.0.0.1:0")
+        }
+    }
+
+    /// Whether the server closed `c` within `within` (a read returns end of stream or an error).
+    async fn closed(c: &mut tokio::net::TcpStream, within: Duration) -> bool {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 512];
+        loop {
+            match tokio::time::timeout(within, c.read(&mut buf)).await {
+                Err(_) => return false,
+                Ok(Ok(0) | Err(_)) => return true,
+                Ok(Ok(_)) => {} // a 408 answer before the close
+            }
+        }
+    }
+
+    async fn healthz_status(addr: std::net::SocketAddr, within: Duration) -> Option<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut c = tokio::net::TcpStream::connect(addr).await.ok()?;
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .await
+            .ok()?;
+        let mut out = Vec::new();
+        tokio::time::timeout(within, c.read_to_end(&mut out))
+            .await
+            .ok()?
+            .ok()?;
+        String::from_utf8_lossy(&out)
+            .lines()
+            .next()
+            .map(str::to_owned)
+    }
+
+    #[tokio::test]
+    async fn slow_or_silent_clients_are_closed_at_the_header_timeout() {
+        use tokio::io::AsyncWriteExt;
+        let (addr, stop) = server(limits(300, 1_000)).await;
+        let mut slow = Vec::new();
+        for _ in 0..200 {
+            let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+            // Headers begun and never finished, as slowloris does.
+            c.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-a: ")
+                .await
+                .unwrap();
+            slow.push(c);
+        }
+        let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let started = std::time::Instant::now();
+        for c in &mut slow {
+            assert!(
+                closed(c, Duration::from_secs(3)).await,
+                "a slow client kept its socket"
+            );
+        }
+        assert!(
+            closed(&mut silent, Duration::from_secs(3)).await,
+            "a silent client kept its socket"
+        );
+        assert!(started.elapsed() < Duration::from_secs(3));
+        // Well-behaved clients are answered.
+        assert_eq!(
+            healthz_status(addr, Duration::from_secs(2))
+                .await
+                .as_deref(),
+            Some("HTTP/1.1 200 OK")
+        );
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_slow_request_is_answered_and_then_an_idle_connection_closed() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let limits = limits(300, 100);
+        let listener = bind(&limits).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let slow = Router::new().route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(1_000)).await;
+                "done"
+            }),
+        );
+        let stop = CancellationToken::new();
+        let s = stop.clone();
+        tokio::spawn(async move {
+            serve(
+                listener,
+                ops_router(Readiness::default()).merge(slow),
+                limits,
+                s,
+            )
+            .await
+        });
+        // A request that takes three timeouts gets its answer.
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 512];
+        let n = tokio::time::timeout(Duration::from_secs(3), c.read(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        // Then, kept alive and silent, the connection is closed.
+        assert!(
+            closed(&mut c, Duration::from_secs(2)).await,
+            "an idle kept-alive socket stayed open"
+        );
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn connections_beyond_the_cap_wait_for_a_free_one() {
+        let (addr, stop) = server(limits(30_000, 2)).await;
+        let a = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let b = tokio::net::TcpStream::connect(addr).await.unwrap();
+        // Both slots held by idle clients: a third is not served ...
+        assert_eq!(healthz_status(addr, Duration::from_millis(500)).await, None);
+        drop(a);
+        // ... until one of them leaves.
+        assert_eq!(
+            healthz_status(addr, Duration::from_secs(2))
+                .await
+                .as_deref(),
+            Some("HTTP/1.1 200 OK")
+        );
+        drop(b);
+        stop.cancel();
     }
 }

@@ -97,7 +97,12 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
                 .with_state(ctx.consent.clone()),
         );
     let router = http::ops_router(ctx.svc.links.readiness(&config.kafka)).merge(api);
-    let server = tokio::spawn(http::serve(ctx.svc.listener, router, shutdown.clone()));
+    let server = tokio::spawn(http::serve(
+        ctx.svc.listener,
+        router,
+        config.http.clone(),
+        shutdown.clone(),
+    ));
     let parts = ctx.svc.links.consumer_parts();
     let flush = writer::FlushOptions {
         linger: std::time::Duration::from_millis(config.flush_linger_ms),

@@ -164,6 +164,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     let server = tokio::spawn(http::serve(
         listener,
         http::ops_router(ready),
+        config.http.clone(),
         shutdown.clone(),
     ));
 

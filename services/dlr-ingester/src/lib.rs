@@ -108,6 +108,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     let server = tokio::spawn(http::serve(
         ctx.listener,
         http::ops_router(ctx.links.readiness(&config.kafka)),
+        config.http.clone(),
         shutdown.clone(),
     ));
     let handler = Arc::new(correlate::Correlator {

@@ -156,10 +156,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// Serves the API until `shutdown`; in-flight requests finish, queued events are flushed.
-pub async fn run(_config: Config, ctx: Context, shutdown: CancellationToken) -> Result<(), Error> {
+pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> Result<(), Error> {
     tracing::info!(addr = %ctx.http_addr(), "ingest listening");
     let shared = ctx.shared.clone();
-    http::serve(ctx.listener, router(shared.clone()), shutdown).await?;
+    http::serve(ctx.listener, router(shared.clone()), config.http, shutdown).await?;
     shared.producers.flush(Duration::from_secs(10))?;
     tracing::info!("ingest stopped");
     Ok(())

@@ -102,6 +102,7 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     let server = tokio::spawn(http::serve(
         ctx.svc.listener,
         http::ops_router(readiness),
+        config.http.clone(),
         stop.clone(),
     ));
     if let Some(f) = &follower
