@@ -530,7 +530,8 @@ def source():
     """The commit the run's binaries were built from (taken when it starts), and whether
     the tree had changes."""
     return (bench.git("rev-parse", "--short=12", "HEAD"),
-            " (uncommitted changes)" if bench.git("status", "--porcelain") else "")
+            " (uncommitted changes)" if bench.git("status", "--porcelain", "--untracked-files=no")
+            else "")
 
 
 def write_report(rows, started, enforce, src, path=None):
