@@ -17,18 +17,10 @@ use smsflow_events::{
     Event, EventMeta, Lane, MessageId, MessageType, Msisdn, SendRequested, TenantId,
 };
 use smsflow_sms::{Options, preview};
-use smsflow_webhooks::TargetPolicy;
 
-/// The ingest default (`max_segments` in `config/`).
-const MAX_SEGMENTS: usize = 10;
-
-/// The ingest defaults: no private network allowed for callbacks.
-const RULES: Rules<'static> = Rules {
-    max_segments: MAX_SEGMENTS,
-    callbacks: &TargetPolicy {
-        allow_networks: Vec::new(),
-    },
-};
+/// The ingest defaults (`max_segments` 10, callbacks to public addresses only).
+const RULES: Rules<'static> = Rules::DEFAULT;
+const MAX_SEGMENTS: usize = RULES.max_segments;
 
 fuzz_target!(|data: &[u8]| {
     match parse_and_validate(data, &RULES) {

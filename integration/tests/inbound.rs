@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use smsflow_events::{
     CarrierId, Encoding, Event, EventMeta, InboundMessageReceived, InboundPart, MessageId, Msisdn,
+    Timestamp,
 };
 use smsflow_integration::platform::Platform;
 use smsflow_integration::{Stack, eventually, payload, read_topic};
@@ -155,4 +156,28 @@ async fn a_carriers_second_copy_of_a_kept_part_is_ignored() {
         whole.assembled_from,
         vec![first.message_id, second.message_id]
     );
+
+    // Completed by its earliest part, read again later from the store alone: the same event,
+    // its time included (the store keeps milliseconds; the record at hand has microseconds).
+    let later = |seq, micros| {
+        let mut e = part(seq);
+        e.part = e.part.map(|p| InboundPart {
+            reference: p.reference ^ 1,
+            ..p
+        });
+        e.meta.occurred_at = Timestamp::from_micros(micros);
+        e
+    };
+    let now = Timestamp::now().as_millis() * 1000;
+    let (early, late) = (later(1, now + 123), later(2, now + 5_000_456));
+    let _ = parts.add(&late, late.part.unwrap()).await.unwrap();
+    let Added::Parts(kept) = parts.add(&early, early.part.unwrap()).await.unwrap() else {
+        panic!("part 1 is kept");
+    };
+    let fresh = dlr_ingester::assemble::whole(&early, &kept, &Default::default()).unwrap();
+    let Added::Parts(stored) = parts.add(&early, early.part.unwrap()).await.unwrap() else {
+        panic!("the same event is not a duplicate");
+    };
+    let again = dlr_ingester::assemble::whole(&early, &stored, &Default::default()).unwrap();
+    assert_eq!(fresh, again);
 }

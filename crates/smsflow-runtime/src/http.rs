@@ -2,6 +2,7 @@
 //! `/readyz` (its Kafka, CQL store and registry links answer), `/metrics` (Prometheus).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -119,8 +120,9 @@ pub async fn bind(cfg: &HttpConfig) -> std::io::Result<TcpListener> {
 /// Serves `router` until `shutdown` is cancelled, then lets open requests finish. At most
 /// `limits.max_connections` connections at once (the next clients wait in the backlog). A
 /// connection is closed when it has not sent a whole request head `limits.header_timeout_ms`
-/// after its first byte, or has been silent that long (a new one, or a kept-alive one between
-/// requests; one handling a request finishes it first): a slowloris client holds nothing.
+/// after its first byte, or has been silent that long, up to twice that (a new one, or a
+/// kept-alive one between requests; one handling a request finishes it first): a slowloris
+/// client holds nothing.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -135,11 +137,6 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(timeout)
-        .keep_alive_timeout(timeout);
     let builder = Arc::new(builder);
     loop {
         let slot = tokio::select! {
@@ -159,7 +156,7 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let activity = Arc::new(Activity::default());
+        let moved = Arc::new(AtomicU64::new(0));
         let service = TowerToHyperService::new(
             router
                 .clone()
@@ -169,13 +166,16 @@ pub async fn serve(
         let stop = shutdown.clone();
         let io = TokioIo::new(Watched {
             inner: stream,
-            activity: Arc::clone(&activity),
+            moved: Arc::clone(&moved),
         });
         connections.spawn(async move {
             let conn = builder.serve_connection_with_upgrades(io, service);
             let mut conn = std::pin::pin!(conn);
-            let mut tick = tokio::time::interval(timeout / 4);
-            let mut closing = false;
+            // Nothing written between two ticks `timeout` apart: silent for between one and two
+            // timeouts (one for a client that never sends anything).
+            let first = tokio::time::Instant::now() + timeout;
+            let mut tick = tokio::time::interval_at(first, timeout);
+            let (mut seen, mut closing) = (0, false);
             loop {
                 tokio::select! {
                     _ = conn.as_mut() => break,
@@ -184,7 +184,10 @@ pub async fn serve(
                         conn.as_mut().graceful_shutdown();
                     }
                     _ = tick.tick(), if !closing => {
-                        if activity.idle_for() >= timeout {
+                        let now = moved.load(Ordering::Relaxed);
+                        let silent = now == seen;
+                        seen = now;
+                        if silent {
                             closing = true;
                             conn.as_mut().graceful_shutdown();
                         }
@@ -200,42 +203,13 @@ pub async fn serve(
     Ok(())
 }
 
-/// When a connection last moved a byte. A connection silent for the header timeout is shut
-/// down gracefully: one still handling a request finishes it, answers, then closes.
-#[derive(Debug)]
-struct Activity {
-    born: std::time::Instant,
-    last_ms: std::sync::atomic::AtomicU64,
-}
-
-impl Default for Activity {
-    fn default() -> Self {
-        Self {
-            born: std::time::Instant::now(),
-            last_ms: 0.into(),
-        }
-    }
-}
-
-impl Activity {
-    fn touch(&self) {
-        let ms = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// How long nothing moved.
-    fn idle_for(&self) -> Duration {
-        let last = self.last_ms.load(std::sync::atomic::Ordering::Relaxed);
-        self.born
-            .elapsed()
-            .saturating_sub(Duration::from_millis(last))
-    }
-}
-
-/// A socket that records when it last read or wrote a byte.
+/// A socket that counts its writes, for the idle watchdog of [`serve`]: a connection the server
+/// wrote nothing to for a tick is shut down gracefully, and one still reading or handling a
+/// request finishes it, answers, then closes. Reads need no count: every request a client
+/// sends is answered by a write, and a request being read is finished by the graceful close.
 struct Watched {
     inner: tokio::net::TcpStream,
-    activity: Arc<Activity>,
+    moved: Arc<AtomicU64>,
 }
 
 impl tokio::io::AsyncRead for Watched {
@@ -244,12 +218,7 @@ impl tokio::io::AsyncRead for Watched {
         cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.touch();
-        }
-        r
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
@@ -261,7 +230,7 @@ impl tokio::io::AsyncWrite for Watched {
     ) -> std::task::Poll<std::io::Result<usize>> {
         let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, data);
         if matches!(r, std::task::Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
+            self.moved.fetch_add(1, Ordering::Relaxed);
         }
         r
     }

@@ -15,41 +15,48 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use std::sync::LazyLock;
+
+use ipnet::IpNet;
 use serde::Deserialize;
 use url::{Host, Url};
 
 /// Longest URL accepted (what most browsers and proxies take).
 pub const MAX_URL_LEN: usize = 2048;
 
-/// Networks that are not the public internet (IANA special-purpose registries).
-const V4_NOT_PUBLIC: &[(&str, [u8; 4], u8)] = &[
-    ("this-network", [0, 0, 0, 0], 8),
-    ("private", [10, 0, 0, 0], 8),
-    ("shared (carrier-grade NAT)", [100, 64, 0, 0], 10),
-    ("loopback", [127, 0, 0, 0], 8),
-    ("link-local", [169, 254, 0, 0], 16),
-    ("private", [172, 16, 0, 0], 12),
-    ("IETF protocol assignments", [192, 0, 0, 0], 24),
-    ("documentation", [192, 0, 2, 0], 24),
-    ("private", [192, 168, 0, 0], 16),
-    ("benchmarking", [198, 18, 0, 0], 15),
-    ("documentation", [198, 51, 100, 0], 24),
-    ("documentation", [203, 0, 113, 0], 24),
-    ("multicast", [224, 0, 0, 0], 4),
-    ("reserved", [240, 0, 0, 0], 4),
+/// Networks that are not the public internet (IANA special-purpose registries), by kind.
+const NOT_PUBLIC: &[(&str, &str)] = &[
+    ("this-network", "0.0.0.0/8"),
+    ("private", "10.0.0.0/8"),
+    ("shared (carrier-grade NAT)", "100.64.0.0/10"),
+    ("loopback", "127.0.0.0/8"),
+    ("link-local", "169.254.0.0/16"),
+    ("private", "172.16.0.0/12"),
+    ("IETF protocol assignments", "192.0.0.0/24"),
+    ("documentation", "192.0.2.0/24"),
+    ("private", "192.168.0.0/16"),
+    ("benchmarking", "198.18.0.0/15"),
+    ("documentation", "198.51.100.0/24"),
+    ("documentation", "203.0.113.0/24"),
+    ("multicast", "224.0.0.0/4"),
+    ("reserved", "240.0.0.0/4"),
+    ("unspecified", "::/128"),
+    ("loopback", "::1/128"),
+    ("discard", "100::/64"),
+    ("documentation", "2001:db8::/32"),
+    ("unique-local", "fc00::/7"),
+    ("link-local", "fe80::/10"),
+    ("site-local", "fec0::/10"),
+    ("multicast", "ff00::/8"),
 ];
 
-const V6_NOT_PUBLIC: &[(&str, [u16; 8], u8)] = &[
-    ("unspecified", [0, 0, 0, 0, 0, 0, 0, 0], 128),
-    ("loopback", [0, 0, 0, 0, 0, 0, 0, 1], 128),
-    ("discard", [0x100, 0, 0, 0, 0, 0, 0, 0], 64),
-    ("documentation", [0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32),
-    ("unique-local", [0xfc00, 0, 0, 0, 0, 0, 0, 0], 7),
-    ("link-local", [0xfe80, 0, 0, 0, 0, 0, 0, 0], 10),
-    ("site-local", [0xfec0, 0, 0, 0, 0, 0, 0, 0], 10),
-    ("multicast", [0xff00, 0, 0, 0, 0, 0, 0, 0], 8),
-];
+/// [`NOT_PUBLIC`], parsed once.
+static NOT_PUBLIC_NETS: LazyLock<Vec<(&str, IpNet)>> = LazyLock::new(|| {
+    NOT_PUBLIC
+        .iter()
+        .map(|&(kind, net)| (kind, net.parse().expect("a valid network")))
+        .collect()
+});
 
 /// Why a webhook target was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -89,6 +96,11 @@ pub struct TargetPolicy {
 }
 
 impl TargetPolicy {
+    /// Public addresses only: the default, and what production runs.
+    pub const PUBLIC_ONLY: Self = Self {
+        allow_networks: Vec::new(),
+    };
+
     /// A policy that also allows `networks`.
     pub fn allowing(networks: impl IntoIterator<Item = IpNet>) -> Self {
         Self {
@@ -134,31 +146,14 @@ impl TargetPolicy {
 /// The address that decides (the IPv4 address inside an IPv6 one that carries it) and, when it
 /// is not public, the kind of network.
 fn classify(addr: IpAddr) -> (IpAddr, Option<&'static str>) {
-    match addr {
-        IpAddr::V4(a) => (addr, v4_range(a)),
-        IpAddr::V6(a) => match embedded_v4(a) {
-            Some(v4) => (IpAddr::V4(v4), v4_range(v4)),
-            None => (addr, v6_range(a)),
-        },
-    }
-}
-
-fn v4_range(a: Ipv4Addr) -> Option<&'static str> {
-    V4_NOT_PUBLIC.iter().find_map(|&(name, net, len)| {
-        Ipv4Net::new(Ipv4Addr::from(net), len)
-            .expect("a valid prefix")
-            .contains(&a)
-            .then_some(name)
-    })
-}
-
-fn v6_range(a: Ipv6Addr) -> Option<&'static str> {
-    V6_NOT_PUBLIC.iter().find_map(|&(name, net, len)| {
-        Ipv6Net::new(Ipv6Addr::from(net), len)
-            .expect("a valid prefix")
-            .contains(&a)
-            .then_some(name)
-    })
+    let checked = match addr {
+        IpAddr::V6(a) => embedded_v4(a).map_or(addr, IpAddr::V4),
+        IpAddr::V4(_) => addr,
+    };
+    let kind = NOT_PUBLIC_NETS
+        .iter()
+        .find_map(|&(kind, net)| net.contains(&checked).then_some(kind));
+    (checked, kind)
 }
 
 /// IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`)
@@ -296,8 +291,13 @@ mod tests {
             prop_assert_eq!(p.check_url(&format!("http://{n}/")).is_ok(), by_addr);
             let mapped = Ipv6Addr::from(u128::from(n) | 0xffff_0000_0000);
             prop_assert_eq!(p.check_url(&format!("http://[{mapped}]/")).is_ok(), by_addr);
-            let listed = V4_NOT_PUBLIC.iter().any(|&(_, net, len)| {
-                (n ^ u32::from_be_bytes(net)).checked_shr(32 - u32::from(len)).unwrap_or(0) == 0
+            // The table read here by hand: an IPv4 entry `a.b.c.d/len` holds `n` when their
+            // first `len` bits agree.
+            let listed = NOT_PUBLIC.iter().filter_map(|(_, net)| net.split_once('/')).any(|(base, len)| {
+                let (Ok(base), Ok(len)) = (base.parse::<Ipv4Addr>(), len.parse::<u32>()) else {
+                    return false;
+                };
+                (n ^ u32::from(base)).checked_shr(32 - len).unwrap_or(0) == 0
             });
             prop_assert_eq!(by_addr, !listed);
         }

@@ -42,13 +42,16 @@ pub struct Part {
 }
 
 impl Part {
+    /// `mo` as the store keeps it: its time to the millisecond (a CQL timestamp), so the whole
+    /// message is the same event whether its parts come from the store or from the record at
+    /// hand.
     fn of(mo: &InboundMessageReceived) -> Self {
         Self {
             message_id: mo.message_id,
             event_id: mo.meta.event_id,
             text: mo.text.clone(),
             ucs2: mo.encoding == Encoding::Ucs2,
-            occurred_at: mo.meta.occurred_at,
+            occurred_at: from_millis(mo.meta.occurred_at.as_millis()),
         }
     }
 }
@@ -97,6 +100,10 @@ pub fn whole(
         part: None,
         assembled_from: ordered.iter().map(|p| p.message_id).collect(),
     })
+}
+
+fn from_millis(ms: i64) -> Timestamp {
+    Timestamp::from_micros(ms.saturating_mul(1000))
 }
 
 type PartRow = (i32, Uuid, Uuid, String, bool, CqlTimestamp);
@@ -160,7 +167,7 @@ impl PartStore {
                     event_id: EventId::from(event_id),
                     text,
                     ucs2,
-                    occurred_at: Timestamp::from_micros(at.0.saturating_mul(1000)),
+                    occurred_at: from_millis(at.0),
                 };
                 (seq, part)
             })
@@ -194,27 +201,18 @@ impl PartStore {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use smsflow_events::{CarrierId, Msisdn};
 
     use super::*;
 
     fn part_event(seq: i32, total: i32, text: &str, ucs2: bool) -> InboundMessageReceived {
         InboundMessageReceived {
-            meta: EventMeta::new(PRODUCER, None),
-            message_id: MessageId::new(),
-            tenant_id: None,
-            from: Msisdn::parse("+447700900123").unwrap(),
-            to: "4000".into(),
-            text: text.into(),
-            carrier_id: CarrierId::parse("sim").unwrap(),
             encoding: if ucs2 { Encoding::Ucs2 } else { Encoding::Gsm7 },
-            keyword: None,
             part: Some(InboundPart {
                 reference: 7,
                 total,
                 seq,
             }),
-            assembled_from: vec![],
+            ..crate::keywords::inbound(text)
         }
     }
 

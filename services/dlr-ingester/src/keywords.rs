@@ -71,9 +71,6 @@ pub struct KeywordHandler {
     pub config: KeywordConfig,
     /// `config.default_tenant`, checked.
     pub default_tenant: TenantId,
-    /// Where the parts of long messages wait for each other (set by `run` once the store is
-    /// open; without it a part is only logged).
-    pub parts: Option<PartStore>,
 }
 
 impl KeywordHandler {
@@ -95,7 +92,6 @@ impl KeywordHandler {
             ),
             config,
             default_tenant,
-            parts: None,
         })
     }
 
@@ -161,38 +157,6 @@ impl KeywordHandler {
     }
 }
 
-impl KeywordHandler {
-    /// One part of a long message: kept; the whole message published once it is complete
-    /// (read again from `sms.inbound`, it is then handled as a whole).
-    async fn part(
-        &self,
-        mo: &InboundMessageReceived,
-        part: InboundPart,
-    ) -> Result<Vec<Outgoing>, HandlerError> {
-        let Some(store) = &self.parts else {
-            warn!(message_id = %mo.message_id, "a part of a long inbound message, and no part store: not assembled");
-            return Ok(vec![]);
-        };
-        let parts = match store.add(mo, part).await? {
-            Added::Parts(parts) => parts,
-            Added::Duplicate => {
-                metrics::inbound_part("duplicate");
-                debug!(message_id = %mo.message_id, seq = part.seq, "a carrier's duplicate of a kept part, ignored");
-                return Ok(vec![]);
-            }
-        };
-        let Some(whole) = assemble::whole(mo, &parts, &self.keywords) else {
-            metrics::inbound_part("kept");
-            debug!(message_id = %mo.message_id, seq = part.seq, total = part.total, kept = parts.len(), "part kept");
-            return Ok(vec![]);
-        };
-        metrics::inbound_part("completed");
-        debug!(message_id = %whole.message_id, parts = part.total, "long inbound message assembled");
-        let key = whole.from.as_str().to_owned();
-        Ok(vec![Outgoing::new(self.topics.inbound.clone(), key, whole)])
-    }
-}
-
 /// The envelope of an output of `cause`, dated when the handset sent `mo`: an inbound
 /// message handled again gives the same events, time included (the consent history is keyed
 /// by it), and the change is dated by the handset's act, not by when it was read.
@@ -203,7 +167,50 @@ fn derived(cause: &EventMeta, what: &str, mo: &InboundMessageReceived) -> EventM
     }
 }
 
-impl Handler for KeywordHandler {
+/// The handler of `sms.inbound`: a part of a long message goes to the part store (ADR 15),
+/// a whole message (one that arrived whole, or one the part store completed) is read for
+/// keywords.
+#[derive(Debug)]
+pub struct InboundHandler {
+    /// The keywords.
+    pub keywords: KeywordHandler,
+    /// Where the parts of long messages wait for each other.
+    pub parts: PartStore,
+}
+
+impl InboundHandler {
+    /// One part of a long message: kept; the whole message published once it is complete
+    /// (read again from `sms.inbound`, it is then handled as a whole).
+    async fn part(
+        &self,
+        mo: &InboundMessageReceived,
+        part: InboundPart,
+    ) -> Result<Vec<Outgoing>, HandlerError> {
+        let parts = match self.parts.add(mo, part).await? {
+            Added::Parts(parts) => parts,
+            Added::Duplicate => {
+                metrics::inbound_part("duplicate");
+                debug!(message_id = %mo.message_id, seq = part.seq, "a carrier's duplicate of a kept part, ignored");
+                return Ok(vec![]);
+            }
+        };
+        let Some(whole) = assemble::whole(mo, &parts, &self.keywords.keywords) else {
+            metrics::inbound_part("kept");
+            debug!(message_id = %mo.message_id, seq = part.seq, total = part.total, kept = parts.len(), "part kept");
+            return Ok(vec![]);
+        };
+        metrics::inbound_part("completed");
+        debug!(message_id = %whole.message_id, parts = part.total, "long inbound message assembled");
+        let key = whole.from.as_str().to_owned();
+        Ok(vec![Outgoing::new(
+            self.keywords.topics.inbound.clone(),
+            key,
+            whole,
+        )])
+    }
+}
+
+impl Handler for InboundHandler {
     fn wants(&self, kind: EventKind) -> bool {
         kind == EventKind::InboundMessageReceived
     }
@@ -219,7 +226,7 @@ impl Handler for KeywordHandler {
         if let Some(part) = mo.part {
             return self.part(mo, part).await;
         }
-        let out = self.outputs(mo);
+        let out = self.keywords.outputs(mo);
         for o in &out {
             if let Event::ConsentChanged(c) = &o.event {
                 metrics::consent_changed(c.status == ConsentStatus::OptedOut);
@@ -230,32 +237,31 @@ impl Handler for KeywordHandler {
     }
 }
 
+/// An inbound message of `text` from a fixed handset to a fixed short code (tests).
+#[cfg(test)]
+pub(crate) fn inbound(text: &str) -> InboundMessageReceived {
+    InboundMessageReceived {
+        meta: EventMeta::new(PRODUCER, None),
+        message_id: MessageId::new(),
+        tenant_id: None,
+        from: smsflow_events::Msisdn::parse("+447700900123").unwrap(),
+        to: "12345".into(),
+        text: text.into(),
+        carrier_id: smsflow_events::CarrierId::parse("sim").unwrap(),
+        encoding: smsflow_events::Encoding::Gsm7,
+        keyword: None,
+        part: None,
+        assembled_from: vec![],
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use smsflow_events::{CarrierId, Encoding, Msisdn};
 
     use super::*;
 
     fn mo(text: &str) -> InboundMessageReceived {
-        InboundMessageReceived {
-            meta: EventMeta::new(
-                smsflow_events::Producer {
-                    name: "test",
-                    version: "0",
-                },
-                None,
-            ),
-            message_id: MessageId::new(),
-            tenant_id: None,
-            from: Msisdn::parse("+447700900123").unwrap(),
-            to: "12345".into(),
-            text: text.into(),
-            carrier_id: CarrierId::parse("sim").unwrap(),
-            encoding: Encoding::Gsm7,
-            keyword: None,
-            part: None,
-            assembled_from: vec![],
-        }
+        inbound(text)
     }
 
     fn handler() -> KeywordHandler {

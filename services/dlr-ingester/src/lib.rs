@@ -145,20 +145,18 @@ pub async fn run(config: Config, ctx: Context, shutdown: CancellationToken) -> R
     // Inbound messages, read for keywords: a group of its own, so a burst of replies never
     // waits behind receipts.
     let keywords = match keywords {
-        Some(mut handler) => {
-            handler.parts = Some(assemble::PartStore::new(ctx.links.store.clone()).await?);
-            Some(handler)
-        }
         None => None,
+        Some(keywords) => {
+            let opts = ConsumerOptions::new(
+                group_id(&config.kafka, "dlr-ingester-keywords"),
+                vec![keywords.topics.inbound.clone()],
+                keywords.topics.dlq.clone(),
+            );
+            let parts = assemble::PartStore::new(ctx.links.store.clone()).await?;
+            let handler = keywords::InboundHandler { keywords, parts };
+            Some((opts, Arc::new(handler)))
+        }
     };
-    let keywords = keywords.map(|handler| {
-        let opts = ConsumerOptions::new(
-            group_id(&config.kafka, "dlr-ingester-keywords"),
-            vec![handler.topics.inbound.clone()],
-            handler.topics.dlq.clone(),
-        );
-        (opts, Arc::new(handler))
-    });
     tracing::info!("dlr-ingester started");
     // One consumer failing stops the others (drained), as `run_all` does among its own.
     let stop = shutdown.child_token();

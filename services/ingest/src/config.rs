@@ -56,9 +56,9 @@ impl Default for Config {
             api_keys: Vec::new(),
             analytics_url: "http://127.0.0.1:8085".into(),
             max_body_bytes: 64 * 1024,
-            max_segments: 10,
+            max_segments: Rules::DEFAULT.max_segments,
             accept_timeout_ms: 4_500,
-            webhooks: TargetPolicy::default(),
+            webhooks: TargetPolicy::PUBLIC_ONLY,
         }
     }
 }

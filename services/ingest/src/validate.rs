@@ -83,6 +83,14 @@ pub struct Rules<'a> {
     pub callbacks: &'a TargetPolicy,
 }
 
+impl Rules<'static> {
+    /// Ingest's defaults: 10 segments, callbacks to public addresses only.
+    pub const DEFAULT: Self = Self {
+        max_segments: 10,
+        callbacks: &TargetPolicy::PUBLIC_ONLY,
+    };
+}
+
 /// Rejects anything smsflow could not deliver as asked.
 pub fn validate(req: &SendRequest, rules: &Rules<'_>) -> Result<Valid, ApiError> {
     let max_segments = rules.max_segments;
@@ -293,12 +301,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const RULES: Rules<'static> = Rules {
-        max_segments: 10,
-        callbacks: &TargetPolicy {
-            allow_networks: Vec::new(),
-        },
-    };
+    const RULES: Rules<'static> = Rules::DEFAULT;
 
     fn req(to: &str, from: &str, text: &str) -> SendRequest {
         SendRequest {

@@ -154,7 +154,7 @@ impl RunningSim {
         to: &str,
         text: &str,
     ) -> Result<(), SimError> {
-        mo::inject(&self.shared, system_id, from, to, text, 1).await
+        self.inject_mo_parts(system_id, from, to, text, 1).await
     }
 
     /// [`Self::inject_mo`] as `parts` deliver_sms, the text split in order behind a

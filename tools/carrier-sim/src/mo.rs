@@ -29,20 +29,13 @@ pub(crate) async fn inject(
     let pdus = if parts <= 1 {
         vec![build_mo(from, to, text, alphabet)?]
     } else {
-        let chars: Vec<char> = text.chars().collect();
-        if chars.len() < usize::from(parts) {
-            return Err(SimError::InvalidMo(format!(
-                "{} characters cannot make {parts} parts",
-                chars.len()
-            )));
-        }
+        let pieces = split(text, parts)
+            .ok_or_else(|| SimError::InvalidMo(format!("too few characters for {parts} parts")))?;
         let reference = NEXT_REFERENCE.fetch_add(1, Ordering::Relaxed);
-        let size = chars.len().div_ceil(usize::from(parts));
         (1..=parts)
-            .zip(chars.chunks(size))
+            .zip(&pieces)
             .map(|(seq, piece)| {
-                let piece: String = piece.iter().collect();
-                build_mo_part(from, to, &piece, alphabet, Some((reference, parts, seq)))
+                build_mo_part(from, to, piece, alphabet, Some((reference, parts, seq)))
             })
             .collect::<Result<Vec<_>, _>>()?
     };
@@ -63,6 +56,22 @@ pub(crate) async fn inject(
             .await;
     }
     Ok(())
+}
+
+/// `text` in `parts` consecutive pieces of nearly equal length, none empty (piece i of n holds
+/// characters [i·len/n, (i+1)·len/n)); `None` when it has fewer characters than that.
+fn split(text: &str, parts: u8) -> Option<Vec<String>> {
+    let chars: Vec<char> = text.chars().collect();
+    let n = usize::from(parts);
+    if n == 0 || chars.len() < n {
+        return None;
+    }
+    let bound = |i: usize| chars.len() * i / n;
+    Some(
+        (0..n)
+            .map(|i| chars[bound(i)..bound(i + 1)].iter().collect())
+            .collect(),
+    )
 }
 
 /// Concatenation reference of the next long MO.
@@ -97,5 +106,27 @@ pub(crate) fn spawn_scripted(shared: &Arc<Shared>) {
                 Err(e) => tracing::warn!(index = i, error = %e, "scripted mo invalid"),
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_splits_into_exactly_the_parts_asked_in_order() {
+        for (text, parts) in [
+            ("STOP", 3u8),
+            ("STOP", 4),
+            ("hello world", 2),
+            ("añb😀c", 5),
+        ] {
+            let pieces = split(text, parts).unwrap();
+            assert_eq!(pieces.len(), usize::from(parts), "{text} in {parts}");
+            assert!(pieces.iter().all(|p| !p.is_empty()), "{pieces:?}");
+            assert_eq!(pieces.concat(), text);
+        }
+        assert_eq!(split("STOP", 5), None);
+        assert_eq!(split("STOP", 0), None);
     }
 }
